@@ -1,0 +1,190 @@
+import { UserError, UserErrors } from '../errors.ts';
+import type { Inventory } from '../inventory/inventory.ts';
+import { matchHosts, requireHosts } from '../inventory/patterns.ts';
+import type { Play, Playbook } from '../playbook/playbook.ts';
+import { inlineTaskTypes } from '../playbook/inline-tasks.ts';
+import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
+import type { TaskContext } from '../roles/define.ts';
+import { fixedLayer, hostLayer, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type VarLayer } from '../roles/vars.ts';
+import { deriveSecret, registerSecret } from '../secrets/secrets.ts';
+import type { PendingResource, Resource, RoleContext, Task } from '../resources/types.ts';
+import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
+import type { HostWork, PlayWork, WorkItem } from './work.ts';
+
+export interface BuildOptions {
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  extraVars: VarLayer;
+  connection?: ConnectionDefaults;
+}
+
+function flatten(tasks: Task[], ctx: RoleContext, out: Resource[] = []): Resource[] {
+  for (const t of tasks) {
+    if (!t) continue;
+    if (Array.isArray(t)) flatten(t, ctx, out);
+    else if ('prepare' in t) flatten([(t as PendingResource).prepare(ctx)].flat(), ctx, out);
+    else out.push(t as Resource);
+  }
+  return out;
+}
+
+function selected(tags: string[], o: BuildOptions): boolean {
+  if (o.skipTags?.some((t) => tags.includes(t))) return false;
+  if (o.tags?.length) return o.tags.some((t) => tags.includes(t) || t === 'all');
+  return true;
+}
+
+/**
+ * Turn playbook + inventory into each host's ordered resources. Pure of any connection: all input
+ * errors (unknown roles, vars, hosts) are found here, together, before any host is touched.
+ */
+export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): Promise<HostWork[]> {
+  const errors: UserError[] = [];
+  const searchPath = roleSearchPath(pb.dir);
+  const roles = new Map<string, LoadedRole>();
+  for (const play of pb.plays) {
+    for (const entry of play.roles) {
+      if (roles.has(entry.role)) continue;
+      try {
+        roles.set(entry.role, await loadRole(entry.role, searchPath));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        errors.push(new UserError(e.message, { ...e.context, file: pb.file, line: entry.line }));
+      }
+    }
+  }
+  if (errors.length) throw new UserErrors(errors);
+
+  // A variable is known if any role could use it: the playbook's roles, or any other available one
+  // (an inventory often serves several playbooks).
+  const known = new Set<string>();
+  for (const r of roles.values()) schemaKeys(r.def.vars).forEach((k) => known.add(k));
+  for (const name of availableRoles(searchPath)) {
+    if (roles.has(name)) continue;
+    try {
+      schemaKeys((await loadRole(name, searchPath)).def.vars).forEach((k) => known.add(k));
+    } catch {
+      /* a broken unused role must not block this run */
+    }
+  }
+
+  const limit = o.limit ? new Set(requireHosts(inv, o.limit, '--limit')) : undefined;
+  const works = new Map<string, HostWork>();
+  const reportedLayers = new Set<string>();
+  const checkLayer = (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys = known) => {
+    if (reportedLayers.has(id)) return;
+    reportedLayers.add(id);
+    errors.push(...unknownKeyErrors(layer, keys, ctx));
+  };
+  checkLayer('extra', o.extraVars, {});
+
+  let matchedAny = false;
+  for (const play of pb.plays) {
+    const hosts = matchHosts(inv, play.hosts).filter((h) => !limit || limit.has(h));
+    if (!hosts.length) continue;
+    matchedAny = true;
+    const playLayer = fixedLayer(play.vars, pb.file, play.line, `play vars (${play.name})`);
+    checkLayer(`play${play.index}`, playLayer, {});
+    for (const name of hosts) {
+      const host = inv.hosts.get(name)!;
+      const hl = hostLayer(host);
+      checkLayer(`host:${name}`, hl, { host: name });
+      let work = works.get(name);
+      if (!work) {
+        try {
+          const params = connectionParams(host, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
+          works.set(name, (work = { host, params, plays: [] }));
+        } catch (e) {
+          if (e instanceof UserError) { errors.push(e); continue; }
+          throw e;
+        }
+      }
+      const merged = mergeLayers([hl, playLayer, o.extraVars]);
+      if (typeof merged.values.mxplay_master_secret === 'string') registerSecret(merged.values.mxplay_master_secret);
+      work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file));
+    }
+  }
+  if (!matchedAny) {
+    errors.push(new UserError(`no play matches any host${o.limit ? ` within --limit ${o.limit}` : ''}`, { file: pb.file }));
+  }
+  if (errors.length) throw new UserErrors(errors);
+  return [...works.values()];
+}
+
+function buildPlay(
+  play: Play,
+  hostName: string,
+  merged: ReturnType<typeof mergeLayers>,
+  roles: Map<string, LoadedRole>,
+  o: BuildOptions,
+  errors: UserError[],
+  checkLayer: (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys?: Set<string>) => void,
+  file: string,
+): PlayWork {
+  const items: WorkItem[] = [];
+  const handlers = new Map<string, import('../resources/types.ts').Resource>();
+  const ctxFor = (role: string): TaskContext => ({
+    host: hostName,
+    hostVars: merged.values,
+    derivedSecret(purpose) {
+      const master = merged.values.mxplay_master_secret;
+      if (typeof master !== 'string' || master.length < 16) {
+        throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
+      }
+      return deriveSecret(master, `${hostName}:${purpose}`);
+    },
+  });
+
+  for (const entry of play.roles) {
+    const loaded = roles.get(entry.role)!;
+    const def = loaded.def;
+    const entryLayer = fixedLayer(entry.vars, file, entry.line, `role vars (${entry.role})`);
+    checkLayer(`play${play.index}:role${entry.role}:${entry.line}`, entryLayer, { role: entry.role }, new Set(schemaKeys(def.vars)));
+    const roleMerged = mergeLayers([
+      { values: merged.values, origin: (k) => merged.origin(k)! },
+      entryLayer,
+      o.extraVars,
+    ]);
+    const v = validateRoleVars(def.vars, roleMerged, { host: hostName, role: entry.role });
+    if (!v.ok) {
+      errors.push(...v.errors);
+      continue;
+    }
+    const tags = [entry.role, ...entry.tags, ...play.tags];
+    try {
+      const ctx = ctxFor(entry.role);
+      const roleCtx: RoleContext = { roleName: entry.role, roleDir: loaded.dir, hostName, vars: v.vars as Record<string, unknown> };
+      for (const r of flatten(def.tasks(v.vars, ctx), roleCtx)) {
+        const all = [...tags, ...r.tags];
+        if (selected(all, o) || r.marker) items.push({ play: play.index, role: entry.role, resource: { ...r, tags: all } });
+      }
+      const hs = typeof def.handlers === 'function' ? def.handlers(v.vars, ctx) : (def.handlers ?? {});
+      for (const [n, h] of Object.entries(hs)) if (!handlers.has(n)) handlers.set(n, h);
+    } catch (e) {
+      if (e instanceof UserError) errors.push(new UserError(e.message, { host: hostName, role: entry.role, ...e.context }));
+      else errors.push(new UserError(`role failed to build its tasks: ${(e as Error).message}`, { host: hostName, role: entry.role }));
+    }
+  }
+  for (const t of play.tasks) {
+    const r = inlineTaskTypes[t.type].make(t.options);
+    const all = [...play.tags, ...r.tags];
+    if (selected(all, o)) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all } });
+  }
+  for (const t of play.handlers) {
+    if (!t.name) {
+      errors.push(new UserError('a handler needs a name (what notify refers to)', { file, line: t.line }));
+      continue;
+    }
+    handlers.set(t.name, inlineTaskTypes[t.type].make(t.options));
+  }
+  // A notify that names no handler is a typo that would silently never restart anything.
+  for (const it of items) {
+    for (const n of it.resource.notify) {
+      if (!handlers.has(n)) {
+        errors.push(new UserError(`${it.resource.type} ${it.resource.id} notifies '${n}', which no role or play defines`, { host: hostName, role: it.role, file }));
+      }
+    }
+  }
+  return { play, items, handlers };
+}

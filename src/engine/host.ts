@@ -1,0 +1,176 @@
+import { isUnresolved, type Resource } from '../resources/types.ts';
+import type { Connection } from '../transport/connection.ts';
+import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
+import { planItems, type HostPlan, type PlannedItem } from './plan.ts';
+import { allItems, label, type HostWork } from './work.ts';
+
+/** The host failed while applying: what failed and the host's own words about it. */
+export class ApplyFailure extends Error {}
+
+export type HostEvent =
+  | { kind: 'changed'; item: PlannedItem }
+  | { kind: 'handler'; name: string }
+  | { kind: 'step'; text: string };
+
+/** Probes, plans and applies one host over one connection. */
+export class HostRun {
+  changed = 0;
+  handlersRun: string[] = [];
+  /** Handlers to run at the end of the play (or at a flush), in the order first notified. */
+  private notified = new Set<string>();
+
+  constructor(
+    readonly work: HostWork,
+    readonly conn: Connection,
+  ) {}
+
+  async probe(resources: Resource[]) {
+    const r = await this.conn.run(probeScript(resources));
+    return parseProbeOutput(r.stdout, resources.length);
+  }
+
+  /** One round trip: every resource of every play of this host, plus pending handlers. */
+  async plan(): Promise<HostPlan> {
+    const items = allItems(this.work);
+    const probed = await this.probe(items.map((i) => i.resource));
+    const planned = planItems(items, probed.states, probed.errors);
+    for (const n of probed.pending) this.notified.add(n);
+    return { host: this.work.host.name, ...planned, pendingHandlers: probed.pending };
+  }
+
+  async applyPlay(plan: HostPlan, playIndex: number, emit: (e: HostEvent) => void): Promise<void> {
+    const items = plan.items.filter((p) => p.item.play === playIndex);
+    const playWork = this.work.plays.find((p) => p.play.index === playIndex)!;
+    let cursor = 0;
+    while (cursor < items.length) {
+      const it = items[cursor]!;
+      if (it.item.resource.marker === 'flush_handlers') {
+        await this.runHandlers(playWork.handlers, emit);
+        cursor++;
+      } else if (it.status === 'ok') {
+        cursor++;
+      } else if (it.status === 'deferred') {
+        await this.resolveDeferred(items, cursor);
+      } else {
+        let end = cursor;
+        while (end < items.length && (items[end]!.status === 'change' || (items[end]!.status === 'ok' && !items[end]!.item.resource.marker))) end++;
+        await this.applyBatch(items.slice(cursor, end).filter((p) => p.status === 'change'), emit);
+        cursor = end;
+      }
+    }
+    await this.runHandlers(playWork.handlers, emit);
+  }
+
+  /** Re-probe a run of '?' items now that the changes before them are applied. */
+  private async resolveDeferred(items: PlannedItem[], from: number) {
+    let to = from;
+    while (to < items.length && items[to]!.status === 'deferred') to++;
+    const run = items.slice(from, to);
+    const probed = await this.probe(run.map((p) => p.item.resource));
+    let changedBefore = false;
+    for (let j = 0; j < run.length; j++) {
+      const p = run[j]!;
+      const r = p.item.resource;
+      const err = probed.errors[j];
+      if (err) throw new ApplyFailure(`${label(r)}: ${err}`);
+      const result = r.plan(probed.states[j]);
+      if (isUnresolved(result)) {
+        if (changedBefore) break; // waits on an item of this same run: probe it again after that one
+        throw new ApplyFailure(`${label(r)}: ${result.unresolved} (still, after the changes before it)`);
+      }
+      delete p.reason;
+      if (result === null) p.status = 'ok';
+      else {
+        p.status = 'change';
+        p.change = result;
+        changedBefore = true;
+      }
+    }
+  }
+
+  private async applyBatch(batch: PlannedItem[], emit: (e: HostEvent) => void) {
+    if (!batch.length) return;
+    const steps: ApplyStep[] = [];
+    const groups: { command: string; members: PlannedItem[] }[] = [];
+    batch.forEach((p, id) => {
+      const v = p.item.resource.validate;
+      const last = groups.at(-1);
+      const prev = batch[id - 1];
+      let group: number | undefined;
+      if (v) {
+        if (last && prev?.item.resource.validate === v) last.members.push(p);
+        else groups.push({ command: v, members: [p] });
+        group = groups.length - 1;
+      }
+      steps.push({ kind: 'change', id, script: p.change!.script, notify: p.item.resource.notify, ...(group !== undefined ? { group } : {}) });
+      const next = batch[id + 1];
+      if (v && next?.item.resource.validate !== v) {
+        const g = groups[group!]!;
+        steps.push({ kind: 'validate', group: group!, command: v, notify: [...new Set(g.members.flatMap((m) => m.item.resource.notify))] });
+      }
+    });
+    const res = await this.conn.run(applyScript(steps));
+    const out = parseApplyOutput(res.stdout);
+    const groupOf = (id: number) => {
+      const s = steps.find((x) => x.kind === 'change' && x.id === id);
+      return s && s.kind === 'change' ? s.group : undefined;
+    };
+    batch.forEach((p, id) => {
+      const g = groupOf(id);
+      const applied = out.ok.has(id) && (g === undefined || out.valid.has(g));
+      if (!applied) return;
+      this.changed++;
+      p.item.resource.notify.forEach((n) => this.notified.add(n));
+      emit({ kind: 'changed', item: p });
+    });
+    if (out.failed) {
+      const { step, code, output, rolledBack } = out.failed;
+      if (step.startsWith('validate:')) {
+        const g = groups[Number(step.slice(9))]!;
+        throw new ApplyFailure(
+          `validation failed (${g.command}), exit ${code}:\n${output}\n` +
+            `${rolledBack ? 'The previous files were restored' : 'Nothing was swapped in'}; nothing was restarted. Files: ${g.members.map((m) => m.item.resource.id).join(', ')}`,
+        );
+      }
+      const item = batch[Number(step)]!;
+      throw new ApplyFailure(`${label(item.item.resource)}: failed with exit ${code}${output ? `:\n${output}` : ''}${rolledBack ? '\n(files of its validation set were restored)' : ''}`);
+    }
+    if (!out.done || res.code !== 0) {
+      throw new ApplyFailure(`apply script ended unexpectedly (exit ${res.code})${res.stderr ? `: ${res.stderr.trim().slice(-2000)}` : ''}`);
+    }
+  }
+
+  private async runHandlers(handlers: Map<string, Resource>, emit: (e: HostEvent) => void) {
+    const names = [...this.notified].filter((n) => handlers.has(n));
+    if (!names.length) return;
+    const resources = names.map((n) => handlers.get(n)!);
+    const probed = await this.probe(resources);
+    const steps: ApplyStep[] = [];
+    names.forEach((name, id) => {
+      const r = resources[id]!;
+      const err = probed.errors[id];
+      if (err) throw new ApplyFailure(`handler ${name}: ${err}`);
+      const p = r.plan(probed.states[id]);
+      if (p === null) steps.push({ kind: 'handler', id, name, script: 'true' });
+      else if (isUnresolved(p)) throw new ApplyFailure(`handler ${name}: ${p.unresolved}`);
+      else steps.push({ kind: 'handler', id, name, script: p.script });
+    });
+    const res = await this.conn.run(applyScript(steps));
+    const out = parseApplyOutput(res.stdout);
+    names.forEach((name, id) => {
+      if (!out.ok.has(id)) return;
+      this.notified.delete(name);
+      this.handlersRun.push(name);
+      emit({ kind: 'handler', name });
+    });
+    if (out.failed) {
+      throw new ApplyFailure(`handler ${names[Number(out.failed.step)]}: failed with exit ${out.failed.code}:\n${out.failed.output}\n(it stays pending and runs on the next run)`);
+    }
+    if (!out.done) throw new ApplyFailure(`handlers script ended unexpectedly (exit ${res.code}): ${res.stderr.trim().slice(-2000)}`);
+  }
+
+  /** Handlers still owed after the run (notified, but no play of this host defines them). */
+  leftoverHandlers(): string[] {
+    return [...this.notified];
+  }
+}

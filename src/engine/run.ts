@@ -1,0 +1,131 @@
+import { localConnection } from '../transport/local.ts';
+import { sshConnect, UnreachableError } from '../transport/ssh.ts';
+import type { Connection } from '../transport/connection.ts';
+import type { Playbook } from '../playbook/playbook.ts';
+import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
+import { countChanges, type HostPlan } from './plan.ts';
+import { pool, serialBatches } from './pool.ts';
+import type { HostWork } from './work.ts';
+
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
+
+export interface HostResult {
+  host: string;
+  status: HostStatus;
+  ok: number;
+  changed: number;
+  message?: string;
+  handlers: string[];
+  roundTrips: number;
+  seconds: number;
+}
+
+/** What the engine tells the interface as it goes; the UI decides how to show it. */
+export interface RunReporter {
+  phase(host: string, text: string): void;
+  event(host: string, e: HostEvent): void;
+  hostDone(r: HostResult): void;
+}
+
+export interface Session {
+  runs: Map<string, HostRun>;
+  plans: Map<string, HostPlan>;
+  results: Map<string, HostResult>;
+  started: Map<string, number>;
+}
+
+async function connect(w: HostWork): Promise<Connection> {
+  return w.params.connection === 'local' ? localConnection(w.host.name, w.params.become) : sshConnect(w.params);
+}
+
+function result(s: Session, host: string, status: HostStatus, message?: string): HostResult {
+  const run = s.runs.get(host);
+  const plan = s.plans.get(host);
+  const changed = run?.changed ?? 0;
+  const r: HostResult = {
+    host,
+    status,
+    ok: plan ? plan.items.filter((p) => p.status === 'ok' && !p.item.resource.marker).length : 0,
+    changed,
+    handlers: run?.handlersRun ?? [],
+    roundTrips: run?.conn.roundTrips ?? 0,
+    seconds: (Date.now() - (s.started.get(host) ?? Date.now())) / 1000,
+    ...(message ? { message } : {}),
+  };
+  s.results.set(host, r);
+  return r;
+}
+
+/** Connect to every host and plan it: one connection and one probing round trip per host. */
+export async function planAll(works: HostWork[], forks: number, rep: RunReporter): Promise<Session> {
+  const s: Session = { runs: new Map(), plans: new Map(), results: new Map(), started: new Map() };
+  await pool(works, forks, async (w) => {
+    const name = w.host.name;
+    s.started.set(name, Date.now());
+    try {
+      rep.phase(name, 'connecting');
+      const conn = await connect(w);
+      const run = new HostRun(w, conn);
+      s.runs.set(name, run);
+      rep.phase(name, 'probing');
+      const plan = await run.plan();
+      s.plans.set(name, plan);
+      if (plan.errors.length) rep.hostDone(result(s, name, 'failed', plan.errors.join('\n')));
+      else rep.phase(name, `planned ${countChanges(plan)} change(s)`);
+    } catch (e) {
+      const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
+      rep.hostDone(result(s, name, status, (e as Error).message));
+    }
+  });
+  return s;
+}
+
+/** Apply the approved plans: play by play, hosts in `serial` batches, stopping past max_fail_percentage. */
+export async function applyAll(pb: Playbook, works: HostWork[], s: Session, forks: number, rep: RunReporter): Promise<void> {
+  for (const play of pb.plays) {
+    const hosts = works
+      .filter((w) => w.plays.some((p) => p.play.index === play.index))
+      .map((w) => w.host.name)
+      .filter((h) => !s.results.has(h));
+    let aborted: string | undefined;
+    for (const batch of serialBatches(hosts, play.serial)) {
+      if (aborted) {
+        for (const h of batch) rep.hostDone(result(s, h, 'skipped', aborted));
+        continue;
+      }
+      let failed = 0;
+      await pool(batch, forks, async (h) => {
+        const run = s.runs.get(h)!;
+        try {
+          rep.phase(h, `applying ${play.name}`);
+          await run.applyPlay(s.plans.get(h)!, play.index, (e) => rep.event(h, e));
+        } catch (e) {
+          failed++;
+          const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
+          const msg = e instanceof ApplyFailure || e instanceof UnreachableError ? e.message : String((e as Error).stack ?? e);
+          rep.hostDone(result(s, h, status, msg));
+        }
+      });
+      if ((failed / batch.length) * 100 > play.maxFailPercentage) {
+        aborted = `not run: ${failed} of ${batch.length} hosts failed in an earlier batch of "${play.name}" (max_fail_percentage ${play.maxFailPercentage})`;
+      }
+    }
+  }
+  for (const w of works) {
+    const h = w.host.name;
+    if (s.results.has(h)) continue;
+    const run = s.runs.get(h)!;
+    const left = run.leftoverHandlers();
+    const status = run.changed > 0 || run.handlersRun.length ? 'changed' : 'ok';
+    rep.hostDone(result(s, h, status, left.length ? `handlers notified but defined by no play here: ${left.join(', ')}` : undefined));
+  }
+}
+
+/** After a check (or nothing to do), every reached host is done as it is. */
+export function finishUnapplied(works: HostWork[], s: Session, rep: RunReporter): void {
+  for (const w of works) if (!s.results.has(w.host.name)) rep.hostDone(result(s, w.host.name, 'ok'));
+}
+
+export async function closeAll(s: Session): Promise<void> {
+  await Promise.all([...s.runs.values()].map((r) => r.conn.close().catch(() => {})));
+}

@@ -1,0 +1,153 @@
+import { q } from '../resources/sh.ts';
+import type { Resource } from '../resources/types.ts';
+
+/** Where mxplay keeps its own state on a host: backups of replaced files, pending handlers. */
+export const STATE_DIR = '/var/lib/mxplay';
+export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
+
+/** Shell functions every apply script starts with. Backups keep the previous version of each file. */
+export const PRELUDE = `MXP_STATE=${STATE_DIR}
+umask 022
+mkdir -p -m 700 "$MXP_STATE/backup"
+MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
+trap 'rm -f "$MXP_OUT" "$MXP_RB"' EXIT
+MXP_RBON=
+mxp_backup() {
+  b="$MXP_STATE/backup$1"; mkdir -p "\${b%/*}"
+  [ -n "$MXP_RBON" ] && printf '%s\\n' "$1" >> "$MXP_RB"
+  if [ -e "$1" ] || [ -L "$1" ]; then cp -pP "$1" "$b.mxp-tmp" && mv -f "$b.mxp-tmp" "$b" && rm -f "$b.absent"
+  else rm -f "$b"; : > "$b.absent"; fi
+}
+mxp_restore() {
+  b="$MXP_STATE/backup$1"
+  if [ -e "$b.absent" ]; then rm -f "$1"
+  elif [ -e "$b" ] || [ -L "$b" ]; then cp -pP "$b" "$1.mxp-tmp" && mv -f "$1.mxp-tmp" "$1"; fi
+}
+mxp_put() {
+  mxp_backup "$1"
+  t="\${1%/*}/.\${1##*/}.mxp-tmp"
+  base64 -d > "$t" && chmod "$2" "$t" && chown "$3:$4" "$t" && mv -f "$t" "$1"
+}
+mxp_notify() {
+  grep -qxF -- "$1" ${PENDING_FILE} 2>/dev/null || printf '%s\\n' "$1" >> ${PENDING_FILE}
+}
+mxp_handled() {
+  if [ -f ${PENDING_FILE} ]; then grep -vxF -- "$1" ${PENDING_FILE} > ${PENDING_FILE}.tmp; mv -f ${PENDING_FILE}.tmp ${PENDING_FILE}; fi
+}
+mxp_fail() {
+  echo "@@mxp fail $1 $2"
+  tail -n 80 "$MXP_OUT" | sed 's/^/@@out /'
+  if [ -s "$MXP_RB" ]; then
+    sort -u "$MXP_RB" | while IFS= read -r p; do mxp_restore "$p"; done
+    echo "@@mxp rolledback"
+  fi
+  exit 1
+}
+`;
+
+/** One exec that prints every resource's state, plus the handlers left pending by an earlier run. */
+export function probeScript(resources: Resource[]): string {
+  const parts = resources.map((r, i) => `echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`);
+  return [...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
+}
+
+export interface ProbeOutput {
+  states: unknown[];
+  errors: (string | undefined)[];
+  pending: string[];
+}
+
+export function parseProbeOutput(stdout: string, count: number): ProbeOutput {
+  const states: unknown[] = new Array(count).fill(undefined);
+  const errors: (string | undefined)[] = new Array(count).fill(undefined);
+  const pending: string[] = [];
+  let current: number | 'pending' | null = null;
+  const lines = new Map<number, string[]>();
+  for (const line of stdout.split('\n')) {
+    const m = /^@@mxp (probe (\d+)|pending)$/.exec(line);
+    if (m) {
+      current = m[2] !== undefined ? Number(m[2]) : 'pending';
+      continue;
+    }
+    if (current === 'pending') {
+      if (line.trim()) pending.push(line.trim());
+    } else if (current !== null && line.trim()) {
+      const l = lines.get(current) ?? [];
+      l.push(line);
+      lines.set(current, l);
+    }
+  }
+  for (let i = 0; i < count; i++) {
+    const out = lines.get(i);
+    const last = out?.at(-1);
+    if (!last) {
+      errors[i] = 'the probe printed nothing';
+      continue;
+    }
+    try {
+      states[i] = JSON.parse(last);
+    } catch {
+      errors[i] = `the probe printed something that is not JSON: ${last.slice(0, 200)}`;
+    }
+  }
+  return { states, errors, pending };
+}
+
+/** One step of an apply script: a change, or the check that closes a validation set. */
+export type ApplyStep =
+  | { kind: 'change'; id: number; script: string; notify: string[]; group?: number }
+  | { kind: 'validate'; group: number; command: string; notify: string[] }
+  | { kind: 'handler'; id: number; name: string; script: string };
+
+/**
+ * The apply script: steps run in order, each in a subshell with `set -e`, its output captured.
+ * Files of a validation set are backed up as they are written; if the set's check fails, all of
+ * them are restored before the script exits, so a config that fails its own check never stays.
+ * Notifications are recorded on the host as soon as a step (or its whole set) succeeded.
+ */
+export function applyScript(steps: ApplyStep[]): string {
+  const out = [PRELUDE];
+  for (const s of steps) {
+    if (s.kind === 'change') {
+      if (s.group !== undefined) out.push('MXP_RBON=1');
+      out.push(`if ( set -e\n${s.script}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp ok ${s.id}"; else mxp_fail ${s.id} $?; fi`);
+      if (s.group === undefined) for (const n of s.notify) out.push(`mxp_notify ${q(n)}`);
+    } else if (s.kind === 'validate') {
+      out.push(
+        `if ( ${s.command}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
+        ...s.notify.map((n) => `mxp_notify ${q(n)}`),
+        ': > "$MXP_RB"; MXP_RBON=',
+      );
+    } else {
+      out.push(
+        `if ( set -e\n${s.script}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp ok ${s.id}"; mxp_handled ${q(s.name)}; else mxp_fail ${s.id} $?; fi`,
+      );
+    }
+  }
+  out.push('echo "@@mxp done"', '');
+  return out.join('\n');
+}
+
+export interface ApplyOutput {
+  ok: Set<number>;
+  valid: Set<number>;
+  failed?: { step: string; code: number; output: string; rolledBack: boolean };
+  done: boolean;
+}
+
+export function parseApplyOutput(stdout: string): ApplyOutput {
+  const r: ApplyOutput = { ok: new Set(), valid: new Set(), done: false };
+  const out: string[] = [];
+  for (const line of stdout.split('\n')) {
+    let m: RegExpExecArray | null;
+    if ((m = /^@@mxp ok (\d+)$/.exec(line))) r.ok.add(Number(m[1]));
+    else if ((m = /^@@mxp valid (\d+)$/.exec(line))) r.valid.add(Number(m[1]));
+    else if ((m = /^@@mxp fail (\S+) (\d+)$/.exec(line))) r.failed = { step: m[1]!, code: Number(m[2]), output: '', rolledBack: false };
+    else if (line.startsWith('@@out ')) out.push(line.slice(6));
+    else if (line === '@@out') out.push('');
+    else if (line === '@@mxp rolledback' && r.failed) r.failed.rolledBack = true;
+    else if (line === '@@mxp done') r.done = true;
+  }
+  if (r.failed) r.failed.output = out.join('\n').trim();
+  return r;
+}

@@ -1,0 +1,30 @@
+import type { Host } from '../inventory/inventory.ts';
+import type { Play } from '../playbook/playbook.ts';
+import type { Resource } from '../resources/types.ts';
+import type { ConnectionParams } from '../transport/connection.ts';
+
+/** One resource of a host's run, with where it came from. */
+export interface WorkItem {
+  play: number;
+  role: string; // role name, or 'tasks' for a play's inline tasks
+  resource: Resource;
+}
+
+export interface PlayWork {
+  play: Play;
+  items: WorkItem[];
+  handlers: Map<string, Resource>;
+}
+
+/** Everything one host must converge, built before any connection is made. */
+export interface HostWork {
+  host: Host;
+  params: ConnectionParams;
+  plays: PlayWork[];
+}
+
+export const label = (r: Resource) => `${r.type} ${r.id}`;
+
+export function allItems(w: HostWork): WorkItem[] {
+  return w.plays.flatMap((p) => p.items);
+}

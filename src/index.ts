@@ -1,0 +1,5 @@
+/** The API a role is written against: `import { defineRole, z, apt, template, service, secret } from 'mxplay'`. */
+export { z } from 'zod';
+export { defineRole, type RoleDefinition, type TaskContext } from './roles/define.ts';
+export { secret } from './secrets/secrets.ts';
+export * from './resources/index.ts';

@@ -1,0 +1,80 @@
+import { q } from './sh.ts';
+import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+
+export interface AptOptions extends ResourceCommon {
+  names: string[];
+  state?: 'present' | 'absent' | 'latest';
+  /** Passed as apt-get's -t (e.g. a backports suite). */
+  target_release?: string;
+  install_recommends?: boolean;
+}
+
+/** Per package: dpkg's status abbreviation and installed version, and the candidate for `latest`. */
+export interface AptState {
+  pkgs: Record<string, { status: string; version: string; candidate?: string }>;
+}
+
+/** Marker left by apt_source changes: the next install refreshes the package lists first. */
+export const APT_UPDATE_MARKER = '/var/lib/mxplay/apt-update-needed';
+
+const APT = 'apt-get -y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
+
+/** Lists are refreshed when a source changed or they are older than a day (or missing). */
+const REFRESH = [
+  `if [ -e ${APT_UPDATE_MARKER} ] || [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n1)" ]; then`,
+  `  apt-get -q -o DPkg::Lock::Timeout=600 update && rm -f ${APT_UPDATE_MARKER}`,
+  'fi',
+].join('\n');
+
+const installed = (s: { status: string } | undefined) => !!s && s.status.startsWith('ii');
+
+export function planApt(o: AptOptions, s: AptState): PlanResult {
+  const state = o.state ?? 'present';
+  const env = 'export DEBIAN_FRONTEND=noninteractive';
+  if (state === 'absent') {
+    const remove = o.names.filter((n) => s.pkgs[n] && s.pkgs[n]!.status.startsWith('i'));
+    if (!remove.length) return null;
+    return { action: '-', summary: `remove ${remove.join(' ')}`, script: `${env}\n${APT} remove ${remove.map(q).join(' ')}` };
+  }
+  const missing = o.names.filter((n) => !installed(s.pkgs[n]));
+  const outdated =
+    state === 'latest'
+      ? o.names.filter((n) => installed(s.pkgs[n]) && s.pkgs[n]!.candidate && s.pkgs[n]!.candidate !== s.pkgs[n]!.version)
+      : [];
+  const todo = [...missing, ...outdated];
+  if (!todo.length) return null;
+  const flags = [
+    o.target_release ? `-t ${q(o.target_release)}` : '',
+    o.install_recommends === false ? '--no-install-recommends' : '',
+  ].filter(Boolean);
+  const parts = [
+    missing.length ? `install ${missing.join(' ')}` : '',
+    outdated.length ? `upgrade ${outdated.map((n) => `${n} ${s.pkgs[n]!.version} → ${s.pkgs[n]!.candidate}`).join(', ')}` : '',
+  ].filter(Boolean);
+  return {
+    action: missing.length ? '+' : '~',
+    summary: parts.join('; '),
+    script: [env, REFRESH, `${APT} install ${[...flags, ...todo.map(q)].join(' ')}`].join('\n'),
+  };
+}
+
+export function apt(o: AptOptions): Resource<AptState> {
+  const latest = (o.state ?? 'present') === 'latest';
+  const probe = [
+    `printf '{"pkgs":{'; sep=`,
+    `for n in ${o.names.map(q).join(' ')}; do`,
+    `  v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$n" 2>/dev/null); c=`,
+    latest ? `  c=$(apt-cache policy "$n" 2>/dev/null | awk '/Candidate:/{print $2}')` : '',
+    `  printf '%s"%s":{"status":"%s","version":"%s","candidate":"%s"}' "$sep" "$n" "\${v%%|*}" "\${v#*|}" "$c"; sep=,`,
+    `done; printf '}}\\n'`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return {
+    type: 'apt',
+    id: o.names.join(','),
+    probe,
+    plan: (s) => planApt(o, s),
+    ...common(o),
+  };
+}

@@ -1,0 +1,36 @@
+import { q } from './sh.ts';
+import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+
+export interface DebconfOptions extends ResourceCommon {
+  package: string;
+  question: string;
+  vtype: 'string' | 'boolean' | 'select' | 'password' | 'note' | 'multiselect';
+  value: string | boolean;
+}
+
+export interface DebconfState {
+  /** null: the question is not in the database yet. */
+  value: string | null;
+}
+
+export function planDebconf(o: DebconfOptions, s: DebconfState): PlanResult {
+  const want = String(o.value);
+  if (s.value === want) return null;
+  const line = `${o.package} ${o.question} ${o.vtype} ${want}`;
+  return {
+    action: s.value === null ? '+' : '~',
+    summary: s.value === null ? `${o.question} = ${want}` : `${o.question}: ${s.value} → ${want}`,
+    script: `printf '%s\\n' ${q(line)} | debconf-set-selections`,
+  };
+}
+
+/** Preseed one debconf answer, so a package installs without asking. */
+export function debconf(o: DebconfOptions): Resource<DebconfState> {
+  // debconf-communicate answers "0 <value>" for a known question, a non-zero code otherwise.
+  const probe = [
+    `r=$(printf 'GET %s\\n' ${q(o.question)} | debconf-communicate ${q(o.package)} 2>/dev/null)`,
+    `case "$r" in "0 "*|0) v=\${r#0}; v=\${v# }; printf '{"value":"%s"}\\n' "$(printf '%s' "$v" | sed 's/[\\\\"]/\\\\&/g')";;`,
+    `*) echo '{"value":null}';; esac`,
+  ].join('\n');
+  return { type: 'debconf', id: `${o.package}/${o.question}`, probe, plan: (s) => planDebconf(o, s), ...common(o) };
+}

@@ -1,0 +1,57 @@
+import { q, octal } from './sh.ts';
+import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+
+export interface DirectoryOptions extends ResourceCommon {
+  path: string;
+  state?: 'present' | 'absent';
+  mode?: number;
+  owner?: string;
+  group?: string;
+}
+
+export interface DirectoryState {
+  kind: 'none' | 'dir' | 'other';
+  mode?: string;
+  owner?: string;
+  group?: string;
+  ownerMissing?: boolean;
+  groupMissing?: boolean;
+}
+
+export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResult {
+  const p = q(o.path);
+  if (o.state === 'absent') {
+    return s.kind === 'none' ? null : { action: '-', summary: 'remove recursively', script: `rm -rf ${p}` };
+  }
+  if (s.ownerMissing) return { unresolved: `user ${o.owner} does not exist yet` };
+  if (s.groupMissing) return { unresolved: `group ${o.group} does not exist yet` };
+  if (s.kind === 'other') return { unresolved: `${o.path} exists and is not a directory` };
+  const mode = o.mode ?? 0o755;
+  const owner = o.owner ?? 'root';
+  const group = o.group ?? 'root';
+  const fix = `chmod ${octal(mode)} ${p}\nchown ${q(owner)}:${q(group)} ${p}`;
+  if (s.kind === 'none') {
+    return { action: '+', summary: `create (${octal(mode)} ${owner}:${group})`, script: `mkdir -p ${p}\n${fix}` };
+  }
+  const reasons: string[] = [];
+  const have = parseInt(s.mode ?? '0', 8);
+  if (have !== mode) reasons.push(`mode ${octal(have)} → ${octal(mode)}`);
+  if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
+  return reasons.length ? { action: '~', summary: reasons.join(', '), script: fix } : null;
+}
+
+export function directory(o: DirectoryOptions): Resource<DirectoryState> {
+  const p = q(o.path);
+  const probe = [
+    'm=',
+    o.owner ? `getent passwd ${q(o.owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
+    o.group ? `getent group ${q(o.group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
+    `if [ -d ${p} ] && [ ! -L ${p} ]; then set -- $(stat -c '%a %U %G' ${p})`,
+    `  printf '{"kind":"dir","mode":"%s","owner":"%s","group":"%s"%s}\\n' "$1" "$2" "$3" "$m"`,
+    `elif [ -e ${p} ] || [ -L ${p} ]; then printf '{"kind":"other"%s}\\n' "$m"`,
+    `else printf '{"kind":"none"%s}\\n' "$m"; fi`,
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return { type: 'directory', id: o.path, probe, plan: (s) => planDirectory(o, s), ...common(o) };
+}

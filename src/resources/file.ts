@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import { q, octal, base64Heredoc } from './sh.ts';
+import { common, type Change, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+
+export interface FileOptions extends ResourceCommon {
+  path: string;
+  content?: string | Buffer;
+  state?: 'present' | 'absent';
+  mode?: number;
+  owner?: string;
+  group?: string;
+  /** The whole content is secret: diffs say it changes, never what. */
+  sensitive?: boolean;
+  /** Extra shell run after the file changed (e.g. mark the apt lists stale). */
+  onChange?: string;
+  /** Shown in plans instead of "file" (template, yaml, ...). */
+  kind?: string;
+}
+
+export interface FileState {
+  kind: 'none' | 'file' | 'dir' | 'link' | 'other';
+  mode?: string;
+  owner?: string;
+  group?: string;
+  sha?: string;
+  content?: string; // base64, only when it differs from the desired content and is small
+  ownerMissing?: boolean;
+  groupMissing?: boolean;
+}
+
+const DIFF_LIMIT = 262144;
+
+export function sha256(content: string | Buffer): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): string {
+  const p = q(path);
+  const checks = [
+    owner ? `getent passwd ${q(owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
+    group ? `getent group ${q(group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
+  ].filter(Boolean);
+  return [
+    'm=',
+    ...checks,
+    `if [ -L ${p} ]; then printf '{"kind":"link"%s}\\n' "$m"`,
+    `elif [ -d ${p} ]; then printf '{"kind":"dir"%s}\\n' "$m"`,
+    `elif [ -f ${p} ]; then set -- $(stat -c '%a %U %G %s' ${p}); h=$(sha256sum < ${p} | cut -c1-64); c=`,
+    `  if [ "$h" != ${desiredSha} ] && [ "$4" -le ${DIFF_LIMIT} ]; then c=$(base64 -w0 < ${p}); fi`,
+    `  printf '{"kind":"file","mode":"%s","owner":"%s","group":"%s","sha":"%s","content":"%s"%s}\\n' "$1" "$2" "$3" "$h" "$c" "$m"`,
+    `elif [ -e ${p} ]; then printf '{"kind":"other"%s}\\n' "$m"`,
+    `else printf '{"kind":"none"%s}\\n' "$m"; fi`,
+  ].join('\n');
+}
+
+function decode(b64: string | undefined): string | null {
+  if (b64 === undefined || b64 === '') return null;
+  const buf = Buffer.from(b64, 'base64');
+  return buf.includes(0) ? null : buf.toString('utf8');
+}
+
+export function planFile(o: FileOptions, s: FileState): PlanResult {
+  const path = o.path;
+  if ((o.state ?? 'present') === 'absent') {
+    if (s.kind === 'none') return null;
+    if (s.kind === 'dir') return { unresolved: `${path} is a directory, not a file` };
+    return {
+      action: '-',
+      summary: 'remove',
+      script: `mxp_backup ${q(path)}\nrm -f ${q(path)}${o.onChange ? `\n${o.onChange}` : ''}`,
+      diff: { path, before: decode(s.content), after: null, ...(o.sensitive ? { hidden: true } : {}) },
+    };
+  }
+  if (s.ownerMissing) return { unresolved: `user ${o.owner} does not exist yet` };
+  if (s.groupMissing) return { unresolved: `group ${o.group} does not exist yet` };
+  if (s.kind === 'dir' || s.kind === 'other') return { unresolved: `${path} exists and is not a regular file` };
+
+  const content = o.content ?? '';
+  const wantSha = sha256(content);
+  const mode = o.mode ?? 0o644;
+  const owner = o.owner ?? 'root';
+  const group = o.group ?? 'root';
+  const put = `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
+  const tail = o.onChange ? `\n${o.onChange}` : '';
+  const hidden = o.sensitive ? { hidden: true } : {};
+
+  if (s.kind === 'none' || s.kind === 'link') {
+    return {
+      action: '+',
+      summary: s.kind === 'link' ? 'replace symlink with file' : `create (${octal(mode)} ${owner}:${group})`,
+      script: put + tail,
+      diff: { path, before: null, after: Buffer.from(content).toString('utf8'), ...hidden },
+    };
+  }
+  const reasons: string[] = [];
+  const contentChanged = s.sha !== wantSha;
+  if (contentChanged) reasons.push('content');
+  if (parseInt(s.mode ?? '0', 8) !== mode) reasons.push(`mode ${octal(parseInt(s.mode ?? '0', 8))} → ${octal(mode)}`);
+  if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
+  if (reasons.length === 0) return null;
+  const change: Change = {
+    action: '~',
+    summary: reasons.join(', '),
+    script: contentChanged
+      ? put + tail
+      : `chmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
+  };
+  if (contentChanged) {
+    change.diff = { path, before: decode(s.content), after: Buffer.from(content).toString('utf8'), ...hidden };
+  }
+  return change;
+}
+
+export function file(o: FileOptions): Resource<FileState> {
+  const wantSha = sha256(o.content ?? '');
+  return {
+    type: o.kind ?? 'file',
+    id: o.path,
+    probe: fileProbe(o.path, wantSha, o.owner, o.group),
+    plan: (s) => planFile(o, s),
+    writes: [o.path],
+    ...common(o),
+  };
+}

@@ -1,0 +1,13 @@
+export { file } from './file.ts';
+export { directory } from './directory.ts';
+export { link } from './link.ts';
+export { template } from './template.ts';
+export { yamlFile } from './yaml.ts';
+export { apt } from './apt.ts';
+export { aptSource } from './apt-source.ts';
+export { debconf } from './debconf.ts';
+export { service } from './service.ts';
+export { command } from './command.ts';
+export { user, group } from './user.ts';
+export { flushHandlers } from './flush.ts';
+export type { Resource, Task, Change, Action, RoleContext } from './types.ts';

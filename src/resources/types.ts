@@ -1,0 +1,73 @@
+/** Plan symbols: create, update, delete; '?' = depends on an earlier change, known only then. */
+export type Action = '+' | '~' | '-' | '?';
+
+export interface FileDiff {
+  path: string;
+  before: string | null; // null: the file does not exist (or is not text we can show)
+  after: string | null; // null: the file will be removed
+  hidden?: boolean; // content is secret as a whole: show that it changes, never what
+}
+
+/** A planned change of one resource: what it is, why, and the shell that converges it. */
+export interface Change {
+  action: Exclude<Action, '?'>;
+  summary: string;
+  script: string;
+  diff?: FileDiff;
+}
+
+/** The probe could not say anything meaningful yet (e.g. the unit of a package not yet installed). */
+export interface Unresolved {
+  unresolved: string;
+}
+
+export type PlanResult = Change | Unresolved | null;
+
+export function isUnresolved(p: PlanResult): p is Unresolved {
+  return p !== null && 'unresolved' in p;
+}
+
+/** What a role hands to a resource that needs its role to finish (templates read files). */
+export interface RoleContext {
+  roleName: string;
+  roleDir: string;
+  hostName: string;
+  vars: Record<string, unknown>;
+}
+
+export interface ResourceCommon {
+  notify?: string | string[];
+  tags?: string[];
+  /** Files with the same validate command are swapped in as one set and checked together. */
+  validate?: string;
+}
+
+/**
+ * A resource: read the current state with a shell snippet, compare, converge.
+ * `probe` prints one JSON line; `plan` is pure (unit-tested from tables).
+ */
+export interface Resource<S = any> {
+  type: string;
+  id: string;
+  probe: string;
+  plan(state: S): PlanResult;
+  notify: string[];
+  tags: string[];
+  validate?: string;
+  /** Paths this resource writes, restored if its validation set fails. */
+  writes?: string[];
+  /** Engine marker resources (flush handlers) have no state of their own. */
+  marker?: 'flush_handlers';
+}
+
+/** A resource not yet complete: templates and roles' helpers finish once the role context is known. */
+export interface PendingResource {
+  prepare(ctx: RoleContext): Resource | Resource[];
+}
+
+export type Task = Resource | PendingResource | Task[] | null | undefined | false;
+
+export function common(o: ResourceCommon): Pick<Resource, 'notify' | 'tags' | 'validate'> {
+  const notify = o.notify === undefined ? [] : Array.isArray(o.notify) ? o.notify : [o.notify];
+  return { notify, tags: o.tags ?? [], ...(o.validate ? { validate: o.validate } : {}) };
+}

@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import type { Resource, Task } from '../resources/types.ts';
+
+/** What a role's tasks can know besides its own vars. */
+export interface TaskContext {
+  host: string;
+  /** Every merged variable of the host (read-only; a role's own vars come typed as the first argument). */
+  hostVars: Readonly<Record<string, unknown>>;
+  /** A stable secret for this purpose, derived from the inventory's mxplay_master_secret. */
+  derivedSecret(purpose: string): string;
+}
+
+export type VarsSchema = z.ZodObject<any>;
+
+export interface RoleDefinition<S extends VarsSchema = VarsSchema> {
+  name: string;
+  description?: string;
+  vars: S;
+  tasks: (v: z.output<S>, ctx: TaskContext) => Task[];
+  /** Handler name → action; any role's resources may notify it. */
+  handlers?: Record<string, Resource> | ((v: z.output<S>, ctx: TaskContext) => Record<string, Resource>);
+}
+
+export function defineRole<S extends VarsSchema>(def: RoleDefinition<S>): RoleDefinition<S> {
+  return def;
+}

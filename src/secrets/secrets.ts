@@ -1,0 +1,51 @@
+import { createHmac } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * Every secret value the run has seen. Output layers call mask() on everything they print, so a
+ * secret is hidden wherever it ends up: progress, diffs, errors, JSON, plan files.
+ */
+const known = new Set<string>();
+const MASK = '********';
+
+export function registerSecret(value: string): string {
+  // Very short values would mask innocent text everywhere; schemas demand a usable length anyway.
+  if (value.length >= 4) known.add(value);
+  return value;
+}
+
+export function isRegisteredSecret(value: string): boolean {
+  return known.has(value);
+}
+
+export function mask(text: string): string {
+  if (known.size === 0 || !text) return text;
+  let out = text;
+  // Longest first, so a secret containing another is masked whole.
+  for (const s of [...known].sort((a, b) => b.length - a.length)) {
+    if (out.includes(s)) out = out.split(s).join(MASK);
+  }
+  return out;
+}
+
+/** A role variable holding a secret: validated as a non-empty string and masked in every output. */
+export function secret() {
+  return z
+    .string()
+    .min(8, 'a secret must have at least 8 characters')
+    .transform((v) => registerSecret(v))
+    .meta({ secret: true });
+}
+
+/**
+ * A stable secret derived from the inventory's master secret, so nothing random is generated on the
+ * control machine and lost: the same master and purpose always give the same value.
+ */
+export function deriveSecret(master: string, purpose: string): string {
+  return registerSecret(createHmac('sha256', master).update(purpose).digest('base64url').slice(0, 40));
+}
+
+/** Variable names that look like secrets: masked by `mxplay inventory` even without a role schema. */
+export function looksSecret(key: string): boolean {
+  return /(secret|password|passwd|token|pepper|private_key)$/i.test(key) && !/_file$/.test(key);
+}

@@ -1,0 +1,30 @@
+import type { HostResult } from '../engine/run.ts';
+import { mask } from '../secrets/secrets.ts';
+import { c } from './color.ts';
+
+const colourOf = { ok: c.green, changed: c.yellow, failed: c.red, unreachable: c.red, skipped: c.cyan };
+
+/** One line per host, Ansible style, then the causes of failures. */
+export function renderRecap(results: HostResult[], seconds: number): string {
+  const width = Math.max(...results.map((r) => r.host.length), 4);
+  const lines = ['', c.bold('RECAP')];
+  for (const r of results) {
+    const counts = [
+      `ok=${r.ok}`,
+      `changed=${r.changed}`,
+      `failed=${r.status === 'failed' ? 1 : 0}`,
+      `unreachable=${r.status === 'unreachable' ? 1 : 0}`,
+      `skipped=${r.status === 'skipped' ? 1 : 0}`,
+    ].join('  ');
+    lines.push(`  ${colourOf[r.status](r.host.padEnd(width))}  ${counts}  ${c.dim(`${r.seconds.toFixed(1)}s`)}`);
+  }
+  for (const r of results) {
+    if (r.message && r.status !== 'ok' && r.status !== 'changed') {
+      lines.push('', c.red(`${r.host} ${r.status}:`), ...r.message.split('\n').map((l) => `  ${l}`));
+    } else if (r.message) {
+      lines.push('', c.yellow(`${r.host}: ${r.message}`));
+    }
+  }
+  lines.push('', c.dim(`finished in ${seconds.toFixed(1)}s`));
+  return mask(lines.join('\n'));
+}
