@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../../bin/mxplay.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Parsed stdout when --json was given. */
+  json?: {
+    check: boolean;
+    applied: boolean;
+    plan: { host: string; changes: { action: string; type: string; id: string; summary: string; diff?: { before?: string | null; after?: string | null } }[]; errors: string[] }[];
+    results: { host: string; status: string; ok: number; changed: number; message?: string; roundTrips: number }[];
+  };
+}
+
+/** Run the real CLI as a user would, in a child process; never throws on a non-zero exit. */
+export function mxplay(args: string[], opts: { cwd: string; input?: string; env?: Record<string, string> }): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd: opts.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const r: CliResult = { code: code ?? 1, stdout, stderr };
+      if (args.includes('--json')) {
+        try {
+          r.json = JSON.parse(stdout);
+        } catch {
+          /* left undefined: the assertion on it will say so */
+        }
+      }
+      resolve(r);
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export function changedOf(r: CliResult, host: string): number {
+  const res = r.json?.results.find((x) => x.host === host);
+  if (!res) throw new Error(`no result for ${host} in:\n${r.stdout}\n${r.stderr}`);
+  return res.changed;
+}
