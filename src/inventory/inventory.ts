@@ -151,8 +151,9 @@ export function loadInventory(arg: string, cwd = process.cwd()): Inventory {
         origins[k] = { file: file.file, line: file.lineOf([...path, k]), layer };
       }
     };
+    // Ansible's precedence: every group's inline vars, then every group_vars file (each in group order).
+    for (const g of myGroups) if (g.vars) put(g.vars.values, g.vars.file, g.vars.path, `group ${g.name} (inventory)`);
     for (const g of myGroups) {
-      if (g.vars) put(g.vars.values, g.vars.file, g.vars.path, `group ${g.name} (inventory)`);
       for (const f of varFiles(dir, 'group_vars', g.name)) put((f.data as Record<string, unknown>) ?? {}, f, [], `group_vars/${g.name}`);
     }
     for (const e of entries) put(e.vars, y, e.path, `host ${name} (inventory)`);

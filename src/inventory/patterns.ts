@@ -35,6 +35,8 @@ export function matchHosts(inv: Inventory, pattern: string): string[] {
     else if (t.startsWith('&')) intersect.push(matchTerm(inv, t.slice(1)));
     else matchTerm(inv, t).forEach((h) => selected.add(h));
   }
+  // As in Ansible, a pattern of only exclusions and intersections starts from all hosts ('!db').
+  if (terms.length && terms.every((t) => t.startsWith('!') || t.startsWith('&'))) selected = new Set(inv.hosts.keys());
   for (const i of intersect) selected = new Set([...selected].filter((h) => i.has(h)));
   return [...inv.hosts.keys()].filter((h) => selected.has(h) && !exclude.has(h));
 }

@@ -26,13 +26,18 @@ const REFRESH = [
   'fi',
 ].join('\n');
 
-const installed = (s: { status: string } | undefined) => !!s && s.status.startsWith('ii');
+/**
+ * dpkg's db:Status-Abbrev is desired action, current status, error flag: "ii ", "hi " (held),
+ * "rc " (removed, config left), "iU " (unpacked). Only the second letter says what is on disk.
+ */
+const installed = (s: { status: string } | undefined) => !!s && s.status[1] === 'i';
+const onDisk = (s: { status: string } | undefined) => !!s && s.status.length > 1 && !'nc'.includes(s.status[1]!);
 
 export function planApt(o: AptOptions, s: AptState): PlanResult {
   const state = o.state ?? 'present';
   const env = 'export DEBIAN_FRONTEND=noninteractive';
   if (state === 'absent') {
-    const remove = o.names.filter((n) => s.pkgs[n] && s.pkgs[n]!.status.startsWith('i'));
+    const remove = o.names.filter((n) => onDisk(s.pkgs[n]));
     if (!remove.length) return null;
     return { action: '-', summary: `remove ${remove.join(' ')}`, script: `${env}\n${APT} remove ${remove.map(q).join(' ')}` };
   }
@@ -64,7 +69,8 @@ export function apt(o: AptOptions): Resource<AptState> {
     `printf '{"pkgs":{'; sep=`,
     `for n in ${o.names.map(q).join(' ')}; do`,
     `  v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$n" 2>/dev/null); c=`,
-    latest ? `  c=$(apt-cache policy "$n" 2>/dev/null | awk '/Candidate:/{print $2}')` : '',
+    // The candidate as the install will pick it: with -t, from the target release.
+    latest ? `  c=$(apt-cache ${o.target_release ? `-t ${q(o.target_release)} ` : ''}policy "$n" 2>/dev/null | awk '/Candidate:/{print $2}')` : '',
     `  printf '%s"%s":{"status":"%s","version":"%s","candidate":"%s"}' "$sep" "$n" "\${v%%|*}" "\${v#*|}" "$c"; sep=,`,
     `done; printf '}}\\n'`,
   ]

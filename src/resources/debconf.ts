@@ -19,7 +19,10 @@ export function planDebconf(o: DebconfOptions, s: DebconfState): PlanResult {
   const line = `${o.package} ${o.question} ${o.vtype} ${want}`;
   return {
     action: s.value === null ? '+' : '~',
-    summary: s.value === null ? `${o.question} = ${want}` : `${o.question}: ${s.value} → ${want}`,
+    summary:
+      o.vtype === 'password' // neither the old nor the new password belongs in a plan
+        ? `${o.question} (password) ${s.value === null ? 'set' : 'changes'}`
+        : s.value === null ? `${o.question} = ${want}` : `${o.question}: ${s.value} → ${want}`,
     script: `printf '%s\\n' ${q(line)} | debconf-set-selections`,
   };
 }

@@ -34,6 +34,8 @@ export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
+const EMPTY_SHA = sha256('');
+
 export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): string {
   const p = q(path);
   const checks = [
@@ -103,10 +105,13 @@ export function planFile(o: FileOptions, s: FileState): PlanResult {
     summary: reasons.join(', '),
     script: contentChanged
       ? put + tail
-      : `chmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
+      : // backed up too: a validation set that fails restores the old mode and owner as well
+        `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
   };
   if (contentChanged) {
-    change.diff = { path, before: decode(s.content), after: Buffer.from(content).toString('utf8'), ...hidden };
+    // The probe sends no content for an empty file: it is '' then, not "does not exist".
+    const before = s.sha === EMPTY_SHA ? '' : decode(s.content);
+    change.diff = { path, before, after: Buffer.from(content).toString('utf8'), ...hidden };
   }
   return change;
 }

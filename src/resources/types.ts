@@ -65,7 +65,7 @@ export interface PendingResource {
   prepare(ctx: RoleContext): Resource | Resource[];
 }
 
-export type Task = Resource | PendingResource | Task[] | null | undefined | false;
+export type Task = Resource | PendingResource | Task[] | null | undefined | false | '';
 
 export function common(o: ResourceCommon): Pick<Resource, 'notify' | 'tags' | 'validate'> {
   const notify = o.notify === undefined ? [] : Array.isArray(o.notify) ? o.notify : [o.notify];

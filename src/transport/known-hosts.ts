@@ -29,16 +29,24 @@ export function checkHostKey(file: string, names: string[], keyType: string, key
   const want = keyBlob.toString('base64');
   const lines = readFileSync(file, 'utf8').split('\n');
   let mismatch = 0;
+  let matched = false;
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
     if (!line || line.startsWith('#')) continue;
     const parts = line.split(/\s+/);
-    if (parts[0]?.startsWith('@')) parts.shift(); // @cert-authority / @revoked markers: treat the rest as usual
+    const marker = parts[0]?.startsWith('@') ? parts.shift() : undefined;
     const [hosts, type, blob] = parts;
-    if (!hosts || !type || !blob || !hostMatches(hosts, names)) continue;
-    if (blob === want) return { kind: 'match' };
-    if (type === keyType && !mismatch) mismatch = i + 1;
+    if (!hosts || !type || !blob) continue;
+    // A revoked key is refused whatever else the file says; CA keys (certificates) are not supported.
+    if (marker === '@revoked') {
+      if (blob === want) return { kind: 'mismatch', line: i + 1 };
+      continue;
+    }
+    if (marker || !hostMatches(hosts, names)) continue;
+    if (blob === want) matched = true;
+    else if (type === keyType && !mismatch) mismatch = i + 1;
   }
+  if (matched) return { kind: 'match' };
   return mismatch ? { kind: 'mismatch', line: mismatch } : { kind: 'unknown' };
 }
 

@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,13 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
 
 /** A real OpenSSH server on 127.0.0.1 with its own host key and one authorized client key. */
 export async function startLoopbackSshd(port: number): Promise<LoopbackSshd> {
+  if (!existsSync('/usr/sbin/sshd')) {
+    // The control machine is Debian 12; pin the suite in case others are configured.
+    execFileSync('apt-get', ['install', '-y', '-q', '-t', 'bookworm', 'openssh-server'], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+      stdio: 'ignore',
+    });
+  }
   const dir = mkdtempSync(join(tmpdir(), 'mxplay-sshd-'));
   chmodSync(dir, 0o700);
   const hostKey = join(dir, 'host_ed25519');

@@ -1,0 +1,35 @@
+import { defineRole, z, secret, apt, service, postgresRole, postgresDatabase } from 'mxplay';
+
+// PostgreSQL from Debian's packages. The major version is whatever the suite ships (15 on
+// bookworm, 17 on trixie, 18 on sid): nothing here names it, all access goes through the
+// `postgres` superuser on the local socket.
+export default defineRole({
+  name: 'postgres',
+  description: 'PostgreSQL server from apt, with login roles and databases',
+  vars: z.object({
+    postgres_users: z
+      .array(z.object({ name: z.string().min(1), password: secret() }))
+      .default([])
+      .describe('login roles to create, each with its password'),
+    postgres_databases: z
+      .array(
+        z.object({
+          name: z.string().min(1),
+          owner: z.string().min(1),
+          encoding: z.string().default('UTF8'),
+          lc_collate: z.string().default('C'),
+          lc_ctype: z.string().default('C'),
+        }),
+      )
+      .default([])
+      .describe('databases to create; Synapse needs UTF8 with C collation, from template0 (the defaults)'),
+  }),
+  tasks: (v) => [
+    apt({ names: ['postgresql'] }),
+    service({ name: 'postgresql', enabled: true, state: 'started' }),
+    v.postgres_users.map((u) => postgresRole({ name: u.name, password: u.password })),
+    v.postgres_databases.map((d) =>
+      postgresDatabase({ name: d.name, owner: d.owner, encoding: d.encoding, lc_collate: d.lc_collate, lc_ctype: d.lc_ctype }),
+    ),
+  ],
+});

@@ -1,0 +1,48 @@
+import { file, yamlFile, type Resource } from 'mxplay';
+
+/** Facts that differ between the two package sources of Synapse. */
+export interface SynapseFlavour {
+  package: string;
+  python: string;
+  registerCommand: string;
+}
+
+export const FLAVOURS: Record<'debian' | 'matrix.org', SynapseFlavour> = {
+  debian: { package: 'matrix-synapse', python: '/usr/bin/python3', registerCommand: 'synapse_register_new_matrix_user' },
+  'matrix.org': {
+    package: 'matrix-synapse-py3',
+    python: '/opt/venvs/matrix-synapse/bin/python',
+    registerCommand: '/opt/venvs/matrix-synapse/bin/register_new_matrix_user',
+  },
+};
+
+export const CONF_DIR = '/etc/matrix-synapse/conf.d';
+
+/** Synapse's own check of the whole config set: the base file plus every conf.d fragment. */
+export function synapseCheck(f: SynapseFlavour): string {
+  return `${f.python} -m synapse.config -c /etc/matrix-synapse/homeserver.yaml -c ${CONF_DIR}/`;
+}
+
+/**
+ * A conf.d fragment owned by one role. Synapse merges top-level keys shallowly (a later file
+ * replaces an earlier file's whole key), so each fragment must be the only writer of its keys.
+ * `data: null` means the feature is off: the fragment is removed.
+ */
+export function fragment(
+  name: string,
+  owner: string,
+  data: Record<string, unknown> | null,
+  f: SynapseFlavour,
+  opts: { secret?: boolean } = {},
+): Resource {
+  const path = `${CONF_DIR}/${name}.yaml`;
+  const common = { path, validate: synapseCheck(f), notify: 'restart synapse' };
+  if (data === null) return file({ ...common, state: 'absent', kind: 'yaml' });
+  return yamlFile({
+    ...common,
+    data,
+    header: `managed by mxplay, role ${owner}: owns ${Object.keys(data).sort().join(', ')}`,
+    // Fragments holding secrets are readable by Synapse's group only.
+    ...(opts.secret ? { mode: 0o640, owner: 'root', group: 'nogroup' } : { mode: 0o644 }),
+  });
+}

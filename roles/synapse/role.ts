@@ -1,0 +1,177 @@
+import { readFileSync } from 'node:fs';
+import {
+  defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
+  postgresRole, postgresDatabase,
+} from 'mxplay';
+import { FLAVOURS, fragment } from './fragment.ts';
+
+const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
+
+export default defineRole({
+  name: 'synapse',
+  description: 'Synapse from apt, configured by conf.d fragments, on PostgreSQL',
+  vars: z.object({
+    synapse_server_name: z.string().min(1).describe('the server name in user IDs (@user:server_name); cannot change later'),
+    synapse_public_baseurl: z.url().describe('public URL of the client API, e.g. https://matrix.example.com/'),
+    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
+      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
+    synapse_matrix_org_keyring: z.string().optional()
+      .describe("path on the control machine to matrix.org's ASCII-armoured archive key (needed for the matrix.org source)"),
+    synapse_matrix_org_suite: z.string().default('bookworm').describe("the suite of matrix.org's repository (your Debian codename)"),
+    synapse_report_stats: z.boolean().default(false).describe('report anonymous usage statistics to matrix.org'),
+    synapse_bind_addresses: z.array(z.string()).default(['127.0.0.1', '::1']).describe('addresses the HTTP listener binds'),
+    synapse_http_port: z.number().int().default(8008),
+    synapse_listener_resources: z.array(z.string()).default(['client', 'federation'])
+      .describe('resources of the HTTP listener; other roles (consent) add theirs here'),
+    synapse_db_host: z.string().default('localhost'),
+    synapse_db_port: z.number().int().default(5432),
+    synapse_db_name: z.string().default('synapse'),
+    synapse_db_user: z.string().default('synapse'),
+    synapse_db_password: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_db_manage: z.boolean().default(true)
+      .describe('create the database role and database on this host (needs the postgres role before synapse)'),
+    synapse_registration_shared_secret: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_macaroon_secret_key: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_form_secret: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_max_upload_size: z.string().regex(/^\d+[KMG]?$/, 'a size like 50M').default('50M'),
+    synapse_media_store_path: z.string().default('/var/lib/matrix-synapse/media'),
+    synapse_url_previews: z.boolean().default(false),
+    synapse_url_preview_ip_range_blacklist: z.array(z.string()).default([
+      '127.0.0.0/8', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '192.0.0.0/24',
+      '169.254.0.0/16', '192.88.99.0/24', '198.18.0.0/15', '192.0.2.0/24', '198.51.100.0/24', '203.0.113.0/24',
+      '224.0.0.0/4', '::1/128', 'fe80::/10', 'fc00::/7', '2001:db8::/32', 'ff00::/8', 'fec0::/10',
+    ]),
+    synapse_registration: z.enum(registrationModes).default('invite-token')
+      .describe('closed; invite-token (a token from the admin API is needed); open-email (email verification required)'),
+    synapse_presence: z.boolean().default(true),
+    synapse_password_localdb_enabled: z.boolean().default(true).describe('allow passwords from the local database (LDAP setups may turn it off)'),
+    synapse_password_policy: z.object({
+      minimum_length: z.number().int().min(1).default(12),
+      require_digit: z.boolean().default(false),
+      require_symbol: z.boolean().default(false),
+      require_lowercase: z.boolean().default(false),
+      require_uppercase: z.boolean().default(false),
+    }).prefault({}),
+    synapse_mau_limit: z.number().int().positive().optional().describe('block the server above this many monthly active users'),
+    synapse_admin_user: z.string().regex(/^[a-z0-9._=\-/]+$/, 'a Matrix localpart (lowercase)').optional(),
+    synapse_admin_password: secret().optional(),
+  }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
+    path: ['synapse_matrix_org_keyring'],
+    message: 'the matrix.org package source needs the path of its archive key',
+  }),
+  tasks: (v, ctx) => {
+    const flavour = FLAVOURS[v.synapse_package_source];
+    const pkg = flavour.package;
+    const secrets = {
+      db: v.synapse_db_password ?? ctx.derivedSecret('synapse_db_password'),
+      registration: v.synapse_registration_shared_secret ?? ctx.derivedSecret('synapse_registration_shared_secret'),
+      macaroon: v.synapse_macaroon_secret_key ?? ctx.derivedSecret('synapse_macaroon_secret_key'),
+      form: v.synapse_form_secret ?? ctx.derivedSecret('synapse_form_secret'),
+    };
+    const owner = 'synapse';
+    const frag = (name: string, data: Record<string, unknown> | null, secret = false) => fragment(name, owner, data, flavour, { secret });
+    const registration = {
+      closed: { enable_registration: false },
+      'invite-token': { enable_registration: true, registration_requires_token: true },
+      'open-email': { enable_registration: true, registrations_require_3pid: ['email'] },
+    }[v.synapse_registration];
+
+    return [
+      // Install: preseed the questions, then the package (and its PostgreSQL driver).
+      debconf({ package: pkg, question: `${pkg}/server-name`, vtype: 'string', value: v.synapse_server_name }),
+      debconf({ package: pkg, question: `${pkg}/report-stats`, vtype: 'boolean', value: v.synapse_report_stats }),
+      v.synapse_package_source === 'matrix.org' && matrixOrgSource(v.synapse_matrix_org_keyring!, v.synapse_matrix_org_suite),
+      apt({ names: [pkg, ...(v.synapse_package_source === 'debian' ? ['python3-psycopg2'] : [])] }),
+
+      // The database: UTF8 with C collation, from template0, as Synapse requires.
+      v.synapse_db_manage && [
+        postgresRole({ name: v.synapse_db_user, password: secrets.db }),
+        postgresDatabase({ name: v.synapse_db_name, owner: v.synapse_db_user, encoding: 'UTF8', lc_collate: 'C', lc_ctype: 'C' }),
+      ],
+      directory({ path: v.synapse_media_store_path, owner: 'matrix-synapse', group: 'nogroup', mode: 0o750 }),
+
+      // Configuration: one fragment per concern, validated together before Synapse restarts.
+      frag('server_name', { server_name: v.synapse_server_name }),
+      frag('report_stats', { report_stats: v.synapse_report_stats }),
+      frag('server', {
+        public_baseurl: v.synapse_public_baseurl,
+        presence: { enabled: v.synapse_presence },
+        suppress_key_server_warning: true,
+      }),
+      frag('listeners', {
+        listeners: [{
+          port: v.synapse_http_port,
+          tls: false,
+          type: 'http',
+          x_forwarded: true,
+          bind_addresses: v.synapse_bind_addresses,
+          resources: [{ names: v.synapse_listener_resources, compress: false }],
+        }],
+      }),
+      frag('database', {
+        database: {
+          name: 'psycopg2',
+          args: {
+            user: v.synapse_db_user, password: secrets.db, database: v.synapse_db_name,
+            host: v.synapse_db_host, port: v.synapse_db_port, cp_min: 5, cp_max: 10,
+          },
+        },
+      }, true),
+      frag('secrets', {
+        registration_shared_secret: secrets.registration,
+        macaroon_secret_key: secrets.macaroon,
+        form_secret: secrets.form,
+      }, true),
+      frag('media', { media_store_path: v.synapse_media_store_path, max_upload_size: v.synapse_max_upload_size }),
+      frag('url_previews', v.synapse_url_previews
+        ? { url_preview_enabled: true, url_preview_ip_range_blacklist: v.synapse_url_preview_ip_range_blacklist }
+        : null),
+      frag('registration', registration),
+      frag('password', {
+        password_config: { enabled: true, localdb_enabled: v.synapse_password_localdb_enabled, policy: { enabled: true, ...v.synapse_password_policy } },
+      }),
+      frag('mau_limit', v.synapse_mau_limit ? { limit_usage_by_mau: true, max_mau_value: v.synapse_mau_limit } : null),
+
+      service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
+      // A changed config must be live before the admin user is registered against it.
+      flushHandlers(),
+      v.synapse_admin_user && v.synapse_admin_password && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, flavour),
+    ];
+  },
+  handlers: (v) => ({ 'restart synapse': service.restart('matrix-synapse', ready(v.synapse_http_port)) }),
+});
+
+function ready(port: number) {
+  return { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 };
+}
+
+function matrixOrgSource(keyring: string, suite: string) {
+  return aptSource({
+    name: 'matrix-org',
+    uris: 'https://packages.matrix.org/debian/',
+    suites: suite,
+    components: 'main',
+    key: readFileSync(keyring, 'utf8'),
+  });
+}
+
+/**
+ * The first admin, created once. The check asks Synapse's own database (with the credentials of
+ * the database fragment), so it needs no password and works with any database host.
+ */
+function registerAdmin(user: string, password: string, server: string, port: number, f: typeof FLAVOURS.debian) {
+  const mxid = `@${user}:${server}`;
+  const exists = `${f.python} - <<'MXP_PY'
+import yaml, psycopg2
+args = yaml.safe_load(open('/etc/matrix-synapse/conf.d/database.yaml'))['database']['args']
+conn = psycopg2.connect(**{k: v for k, v in args.items() if k in ('user', 'password', 'database', 'host', 'port')})
+cur = conn.cursor()
+cur.execute('SELECT 1 FROM users WHERE name = %s', (${JSON.stringify(mxid)},))
+raise SystemExit(0 if cur.fetchone() else 1)
+MXP_PY`;
+  return command({
+    name: `register admin ${mxid}`,
+    unless: exists,
+    cmd: `${f.registerCommand} --admin -u ${user} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port} <<'MXP_PW'\n${password}\nMXP_PW`,
+  });
+}

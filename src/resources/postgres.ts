@@ -1,0 +1,117 @@
+import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
+import { q } from './sh.ts';
+import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+
+/** SQL run as the postgres superuser over the local socket, read from stdin (no secret in argv). */
+function psql(sql: string, db = 'postgres'): string {
+  return `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${q(db)} <<'MXP_SQL'\n${sql}\nMXP_SQL`;
+}
+
+export const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
+export const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Probe prelude: psql missing or the server down mean "known after the install/start". */
+function probeQuery(sql: string, toJson: string): string {
+  return [
+    `if ! command -v psql >/dev/null 2>&1; then echo '{"down":"PostgreSQL is not installed"}'`,
+    `elif ! r=$(runuser -u postgres -- psql -X -At -F '|' -d postgres -c ${q(sql)} 2>&1); then printf '{"down":"PostgreSQL does not answer: %s"}\\n' "$(printf '%s' "$r" | head -n1 | tr -d '"\\\\')"`,
+    `else ${toJson}; fi`,
+  ].join('\n');
+}
+
+// ---- roles ---------------------------------------------------------------------------------
+
+export interface PostgresRoleOptions extends ResourceCommon {
+  name: string;
+  password?: string;
+  state?: 'present' | 'absent';
+}
+
+export interface PostgresRoleState {
+  down?: string;
+  exists?: boolean;
+  verifier?: string;
+}
+
+/** Does the stored verifier (SCRAM-SHA-256 or md5) belong to this password? */
+export function passwordMatches(verifier: string | undefined, user: string, password: string): boolean {
+  if (!verifier) return false;
+  const scram = /^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/.exec(verifier);
+  if (scram) {
+    const [, iter, salt, storedKey] = scram;
+    const salted = pbkdf2Sync(password.normalize('NFKC'), Buffer.from(salt!, 'base64'), Number(iter), 32, 'sha256');
+    const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+    return createHash('sha256').update(clientKey).digest('base64') === storedKey;
+  }
+  if (verifier.startsWith('md5')) return verifier === 'md5' + createHash('md5').update(password + user).digest('hex');
+  return false;
+}
+
+export function planPostgresRole(o: PostgresRoleOptions, s: PostgresRoleState): PlanResult {
+  if (s.down) return { unresolved: s.down };
+  if (o.state === 'absent') {
+    return s.exists ? { action: '-', summary: 'drop role', script: psql(`DROP ROLE ${ident(o.name)};`) } : null;
+  }
+  const pw = o.password !== undefined ? ` PASSWORD ${literal(o.password)}` : '';
+  if (!s.exists) return { action: '+', summary: `create login role${o.password ? ' with password' : ''}`, script: psql(`CREATE ROLE ${ident(o.name)} LOGIN${pw};`) };
+  if (o.password !== undefined && !passwordMatches(s.verifier, o.name, o.password)) {
+    return { action: '~', summary: 'set password', script: psql(`ALTER ROLE ${ident(o.name)} LOGIN${pw};`) };
+  }
+  return null;
+}
+
+export function postgresRole(o: PostgresRoleOptions): Resource<PostgresRoleState> {
+  const sql = `SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = ${literal(o.name)}`;
+  const probe = probeQuery(sql, `if [ -z "$r" ] && ! runuser -u postgres -- psql -X -At -d postgres -c ${q(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(o.name)}`)} | grep -q 1; then echo '{"exists":false}'; else printf '{"exists":true,"verifier":"%s"}\\n' "$r"; fi`);
+  return { type: 'postgres role', id: o.name, probe, plan: (s) => planPostgresRole(o, s), ...common(o) };
+}
+
+// ---- databases -----------------------------------------------------------------------------
+
+export interface PostgresDatabaseOptions extends ResourceCommon {
+  name: string;
+  owner: string;
+  encoding?: string;
+  lc_collate?: string;
+  lc_ctype?: string;
+  template?: string;
+}
+
+export interface PostgresDatabaseState {
+  down?: string;
+  exists?: boolean;
+  encoding?: string;
+  collate?: string;
+  ctype?: string;
+  owner?: string;
+}
+
+export function planPostgresDatabase(o: PostgresDatabaseOptions, s: PostgresDatabaseState): PlanResult {
+  if (s.down) return { unresolved: s.down };
+  const enc = o.encoding ?? 'UTF8';
+  const collate = o.lc_collate ?? 'C';
+  const ctype = o.lc_ctype ?? 'C';
+  if (!s.exists) {
+    return {
+      action: '+',
+      summary: `create (${enc}, collate ${collate}, ctype ${ctype}, owner ${o.owner})`,
+      script: psql(
+        `CREATE DATABASE ${ident(o.name)} OWNER ${ident(o.owner)} ENCODING ${literal(enc)} LC_COLLATE ${literal(collate)} LC_CTYPE ${literal(ctype)} TEMPLATE ${ident(o.template ?? 'template0')};`,
+      ),
+    };
+  }
+  if (s.encoding !== enc || s.collate !== collate || s.ctype !== ctype) {
+    // Encoding and collation are fixed at creation: a wrong one needs a dump/restore by a human.
+    return { unresolved: `database ${o.name} exists with ${s.encoding}/${s.collate}/${s.ctype}, not ${enc}/${collate}/${ctype}; it must be recreated by hand` };
+  }
+  if (s.owner !== o.owner) {
+    return { action: '~', summary: `owner ${s.owner} → ${o.owner}`, script: psql(`ALTER DATABASE ${ident(o.name)} OWNER TO ${ident(o.owner)};`) };
+  }
+  return null;
+}
+
+export function postgresDatabase(o: PostgresDatabaseOptions): Resource<PostgresDatabaseState> {
+  const sql = `SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) FROM pg_database WHERE datname = ${literal(o.name)}`;
+  const toJson = `if [ -z "$r" ]; then echo '{"exists":false}'; else IFS='|' read -r e c t w <<MXP_ROW\n$r\nMXP_ROW\nprintf '{"exists":true,"encoding":"%s","collate":"%s","ctype":"%s","owner":"%s"}\\n' "$e" "$c" "$t" "$w"; fi`;
+  return { type: 'postgres db', id: o.name, probe: probeQuery(sql, toJson), plan: (s) => planPostgresDatabase(o, s), ...common(o) };
+}

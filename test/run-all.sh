@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# `npm test`: type check, unit tests, then the e2e suite on real lab hosts. The e2e global setup
+# installs what the lab needs on this machine (as root), builds it, and tears it down at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+npx tsc --noEmit
+exec npx vitest run "$@"
