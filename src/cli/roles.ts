@@ -50,7 +50,7 @@ export async function rolesCommand(a: { name?: string; json: boolean }): Promise
     stdout.write(`${d.name}${d.description ? ` — ${d.description}` : ''}\n`);
     if (!a.name) continue;
     for (const v of d.vars) {
-      const flags = [v.required ? 'required' : `default ${JSON.stringify(v.default)}`, v.secret ? 'secret' : ''].filter(Boolean).join(', ');
+      const flags = [v.required ? 'required' : 'default' in v ? `default ${JSON.stringify(v.default)}` : 'optional', v.secret ? 'secret' : ''].filter(Boolean).join(', ');
       stdout.write(`  ${v.name}: ${v.type} (${flags})\n${v.description ? `      ${v.description}\n` : ''}`);
     }
   }

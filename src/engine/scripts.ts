@@ -26,7 +26,8 @@ mxp_restore() {
 mxp_put() {
   mxp_backup "$1"
   t="\${1%/*}/.\${1##*/}.mxp-tmp"
-  base64 -d > "$t" && chmod "$2" "$t" && chown "$3:$4" "$t" && mv -f "$t" "$1"
+  # Written under umask 077: a secret is never readable by others, not even for a moment.
+  (umask 077; base64 -d > "$t") && chmod "$2" "$t" && chown "$3:$4" "$t" && mv -f "$t" "$1"
 }
 mxp_notify() {
   grep -qxF -- "$1" ${PENDING_FILE} 2>/dev/null || printf '%s\\n' "$1" >> ${PENDING_FILE}
@@ -100,6 +101,14 @@ export type ApplyStep =
   | { kind: 'handler'; id: number; name: string; script: string };
 
 /**
+ * A step in a subshell with `set -e`. Not inside `if ( … )`: shells ignore `set -e` in a tested
+ * command, so a failing line in the middle of a step would not stop it.
+ */
+function step(script: string): string {
+  return `( set -e\n${script}\n) >"$MXP_OUT" 2>&1; MXP_RC=$?`;
+}
+
+/**
  * The apply script: steps run in order, each in a subshell with `set -e`, its output captured.
  * Files of a validation set are backed up as they are written; if the set's check fails, all of
  * them are restored before the script exits, so a config that fails its own check never stays.
@@ -110,7 +119,7 @@ export function applyScript(steps: ApplyStep[]): string {
   for (const s of steps) {
     if (s.kind === 'change') {
       if (s.group !== undefined) out.push('MXP_RBON=1');
-      out.push(`if ( set -e\n${s.script}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp ok ${s.id}"; else mxp_fail ${s.id} $?; fi`);
+      out.push(`${step(s.script)}\nif [ $MXP_RC -eq 0 ]; then echo "@@mxp ok ${s.id}"; else mxp_fail ${s.id} $MXP_RC; fi`);
       if (s.group === undefined) for (const n of s.notify) out.push(`mxp_notify ${q(n)}`);
     } else if (s.kind === 'validate') {
       out.push(
@@ -120,7 +129,7 @@ export function applyScript(steps: ApplyStep[]): string {
       );
     } else {
       out.push(
-        `if ( set -e\n${s.script}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp ok ${s.id}"; mxp_handled ${q(s.name)}; else mxp_fail ${s.id} $?; fi`,
+        `${step(s.script)}\nif [ $MXP_RC -eq 0 ]; then echo "@@mxp ok ${s.id}"; mxp_handled ${q(s.name)}; else mxp_fail ${s.id} $MXP_RC; fi`,
       );
     }
   }

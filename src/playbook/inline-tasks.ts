@@ -8,7 +8,10 @@ const common = {
   tags: z.array(z.string()).optional(),
   validate: z.string().optional(),
 };
-const mode = z.union([z.number().int(), z.string().regex(/^0?[0-7]{3,4}$/).transform((s) => parseInt(s, 8))]);
+const mode = z.union(
+  [z.number().int(), z.string().regex(/^0?[0-7]{3,4}$/).transform((s) => parseInt(s, 8))],
+  { error: 'a file mode as an octal string, e.g. "0640"' },
+);
 const owned = { mode: mode.optional(), owner: z.string().optional(), group: z.string().optional() };
 const presence = z.enum(['present', 'absent']).optional();
 

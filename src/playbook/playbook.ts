@@ -71,14 +71,15 @@ const playSchema = z.strictObject({
 
 const toList = (t: string | string[] | undefined) => (t === undefined ? [] : Array.isArray(t) ? t : t.split(',').map((s) => s.trim()));
 
-function zodError(y: YamlFile, base: (string | number)[], err: z.ZodError): UserError {
+function zodError(y: YamlFile, base: (string | number)[], err: z.ZodError, keys: string[] = []): UserError {
   const issue = err.issues[0]!;
   const path = [...base, ...(issue.path as (string | number)[])];
   let message = issue.message;
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0]!;
     path.push(key);
-    message = `unknown key '${key}'`;
+    const hint = suggest(key, keys);
+    message = `unknown key '${key}'${hint ? `; did you mean ${hint}?` : ''}`;
   }
   let line: number | undefined;
   for (let n = path.length; n >= 0 && line === undefined; n--) line = y.lineOf(path.slice(0, n));
@@ -99,7 +100,7 @@ function parseInlineTask(y: YamlFile, path: (string | number)[], raw: Record<str
     throw new UserError(`unknown resource type '${type}'${hint ? `; did you mean ${hint}?` : ''}`, { file: y.file, line, key: type });
   }
   const parsed = inlineTaskTypes[type as InlineTaskType].schema.safeParse(rest[type]);
-  if (!parsed.success) throw zodError(y, [...path, type], parsed.error);
+  if (!parsed.success) throw zodError(y, [...path, type], parsed.error, Object.keys(inlineTaskTypes[type as InlineTaskType].schema.shape));
   return { ...(typeof name === 'string' ? { name } : {}), type: type as InlineTaskType, options: parsed.data, line };
 }
 
@@ -110,7 +111,7 @@ export function loadPlaybook(arg: string, cwd = process.cwd()): Playbook {
   const plays = y.data.map((raw, index): Play => {
     if (!isPlainObject(raw)) throw new UserError('a play is a mapping (hosts, roles, ...)', { file: y.file, line: y.lineOf([index]) });
     const parsed = playSchema.safeParse(raw);
-    if (!parsed.success) throw zodError(y, [index], parsed.error);
+    if (!parsed.success) throw zodError(y, [index], parsed.error, Object.keys(playSchema.shape));
     const p = parsed.data;
     const roles = (p.roles ?? []).map((r, i): RoleEntry => {
       const line = y.lineOf([index, 'roles', i]);

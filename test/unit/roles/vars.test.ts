@@ -1,0 +1,176 @@
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { buildWork } from '../../../src/engine/build.ts';
+import { UserError, UserErrors } from '../../../src/errors.ts';
+import { loadInventory } from '../../../src/inventory/inventory.ts';
+import { loadPlaybook } from '../../../src/playbook/playbook.ts';
+import { fixedLayer, hostLayer, mergeLayers, parseExtraVars, unknownKeyErrors, validateRoleVars } from '../../../src/roles/vars.ts';
+import { isRegisteredSecret, secret } from '../../../src/secrets/secrets.ts';
+import { tempDir, writeTree } from '../helpers.ts';
+
+describe('parseExtraVars (-e)', () => {
+  it('key=value reads the value as a YAML scalar', () => {
+    const l = parseExtraVars(['port=100', 'name=matrix.org', 'tls=true', 'ratio=0.5', 'empty=', 'quoted="100"', 'list=[1, 2]', 'url=https://x/?a=b']);
+    expect(l.values).toEqual({ port: 100, name: 'matrix.org', tls: true, ratio: 0.5, empty: '', quoted: '100', list: [1, 2], url: 'https://x/?a=b' });
+    expect(l.origin('port')).toEqual({ file: 'command line', layer: 'extra vars (-e)' });
+  });
+
+  it('@file.yml reads a mapping, with lines as origins', () => {
+    const d = writeTree(tempDir(), { 'extra.yml': 'a: 1\nb:\n  c: two\n' });
+    const l = parseExtraVars([`@${join(d, 'extra.yml')}`, 'a=3']);
+    expect(l.values).toEqual({ a: 3, b: { c: 'two' } });
+    expect(l.origin('b')).toEqual({ file: join(d, 'extra.yml'), line: 2, layer: 'extra vars (-e)' });
+    expect(l.origin('a').file).toBe('command line'); // the later -e won
+  });
+
+  it.each([
+    ['no =', 'port', /-e expects key=value or @file\.yml, got 'port'/],
+    ['empty key', '=3', /-e expects key=value/],
+    ['missing file', '@/nonexistent/x.yml', /cannot read: ENOENT/],
+  ])('bad: %s', (_n, arg, msg) => {
+    expect(() => parseExtraVars([arg])).toThrow(msg);
+  });
+
+  it('a file that is not a mapping', () => {
+    const d = writeTree(tempDir(), { 'x.yml': '- 1\n' });
+    expect(() => parseExtraVars([`@${join(d, 'x.yml')}`])).toThrow(/must be a mapping/);
+  });
+});
+
+describe('mergeLayers', () => {
+  it('later layers win key by key, and each value keeps the origin of its layer', () => {
+    const m = mergeLayers([
+      fixedLayer({ a: 1, b: 1 }, 'inv.yml', 3, 'inventory'),
+      fixedLayer({ b: 2, c: 2 }, 'site.yml', 7, 'play vars'),
+      parseExtraVars(['c=3']),
+    ]);
+    expect(m.values).toEqual({ a: 1, b: 2, c: 3 });
+    expect(m.origin('a')).toEqual({ file: 'inv.yml', line: 3, layer: 'inventory' });
+    expect(m.origin('b')).toMatchObject({ file: 'site.yml', line: 7 });
+    expect(m.origin('c')).toMatchObject({ file: 'command line' });
+    expect(m.origin('zzz')).toBeUndefined();
+  });
+});
+
+describe('unknownKeyErrors', () => {
+  const known = new Set(['synapse_server_name', 'synapse_port', 'postgres_password']);
+  it('an unknown key is an error with a "did you mean", file and line', () => {
+    const [e, ...rest] = unknownKeyErrors(fixedLayer({ synapse_sever_name: 'x' }, 'group_vars/all.yml', 4, 'g'), known, { host: 'hs1' });
+    expect(rest).toEqual([]);
+    expect(e!.message).toBe('synapse_sever_name: not a variable of any role; did you mean synapse_server_name?');
+    expect(e!.context).toEqual({ file: 'group_vars/all.yml', line: 4, host: 'hs1', key: 'synapse_sever_name' });
+    expect(e!.toString()).toBe('group_vars/all.yml:4, host hs1, key synapse_sever_name: synapse_sever_name: not a variable of any role; did you mean synapse_server_name?');
+  });
+  it('in a role entry, it says which role; nothing close gives no suggestion', () => {
+    const [e] = unknownKeyErrors(fixedLayer({ colour: 'x' }, 'site.yml', 9, 'r'), known, { role: 'synapse' });
+    expect(e!.message).toBe('colour: not a variable of role synapse');
+  });
+  it('known, ansible_* and mxplay_* keys pass', () => {
+    expect(unknownKeyErrors(fixedLayer({ synapse_port: 1, ansible_host: 'x', mxplay_master_secret: 'y' }, 'f', 1, 'l'), known, {})).toEqual([]);
+  });
+});
+
+describe('validateRoleVars', () => {
+  const schema = z.object({
+    server_name: z.string().describe('public name of the homeserver'),
+    port: z.number().int().default(8008),
+    db_password: secret(),
+  });
+  const ctx = { host: 'hs1', role: 'synapse' };
+
+  it('valid vars: parsed, defaults applied, secrets registered, other keys left out', () => {
+    const merged = mergeLayers([fixedLayer({ server_name: 'example.org', db_password: 'correct horse', other: 1 }, 'f', 1, 'l')]);
+    const r = validateRoleVars(schema, merged, ctx);
+    expect(r).toEqual({ ok: true, vars: { server_name: 'example.org', port: 8008, db_password: 'correct horse' } });
+    expect(isRegisteredSecret('correct horse')).toBe(true);
+  });
+
+  it('a value of the wrong type: error names the file and line it came from, host, role and key', () => {
+    const merged = mergeLayers([
+      fixedLayer({ server_name: 'example.org', db_password: 'correct horse' }, 'inv.yml', 2, 'inventory'),
+      fixedLayer({ port: '8008' }, 'inventory/prod/group_vars/synapse.yml', 5, 'group_vars/synapse'),
+    ]);
+    const r = validateRoleVars(schema, merged, ctx);
+    expect(r.ok).toBe(false);
+    const [e] = (r as { errors: UserError[] }).errors;
+    expect(e!.context).toEqual({ file: 'inventory/prod/group_vars/synapse.yml', line: 5, host: 'hs1', role: 'synapse', key: 'port' });
+    expect(e!.message).toMatch(/^port: .*expected number, received string/);
+  });
+
+  it('a missing required variable says so, with its description', () => {
+    const r = validateRoleVars(schema, mergeLayers([fixedLayer({ db_password: 'correct horse' }, 'f', 1, 'l')]), ctx);
+    const errs = (r as { errors: UserError[] }).errors;
+    expect(errs.map((e) => e.message)).toEqual(['missing required variable server_name (public name of the homeserver)']);
+    expect(errs[0]!.context).toEqual({ host: 'hs1', role: 'synapse', key: 'server_name' });
+  });
+
+  it('every bad key is reported at once', () => {
+    const r = validateRoleVars(schema, mergeLayers([fixedLayer({ port: 1.5, db_password: 'short' }, 'f', 1, 'l')]), ctx);
+    const keys = (r as { errors: UserError[] }).errors.map((e) => e.context.key).sort();
+    expect(keys).toEqual(['db_password', 'port', 'server_name']);
+    expect((r as { errors: UserError[] }).errors.find((e) => e.context.key === 'db_password')!.message).toMatch(/at least 8 characters/);
+  });
+
+  it('with a real inventory: the group_vars file and line of the bad value', () => {
+    const cwd = writeTree(tempDir(), {
+      'inventory/hosts.yml': 'all:\n  hosts:\n    hs1:\n      server_name: example.org\n      db_password: correct horse\n',
+      'inventory/group_vars/all.yml': '# defaults\n\nport: "8448"\n',
+    });
+    const host = loadInventory('inventory', cwd).hosts.get('hs1')!;
+    const r = validateRoleVars(schema, mergeLayers([hostLayer(host)]), ctx);
+    const [e] = (r as { errors: UserError[] }).errors;
+    expect(e!.toString()).toMatch(new RegExp(`^${join(cwd, 'inventory/group_vars/all.yml')}:3, host hs1, role synapse, key port: port: `));
+  });
+});
+
+describe('buildWork input errors (role from a temp dir)', () => {
+  const SRC = resolve(__dirname, '../../../src/index.ts');
+  const ROLE = `import { defineRole, z, file, service } from '${SRC}';
+export default defineRole({
+  name: 'web',
+  vars: z.object({ web_port: z.number().int(), web_name: z.string().describe('site name') }),
+  tasks: (v) => [file({ path: '/etc/web.conf', content: v.web_name + ':' + v.web_port, notify: 'restart web' })],
+  handlers: { 'restart web': service.restart('web') },
+});
+`;
+  async function build(files: Record<string, string>, extra: string[] = []) {
+    const cwd = writeTree(tempDir(), { 'roles/web/role.ts': ROLE, 'site.yml': '- hosts: all\n  roles: [web]\n', ...files });
+    try {
+      return { cwd, works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra) }) };
+    } catch (e) {
+      if (e instanceof UserErrors) return { cwd, errors: e.errors.map((x) => x.toString()) };
+      throw e;
+    }
+  }
+
+  it('good input builds the role\'s resources for each host', async () => {
+    const r = await build({ 'inventory/hosts.yml': 'all:\n  vars: { web_name: a }\n  hosts:\n    h1: { web_port: 80 }\n' });
+    expect(r.errors).toBeUndefined();
+    expect(r.works![0]!.plays[0]!.items.map((i) => i.resource.id)).toEqual(['/etc/web.conf']);
+  });
+
+  it('a role var of the wrong type in host_vars: file:line, host, role, key', async () => {
+    const r = await build({
+      'inventory/hosts.yml': 'all:\n  vars: { web_name: a }\n  hosts:\n    h1:\n',
+      'inventory/host_vars/h1.yml': 'web_port: eighty\n',
+    });
+    expect(r.errors).toEqual([expect.stringMatching(new RegExp(`^${join(r.cwd, 'inventory/host_vars/h1.yml')}:1, host h1, role web, key web_port: web_port: .*expected number`))]);
+  });
+
+  it('an unknown var gets a "did you mean"; a missing one is named; -e wins over the inventory', async () => {
+    const r = await build({ 'inventory/hosts.yml': 'all:\n  hosts:\n    h1:\n      web_prot: 80\n      web_port: x\n' }, ['web_port=8080']);
+    expect(r.errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/hosts\.yml:4, host h1, key web_prot: web_prot: not a variable of any role; did you mean web_port\?$/),
+        expect.stringMatching(/host h1, role web, key web_name: missing required variable web_name \(site name\)$/),
+      ]),
+    );
+    expect(r.errors!.join('\n')).not.toMatch(/key web_port:/);
+  });
+
+  it('an unknown role gets a "did you mean" with the playbook line', async () => {
+    const r = await build({ 'site.yml': '- hosts: all\n  roles:\n    - wbe\n', 'inventory/hosts.yml': 'all:\n  hosts:\n    h1:\n' });
+    expect(r.errors).toEqual([expect.stringMatching(/site\.yml:3, role wbe: unknown role 'wbe'; did you mean web\?/)]);
+  });
+});
