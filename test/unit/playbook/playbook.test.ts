@@ -70,7 +70,7 @@ describe('loadPlaybook', () => {
     ['duplicate key', '- hosts: all\n  hosts: web\n', /^malformed YAML: Map keys must be unique/, 2, undefined],
     ['not a list', 'hosts: all\n', /a playbook is a list of plays/, 1, undefined],
     ['a play that is not a mapping', '- hosts: all\n- just a string\n', /a play is a mapping/, 2, undefined],
-    ['unknown play key', '- hosts: all\n  rolse: [a]\n', /^unknown key 'rolse'$/, 2, 'rolse'],
+    ['unknown play key', '- hosts: all\n  rolse: [a]\n', /^unknown key 'rolse'; did you mean roles\?$/, 2, 'rolse'],
     ['missing hosts', '- roles: [a]\n', /expected string/, 1, 'hosts'],
     ['bad serial', '- hosts: all\n  serial: lots\n', /a number or a percentage like 30%/, 2, 'serial'],
     ['bad max_fail_percentage', '- hosts: all\n  max_fail_percentage: 150\n', /100/, 2, 'max_fail_percentage'],
@@ -80,7 +80,7 @@ describe('loadPlaybook', () => {
     ['two resource types in one task', '- hosts: all\n  tasks:\n    - file: { path: /x }\n      apt: { names: [a] }\n', /exactly one resource type/, 3, undefined],
     ['unknown option of a task', '- hosts: all\n  tasks:\n    - file:\n        path: /x\n        contnet: y\n', /unknown key 'contnet'/, 5, 'contnet'],
     ['wrong option type in a task', '- hosts: all\n  tasks:\n    - service:\n        name: nginx\n        enabled: yes please\n', /expected boolean/, 5, 'enabled'],
-    ['bad mode string', '- hosts: all\n  tasks:\n    - file: { path: /x, mode: "rw-r--r--" }\n', /^Invalid input/, 3, 'mode'],
+    ['bad mode string', '- hosts: all\n  tasks:\n    - file: { path: /x, mode: "rw-r--r--" }\n', /octal string, e.g. "0640"/, 3, 'mode'],
     ['bad handler', '- hosts: all\n  handlers:\n    - name: h\n      servce: { name: x }\n', /did you mean service\?/, 3, 'servce'],
   ])('%s → error at file:line', (_n, text, msg, line, key) => {
     const e = errorOf(text);
