@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --noEmit
+node scripts/build.mjs   # the e2e tests run the CLI as users do: the built bundle
 exec npx vitest run "$@"

@@ -1,5 +1,5 @@
 import { localConnection } from '../transport/local.ts';
-import { sshConnect, UnreachableError } from '../transport/ssh.ts';
+import { UnreachableError } from '../transport/errors.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
@@ -35,7 +35,10 @@ export interface Session {
 }
 
 async function connect(w: HostWork): Promise<Connection> {
-  return w.params.connection === 'local' ? localConnection(w.host.name, w.params.become) : sshConnect(w.params);
+  if (w.params.connection === 'local') return localConnection(w.host.name, w.params.become);
+  // ssh2 is the largest module we load: only when a host needs it.
+  const { sshConnect } = await import('../transport/ssh.ts');
+  return sshConnect(w.params);
 }
 
 function result(s: Session, host: string, status: HostStatus, message?: string): HostResult {

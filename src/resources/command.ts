@@ -25,7 +25,7 @@ export function planCommand(o: CommandOptions, s: CommandState): PlanResult {
 export function command(o: CommandOptions): Resource<CommandState> {
   const guards = [
     o.creates ? `[ -e ${q(o.creates)} ]` : '',
-    o.unless ? `( ${o.unless} ) >/dev/null 2>&1` : '',
+    o.unless ? `( ${o.unless}\n) >/dev/null 2>&1` : '',
   ].filter(Boolean);
   const probe = guards.length
     ? `if ${guards.join(' || ')}; then echo '{"done":true}'; else echo '{"done":false}'; fi`

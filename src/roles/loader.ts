@@ -1,10 +1,33 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PACKAGE_ROOT } from '../paths.ts';
 import { UserError, suggest } from '../errors.ts';
 import type { RoleDefinition } from './define.ts';
 
-export const BUILTIN_ROLES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'roles');
+export const BUILTIN_ROLES = join(PACKAGE_ROOT, 'roles');
+const PREBUILT_ROLES = join(PACKAGE_ROOT, 'dist', 'roles');
+
+/** The bundled built-in role, if the build is newer than every .ts file of the role. */
+function prebuilt(name: string, dir: string): string | undefined {
+  const built = join(PREBUILT_ROLES, `${name}.mjs`);
+  if (dir !== join(BUILTIN_ROLES, name) || !existsSync(built)) return undefined;
+  const builtAt = statSync(built).mtimeMs;
+  const fresh = readdirSync(dir).every((f) => !f.endsWith('.ts') || statSync(join(dir, f)).mtimeMs <= builtAt);
+  return fresh ? built : undefined;
+}
+
+let tsxRegistered = false;
+
+/** Roles are TypeScript; compile on the fly only when there is no fresh build (the user's roles). */
+async function importTs(file: string): Promise<unknown> {
+  if (!tsxRegistered && !process.execArgv.some((a) => a.includes('tsx')) && !process.env.VITEST) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    tsxRegistered = true;
+  }
+  return import(pathToFileURL(file).href);
+}
 
 export interface LoadedRole {
   def: RoleDefinition;
@@ -44,7 +67,8 @@ async function importRole(name: string, searchPath: string[]): Promise<LoadedRol
   const file = join(dir, 'role.ts');
   let mod: { default?: RoleDefinition };
   try {
-    mod = await import(pathToFileURL(file).href);
+    const built = prebuilt(name, dir);
+    mod = (built ? await import(pathToFileURL(built).href) : await importTs(file)) as { default?: RoleDefinition };
   } catch (e) {
     throw new UserError(`cannot load role: ${(e as Error).message}`, { file, role: name });
   }

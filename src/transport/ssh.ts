@@ -4,10 +4,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { NodeSSH } from 'node-ssh';
 import { addHostKey, checkHostKey, keyTypeOf, knownHostsName } from './known-hosts.ts';
+import { UnreachableError } from './errors.ts';
 import { shellCommand, type Connection, type ConnectionParams, type ExecResult } from './connection.ts';
 
-/** The host could not be reached or refused us: reported as "unreachable", the other hosts go on. */
-export class UnreachableError extends Error {}
 
 function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
   return new Promise((resolve, reject) => {

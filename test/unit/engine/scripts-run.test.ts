@@ -167,6 +167,9 @@ describe('other probes on this machine', () => {
     expect(probeOne(command({ cmd: 'x', unless: 'echo noise; true' }))).toEqual({ done: true });
     expect(probeOne(command({ cmd: 'x', unless: 'echo noise; false' }))).toEqual({ done: false });
     expect(probeOne(command({ cmd: 'x', creates: join(work, 'nope'), unless: 'true' }))).toEqual({ done: true });
+    // A check written as a here-document (as roles do for small scripts) must end where it says.
+    expect(probeOne(command({ cmd: 'x', unless: "sh <<'EOF'\nexit 0\nEOF" }))).toEqual({ done: true });
+    expect(probeOne(command({ cmd: 'x', unless: "sh <<'EOF'\nexit 3\nEOF" }))).toEqual({ done: false });
   });
 
   it('user and group: existing and missing', () => {

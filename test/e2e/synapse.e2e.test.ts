@@ -1,0 +1,135 @@
+// Synapse from Debian's apt on PostgreSQL, converged by `mxplay run` on fresh lab hosts and
+// checked from the control machine over HTTP, as a Matrix client would.
+import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labHosts, type LabFixture } from '../lab/index.ts';
+import { api, login } from './helpers/matrix.ts';
+import { changedOf, mxplay } from './helpers/mxplay.ts';
+
+const ADMIN_PASSWORD = 'e2e-admin-password-1';
+const MASTER = 'e2e-master-secret-0123456789';
+
+describe('synapse and postgres roles on two fresh hosts', () => {
+  let lab: LabFixture;
+  let project: string;
+  const base = (h: string) => `http://${lab.host(h).ip}:8008`;
+  const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+
+  beforeAll(async () => {
+    lab = await labHosts(['syn1', 'syn2']);
+    project = await mkdtemp(join(tmpdir(), 'mxplay-synapse-'));
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+      mxplay_master_secret: MASTER,
+      synapse_package_source: 'debian',
+      synapse_admin_user: 'admin',
+      synapse_admin_password: ADMIN_PASSWORD,
+      // Reached from the control machine directly here; the proxy roles have their own tests.
+      synapse_bind_addresses: ['0.0.0.0'],
+    }, { matrix: ['syn1', 'syn2'] });
+    // One inventory, per-host server names.
+    await mkdir(join(project, 'inventory', 'e2e', 'host_vars'));
+    await writeFile(join(project, 'inventory', 'e2e', 'host_vars', 'syn1.yml'), 'synapse_server_name: one.lab.test\nsynapse_public_baseurl: https://one.lab.test/\n');
+    await writeFile(join(project, 'inventory', 'e2e', 'host_vars', 'syn2.yml'), 'synapse_server_name: two.lab.test\nsynapse_public_baseurl: https://two.lab.test/\n');
+    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse]\n');
+  });
+
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  it('--check on bare hosts lists every change with diffs, secrets masked, and changes nothing', async () => {
+    const r = await run('--check', '--detailed-exitcode');
+    expect(r.code, r.stderr + r.stdout).toBe(2);
+    for (const line of [
+      '+ apt postgresql',
+      '+ debconf matrix-synapse/matrix-synapse/server-name',
+      '+ apt matrix-synapse,python3-psycopg2',
+      '? service matrix-synapse',
+      '+ yaml /etc/matrix-synapse/conf.d/listeners.yaml',
+      '+ yaml /etc/matrix-synapse/conf.d/database.yaml',
+    ]) expect(r.stdout).toContain(line);
+    expect(r.stdout).toContain('+server_name: one.lab.test');
+    expect(r.stdout).toContain('+server_name: two.lab.test');
+    expect(r.stdout).toMatch(/\+\s+password: "?\*{8}"?/);
+    expect(r.stdout).not.toContain(ADMIN_PASSWORD);
+    expect(r.stdout).not.toContain(MASTER);
+    const untouched = await lab.ssh('syn1', 'test ! -e /etc/matrix-synapse && ! dpkg -s postgresql >/dev/null 2>&1');
+    expect(untouched.code).toBe(0);
+  });
+
+  it('converges both hosts in parallel: Synapse on PostgreSQL answers and the admin can log in', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'syn1')).toBeGreaterThan(10);
+    expect(changedOf(r, 'syn2')).toBeGreaterThan(10);
+
+    for (const [h, server] of [['syn1', 'one.lab.test'], ['syn2', 'two.lab.test']] as const) {
+      const versions = await api(base(h), '/_matrix/client/versions');
+      expect(versions.status).toBe(200);
+      expect(versions.json.versions).toContain('v1.1');
+
+      const ok = await login(base(h), 'admin', ADMIN_PASSWORD);
+      expect(ok.status, ok.text).toBe(200);
+      expect(ok.json.user_id).toBe(`@admin:${server}`);
+      const bad = await login(base(h), 'admin', 'wrong-password');
+      expect(bad.status).toBe(403);
+
+      // The user really lives in PostgreSQL, in a UTF8 / C-collated database.
+      const db = await lab.ssh(h, `runuser -u postgres -- psql -XAt -d synapse -c "SELECT name FROM users" -c "SELECT pg_encoding_to_char(encoding)||' '||datcollate||' '||datctype FROM pg_database WHERE datname='synapse'"`);
+      expect(db.stdout).toContain(`@admin:${server}`);
+      expect(db.stdout).toContain('UTF8 C C');
+    }
+  });
+
+  it('a second run reports 0 changed on both hosts', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(changedOf(r, 'syn1')).toBe(0);
+    expect(changedOf(r, 'syn2')).toBe(0);
+  });
+
+  it('changing max upload size changes one fragment, restarts Synapse once, and Synapse serves it', async () => {
+    const pidBefore = (await lab.ssh('syn1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
+    const r = await run('--yes', '--json', '--limit', 'syn1', '-e', 'synapse_max_upload_size=100M');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const changes = r.json!.plan.find((p) => p.host === 'syn1')!.changes;
+    expect(changes.map((c) => c.id)).toEqual(['/etc/matrix-synapse/conf.d/media.yaml']);
+    expect(changes[0]!.diff!.after).toContain('max_upload_size: 100M');
+    const res = r.json!.results.find((x) => x.host === 'syn1') as unknown as { changed: number; handlers: string[] };
+    expect(res.changed).toBe(1);
+    expect(res.handlers).toEqual(['restart synapse']);
+    const pidAfter = (await lab.ssh('syn1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
+    expect(pidAfter).not.toBe(pidBefore);
+
+    const token = (await login(base('syn1'), 'admin', ADMIN_PASSWORD)).json.access_token;
+    const config = await api(base('syn1'), '/_matrix/client/v1/media/config', { token });
+    expect(config.status, config.text).toBe(200);
+    expect(config.json['m.upload.size']).toBe(100 * 1024 * 1024);
+  });
+
+  it('a value Synapse rejects fails its own check: the old config stays and Synapse keeps serving', async () => {
+    const pidBefore = (await lab.ssh('syn1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
+    const vars = join(project, 'bad.yml');
+    await writeFile(vars, 'synapse_max_upload_size: 100M\nsynapse_url_previews: true\nsynapse_url_preview_ip_range_blacklist: ["not-an-ip-range"]\n');
+    const r = await run('--yes', '--json', '--limit', 'syn1', '-e', `@${vars}`);
+    expect(r.code).toBe(1);
+    const res = r.json!.results.find((x) => x.host === 'syn1')!;
+    expect(res.status).toBe('failed');
+    expect(res.message).toMatch(/validation failed/);
+    expect(res.message).toMatch(/url_preview_ip_range_blacklist|not-an-ip-range/);
+    expect(res.message).toMatch(/previous files were restored; nothing was restarted/);
+
+    const state = await lab.ssh('syn1', 'test -e /etc/matrix-synapse/conf.d/url_previews.yaml && echo present || echo absent; systemctl show -p MainPID --value matrix-synapse');
+    expect(state.stdout.split('\n')[0]).toBe('absent');
+    expect(state.stdout.split('\n')[1]).toBe(pidBefore);
+    expect((await api(base('syn1'), '/_matrix/client/versions')).status).toBe(200);
+
+    // And the next good run has nothing left over to do.
+    const again = await run('--yes', '--json', '--limit', 'syn1', '-e', 'synapse_max_upload_size=100M');
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'syn1')).toBe(0);
+  });
+});
