@@ -16,10 +16,6 @@ describe('command() probe guards', () => {
   it('without guards it is never done', () => {
     expect(command({ cmd: 'x' }).probe).toBe(`echo '{"done":false}'`);
   });
-  it('creates tests the path, unless runs the check quietly, either one means done', () => {
-    const p = command({ cmd: 'x', creates: '/etc/my file', unless: 'grep -q a /etc/b' }).probe;
-    expect(p).toBe(`if [ -e '/etc/my file' ] || ( grep -q a /etc/b ) >/dev/null 2>&1; then echo '{"done":true}'; else echo '{"done":false}'; fi`);
-  });
   it('is identified by name, else by the command', () => {
     expect(command({ cmd: 'a b', name: 'n' }).id).toBe('n');
     expect(command({ cmd: 'a b' }).id).toBe('a b');
