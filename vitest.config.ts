@@ -18,6 +18,7 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 15 * 60_000,
           hookTimeout: 10 * 60_000,
+          teardownTimeout: 120_000,
         },
       },
     ],
