@@ -21,10 +21,17 @@ export interface HostPlan {
   errors: string[];
 }
 
-/** Prefer naming the package install a deferred item waits for: that is nearly always the cause. */
-function blocker(planned: PlannedItem[]): string | undefined {
+/**
+ * Name the earlier change a deferred item waits for: the package install whose name appears in
+ * the reason (or the item), else the nearest earlier apt/user/group change, else the nearest one.
+ */
+function blocker(planned: PlannedItem[], item: WorkItem, why: string): string | undefined {
   const changes = planned.filter((p) => p.status !== 'ok');
-  const pick = [...changes].reverse().find((p) => ['apt', 'user', 'group'].includes(p.item.resource.type)) ?? changes.at(-1);
+  const text = `${why} ${item.resource.id}`.toLowerCase();
+  const named = changes.find(
+    (p) => p.item.resource.type === 'apt' && p.item.resource.id.split(',').some((pkg) => text.includes(pkg.toLowerCase())),
+  );
+  const pick = named ?? [...changes].reverse().find((p) => ['apt', 'user', 'group'].includes(p.item.resource.type)) ?? changes.at(-1);
   return pick && label(pick.item.resource);
 }
 
@@ -43,7 +50,7 @@ export function planItems(items: WorkItem[], states: unknown[], probeErrors: (st
     const p = r.plan(states[i]);
     if (p === null) return out.push({ item, status: 'ok' });
     if (isUnresolved(p)) {
-      const after = blocker(out);
+      const after = blocker(out, item, p.unresolved);
       if (after) return out.push({ item, status: 'deferred', reason: `${p.unresolved}; known after ${after}` });
       errors.push(`${label(r)}: ${p.unresolved}`);
       return out.push({ item, status: 'ok' });

@@ -10,5 +10,5 @@ export { service } from './service.ts';
 export { command } from './command.ts';
 export { user, group } from './user.ts';
 export { flushHandlers } from './flush.ts';
-export { postgresRole, postgresDatabase } from './postgres.ts';
+export { postgresRole, postgresDatabase, postgresSetting } from './postgres.ts';
 export type { Resource, Task, Change, Action, RoleContext } from './types.ts';

@@ -115,3 +115,36 @@ export function postgresDatabase(o: PostgresDatabaseOptions): Resource<PostgresD
   const toJson = `if [ -z "$r" ]; then echo '{"exists":false}'; else IFS='|' read -r e c t w <<MXP_ROW\n$r\nMXP_ROW\nprintf '{"exists":true,"encoding":"%s","collate":"%s","ctype":"%s","owner":"%s"}\\n' "$e" "$c" "$t" "$w"; fi`;
   return { type: 'postgres db', id: o.name, probe: probeQuery(sql, toJson), plan: (s) => planPostgresDatabase(o, s), ...common(o) };
 }
+
+// ---- server settings -----------------------------------------------------------------------
+
+export interface PostgresSettingOptions extends ResourceCommon {
+  name: string;
+  value: string;
+  /** The server's built-in value: wanting it where no file sets anything is no change. */
+  builtin?: string;
+}
+
+export interface PostgresSettingState {
+  down?: string;
+  /** The value the configuration files set ('' when none does: the built-in default). */
+  configured?: string;
+}
+
+export function planPostgresSetting(o: PostgresSettingOptions, s: PostgresSettingState): PlanResult {
+  if (s.down) return { unresolved: s.down };
+  if (s.configured === o.value || (!s.configured && o.builtin === o.value)) return null;
+  return {
+    action: '~',
+    summary: `${o.name}: ${s.configured || '(default)'} → ${o.value}`,
+    // ALTER SYSTEM writes postgresql.auto.conf: no path with the major version in it.
+    script: psql(`ALTER SYSTEM SET ${o.name} = ${literal(o.value)};`),
+  };
+}
+
+/** A server setting in postgresql.auto.conf; notify a restart or reload as the setting needs. */
+export function postgresSetting(o: PostgresSettingOptions): Resource<PostgresSettingState> {
+  const sql = `SELECT setting FROM pg_file_settings WHERE name = ${literal(o.name)} AND error IS NULL ORDER BY seqno DESC LIMIT 1`;
+  const toJson = `printf '{"configured":"%s"}\\n' "$(printf '%s' "$r" | sed 's/[\\\\"]/\\\\&/g')"`;
+  return { type: 'postgres setting', id: o.name, probe: probeQuery(sql, toJson), plan: (s) => planPostgresSetting(o, s), ...common(o) };
+}

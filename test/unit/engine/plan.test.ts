@@ -34,6 +34,20 @@ describe('planItems', () => {
     expect(r.items[2]!.reason).toMatch(/known after apt nginx$/);
   });
 
+  it('names the install of the package the item is about, not merely the latest install', () => {
+    const pg = { pkgs: { postgresql: { status: '', version: '' } } };
+    const syn = { pkgs: { 'matrix-synapse': { status: '', version: '' } } };
+    const items = [
+      item(apt({ names: ['postgresql'] })),
+      item(apt({ names: ['matrix-synapse'] })),
+      item(service({ name: 'postgresql' })),
+      item(service({ name: 'matrix-synapse' })),
+    ];
+    const r = planItems(items, [pg, syn, unitMissing, unitMissing], [undefined, undefined, undefined, undefined]);
+    expect(r.items[2]!.reason).toBe('unit postgresql not found; known after apt postgresql');
+    expect(r.items[3]!.reason).toBe('unit matrix-synapse not found; known after apt matrix-synapse');
+  });
+
   it('a file owned by a user created earlier in the run is deferred after that user', () => {
     const items = [item(user({ name: 'synapse' })), item(directory({ path: '/var/lib/synapse', owner: 'synapse' }))];
     const r = planItems(items, [{ exists: false }, { kind: 'none', ownerMissing: true }], [undefined, undefined]);
