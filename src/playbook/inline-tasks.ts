@@ -49,7 +49,7 @@ export const inlineTaskTypes = {
       o.state === 'restarted' ? service.restart(o.name) : o.state === 'reloaded' ? service.reload(o.name) : service(o),
   },
   command: {
-    schema: z.strictObject({ cmd: z.string(), creates: z.string().optional(), unless: z.string().optional(), ...common }),
+    schema: z.strictObject({ cmd: z.string(), name: z.string().optional(), creates: z.string().optional(), unless: z.string().optional(), ...common }),
     make: (o: any): Resource => command(o),
   },
   user: {

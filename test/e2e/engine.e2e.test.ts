@@ -119,4 +119,31 @@ describe('mxplay run on lab hosts', () => {
     expect(conf.stdout).toBe('server.tag = "mxplay-lab"\n');
     expect((await page('eng1')).server).toBe('mxplay-lab');
   });
+
+  it('a handler notified by a run that then failed stays pending on the host and fires on the next run', async () => {
+    await writeFile(join(project, 'fails.yml'), `
+- hosts: web
+  tasks:
+    - file:
+        path: /etc/lighttpd/conf-enabled/98-extra.conf
+        content: "# extra\\n"
+        notify: reload lighttpd
+    - command: { name: a step that fails, cmd: "echo 'disk full' >&2; exit 7" }
+  handlers:
+    - name: reload lighttpd
+      service: { name: lighttpd, state: reloaded }
+`);
+    const failed = await mxplay(['run', 'fails.yml', '-i', 'e2e.yml', '--limit', 'eng1', '--yes', '--json'], { cwd: project });
+    expect(failed.code).toBe(1);
+    const res = failed.json!.results.find((x) => x.host === 'eng1')!;
+    expect(res.message).toMatch(/command a step that fails: failed with exit 7:\s+disk full/);
+    expect((res as unknown as { handlers: string[] }).handlers).toEqual([]);
+    expect((await lab.ssh('eng1', 'cat /var/lib/mxplay/pending-handlers')).stdout).toBe('reload lighttpd\n');
+
+    const next = await mxplay(['run', 'site.yml', '-i', 'e2e.yml', '--limit', 'eng1', '--yes'], { cwd: project });
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect(next.stdout).toContain('! handler reload lighttpd  pending from an earlier run');
+    expect(next.stderr).toContain('[eng1] handler reload lighttpd');
+    expect((await lab.ssh('eng1', 'cat /var/lib/mxplay/pending-handlers')).stdout).toBe('');
+  });
 });
