@@ -8,13 +8,22 @@ import type { RoleDefinition } from './define.ts';
 export const BUILTIN_ROLES = join(PACKAGE_ROOT, 'roles');
 const PREBUILT_ROLES = join(PACKAGE_ROOT, 'dist', 'roles');
 
-/** The bundled built-in role, if the build is newer than every .ts file of the role. */
+/** Newest .ts below a folder: built-in roles may import each other's helpers (nginx ↔ apache). */
+function newestTs(dir: string): number {
+  let newest = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestTs(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** The bundled built-in role, if the build is newer than every .ts file of the built-in roles. */
 function prebuilt(name: string, dir: string): string | undefined {
   const built = join(PREBUILT_ROLES, `${name}.mjs`);
   if (dir !== join(BUILTIN_ROLES, name) || !existsSync(built)) return undefined;
-  const builtAt = statSync(built).mtimeMs;
-  const fresh = readdirSync(dir).every((f) => !f.endsWith('.ts') || statSync(join(dir, f)).mtimeMs <= builtAt);
-  return fresh ? built : undefined;
+  return statSync(built).mtimeMs >= newestTs(BUILTIN_ROLES) ? built : undefined;
 }
 
 let tsxRegistered = false;

@@ -1,0 +1,57 @@
+import { defineRole, z, apt, command, link, directory, template, service } from 'mxplay';
+import {
+  proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
+  afterInstall, generation, readiness, WELL_KNOWN_DIR,
+} from '../nginx/proxy.ts';
+
+const CHECK = 'apache2ctl configtest';
+const RELOAD = 'reload apache';
+const MODULES = ['proxy', 'proxy_http', 'headers', 'ssl', 'rewrite'];
+
+export default defineRole({
+  name: 'apache',
+  description: 'Apache httpd in front of Synapse: TLS, /_matrix and /_synapse/client, .well-known delegation',
+  vars: z.object({
+    ...proxyVars,
+    apache_vhost_extra: z.string().default('')
+      .describe('extra directives placed verbatim in the Matrix <VirtualHost> (checked by apache2ctl configtest before any reload)'),
+  }).refine(tlsChoice, tlsChoiceMessage),
+  tasks: (v, ctx) => {
+    const s = site(v);
+    const gen = generation('apache', import.meta.url, v);
+    return [
+      apt({ names: ['apache2', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
+      v.proxy_tls_self_signed && selfSignedCertificate(s, ctx.host, RELOAD),
+      // Modules before the config that uses them (configtest knows no ProxyPass without mod_proxy).
+      command({
+        name: `a2enmod ${MODULES.join(' ')}`,
+        unless: `for m in ${MODULES.join(' ')}; do [ -e /etc/apache2/mods-enabled/$m.load ] || exit 1; done`,
+        cmd: `a2enmod -q ${MODULES.join(' ')}`,
+        notify: RELOAD,
+      }),
+      // The distro's default site would answer on port 80 for every name.
+      afterInstall('/usr/sbin/apache2', 'apache2', link({ path: '/etc/apache2/sites-enabled/000-default.conf', target: '', state: 'absent', notify: RELOAD })),
+      v.proxy_acme_webroot && directory({ path: v.proxy_acme_webroot, mode: 0o755 }),
+      wellKnownDirectory(),
+      // One validation set: every file below is written, configtest checks them together, and a
+      // failure restores them all; Apache is reloaded only after a passing check. The site is a
+      // file in sites-enabled itself (not a2ensite's symlink) so that a failed first run leaves
+      // no link to a removed file behind.
+      wellKnownFiles(s, CHECK, RELOAD),
+      template({
+        path: '/etc/apache2/sites-enabled/mxplay-matrix.conf',
+        src: 'matrix.conf.ejs',
+        data: {
+          site: s,
+          gen,
+          wellKnownDir: WELL_KNOWN_DIR,
+          acmeWebroot: v.proxy_acme_webroot ?? '',
+        },
+        validate: CHECK,
+        notify: RELOAD,
+      }),
+      service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
+    ];
+  },
+  handlers: (v) => ({ [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, v))) }),
+});

@@ -1,0 +1,229 @@
+// What the nginx and apache roles share: one set of variables (so an inventory switches proxies by
+// switching the role), the .well-known documents, the self-signed certificate for labs, and the
+// readiness check that knows when a reload has really taken effect.
+//
+// Both roles run on a host together with Synapse's variables (one flat namespace per host): they
+// declare synapse_server_name, synapse_public_baseurl, synapse_http_port and synapse_max_upload_size
+// with the same names and defaults as the synapse role, so one value drives both.
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z, command, directory, file, type Resource } from 'mxplay';
+
+export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
+export const SELF_SIGNED_DIR = '/etc/ssl/mxplay-selfsigned';
+
+const ipOrCidr = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
+
+export const proxyVars = {
+  // Shared with the synapse role (same names, same types and defaults).
+  synapse_server_name: z.string().min(1)
+    .describe('the server name in user IDs; its https://<name>/.well-known/matrix/* delegates to the Matrix host'),
+  synapse_public_baseurl: z.url({ protocol: /^https$/ })
+    .refine((u) => ['', '443'].includes(new URL(u).port), 'the proxy serves clients on port 443: no other port here')
+    .describe('public URL of the client API, e.g. https://matrix.example.com/; its host name is the virtual host'),
+  synapse_http_port: z.number().int().default(8008).describe("Synapse's plain HTTP listener, proxied to"),
+  synapse_max_upload_size: z.string().regex(/^\d+[KMG]?$/, 'a size like 50M').default('50M')
+    .describe("Synapse's upload limit; the proxy's request body limit follows it"),
+
+  proxy_synapse_host: z.string().default('127.0.0.1').describe('address of Synapse as seen from the proxy'),
+  proxy_serve_base_domain: z.boolean().default(false)
+    .describe('this host also serves https://<synapse_server_name>/ (only its /.well-known/matrix/*); otherwise publish those documents on the base domain yourself (see README)'),
+  proxy_federation_port: z.union([z.literal(443), z.literal(8448)]).default(443)
+    .describe('443: federation through .well-known delegation on the client port; 8448: an extra TLS listener for federation'),
+  proxy_synapse_admin: z.boolean().default(false).describe("proxy /_synapse/admin (Synapse's admin API)"),
+  proxy_synapse_admin_allow: z.array(ipOrCidr).default([])
+    .describe('addresses or networks allowed to reach /_synapse/admin; empty: everyone (the API still needs an admin token)'),
+  proxy_tls_certificate: z.string().optional().describe('path on the host of the certificate (full chain, PEM) for all names served'),
+  proxy_tls_certificate_key: z.string().optional().describe('path on the host of its private key'),
+  proxy_tls_self_signed: z.boolean().default(false)
+    .describe(`labs only: make a CA and a server certificate in ${SELF_SIGNED_DIR}/ (clients must trust ca.crt there)`),
+  proxy_listen_ipv6: z.boolean().default(true).describe('nginx: listen on IPv6 too (Apache listens as its ports.conf says)'),
+  proxy_ready_port: z.number().int().min(1).max(65535).default(8799)
+    .describe('loopback-only port answering which configuration is live: reloads are waited for by polling it'),
+  proxy_acme_webroot: z.string().optional()
+    .describe('serve http://<name>/.well-known/acme-challenge/ from this folder (certbot --webroot) instead of redirecting it'),
+  jitsi_domain: z.string().optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi)'),
+  proxy_support_contacts: z.array(z.object({
+    role: z.enum(['m.role.admin', 'm.role.security']).default('m.role.admin'),
+    matrix_id: z.string().regex(/^@[^:]+:.+$/, 'a Matrix user ID like @admin:example.com').optional(),
+    email_address: z.email().optional(),
+  }).refine((c) => c.matrix_id || c.email_address, 'a contact needs a matrix_id or an email_address')).default([])
+    .describe('contacts published in .well-known/matrix/support'),
+  proxy_support_page: z.url().optional().describe('support page published in .well-known/matrix/support'),
+  proxy_well_known_client_extra: z.record(z.string(), z.unknown()).default({})
+    .describe('more keys of .well-known/matrix/client (e.g. m.tile_server)'),
+};
+
+/** The refinements both roles apply to their whole schema. */
+export function tlsChoice<T extends { proxy_tls_self_signed: boolean; proxy_tls_certificate?: string; proxy_tls_certificate_key?: string }>(v: T) {
+  return v.proxy_tls_self_signed ? !v.proxy_tls_certificate && !v.proxy_tls_certificate_key : !!v.proxy_tls_certificate && !!v.proxy_tls_certificate_key;
+}
+export const tlsChoiceMessage = {
+  path: ['proxy_tls_certificate'],
+  message: 'give proxy_tls_certificate and proxy_tls_certificate_key, or proxy_tls_self_signed: true (not both)',
+};
+
+const proxyObject = z.object(proxyVars);
+export type ProxyVars = z.output<typeof proxyObject>;
+
+/** Everything the templates need besides the variables, computed once. */
+export interface ProxySite {
+  /** host name of the client API (from synapse_public_baseurl) */
+  matrixDomain: string;
+  /** synapse_server_name */
+  baseDomain: string;
+  /** serve a separate virtual host for the base domain */
+  baseVhost: boolean;
+  /** every name on the certificate */
+  names: string[];
+  upstream: string;
+  cert: string;
+  key: string;
+  bodyBytes: number;
+  wellKnown: { server: string; client: string; support: string | null };
+}
+
+export function sizeInBytes(s: string): number {
+  const m = /^(\d+)([KMG]?)$/.exec(s)!;
+  return Number(m[1]) * { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 }[m[2] as '' | 'K' | 'M' | 'G'];
+}
+
+const json = (data: unknown) => `${JSON.stringify(data, null, 2)}\n`;
+
+export function site(v: ProxyVars): ProxySite {
+  const base = new URL(v.synapse_public_baseurl);
+  const matrixDomain = base.hostname;
+  const baseDomain = v.synapse_server_name;
+  const baseVhost = v.proxy_serve_base_domain && baseDomain !== matrixDomain;
+  const names = baseVhost ? [matrixDomain, baseDomain] : [matrixDomain];
+  const selfSigned = selfSignedPaths(names);
+  const client: Record<string, unknown> = {
+    'm.homeserver': { base_url: base.href.replace(/\/+$/, '') },
+    ...v.proxy_well_known_client_extra,
+    ...(v.jitsi_domain ? { 'im.vector.riot.jitsi': { preferredDomain: v.jitsi_domain } } : {}),
+  };
+  const support = v.proxy_support_contacts.length || v.proxy_support_page
+    ? {
+        ...(v.proxy_support_contacts.length ? { contacts: v.proxy_support_contacts } : {}),
+        ...(v.proxy_support_page ? { support_page: v.proxy_support_page } : {}),
+      }
+    : null;
+  return {
+    matrixDomain,
+    baseDomain,
+    baseVhost,
+    names,
+    upstream: `http://${v.proxy_synapse_host.includes(':') ? `[${v.proxy_synapse_host}]` : v.proxy_synapse_host}:${v.synapse_http_port}`,
+    cert: v.proxy_tls_self_signed ? selfSigned.cert : v.proxy_tls_certificate!,
+    key: v.proxy_tls_self_signed ? selfSigned.key : v.proxy_tls_certificate_key!,
+    bodyBytes: sizeInBytes(v.synapse_max_upload_size),
+    wellKnown: {
+      server: json({ 'm.server': `${matrixDomain}:${v.proxy_federation_port}` }),
+      client: json(client),
+      support: support && json(support),
+    },
+  };
+}
+
+function selfSignedPaths(names: string[]) {
+  // Named after every name it covers: a new name gives a new certificate, not a stale one.
+  const stem = `${SELF_SIGNED_DIR}/${names.join('+')}`;
+  return { cert: `${stem}.crt`, key: `${stem}.key` };
+}
+
+/**
+ * Labs only: a CA of this host and a server certificate signed by it, made once each (`creates`).
+ * Keys are 0600; the CA certificate is world-readable so tests and clients can fetch it.
+ */
+export function selfSignedCertificate(s: ProxySite, host: string, notify: string): Resource[] {
+  const d = SELF_SIGNED_DIR;
+  const san = s.names.map((n) => `DNS:${n}`).join(',');
+  const ext = [
+    `subjectAltName=${san}`,
+    'basicConstraints=critical,CA:FALSE',
+    'keyUsage=critical,digitalSignature',
+    'extendedKeyUsage=serverAuth',
+    'subjectKeyIdentifier=hash',
+    'authorityKeyIdentifier=keyid',
+  ].join('\\n');
+  const ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -noenc';
+  return [
+    command({
+      name: `self-signed CA ${d}/ca.crt`,
+      creates: `${d}/ca.crt`,
+      cmd: [
+        `mkdir -p ${d} && chmod 755 ${d}`,
+        `(umask 077; openssl req -x509 ${ec} -days 3650 -subj '/CN=mxplay self-signed CA of ${host}' -keyout ${d}/ca.key -out ${d}/ca.crt.tmp)`,
+        `chmod 644 ${d}/ca.crt.tmp && mv -f ${d}/ca.crt.tmp ${d}/ca.crt`,
+      ].join('\n'),
+    }),
+    command({
+      name: `self-signed certificate ${s.cert}`,
+      creates: s.cert,
+      notify,
+      cmd: [
+        't=$(mktemp -d)',
+        `printf '${ext}\\n' > "$t/ext"`,
+        `(umask 077; openssl req -new ${ec} -subj '/CN=${s.names[0]}' -keyout ${s.key} -out "$t/csr")`,
+        `openssl x509 -req -in "$t/csr" -CA ${d}/ca.crt -CAkey ${d}/ca.key -set_serial 0x$(openssl rand -hex 16) -days 825 -extfile "$t/ext" -out "$t/crt"`,
+        `chmod 644 "$t/crt" && mv -f "$t/crt" ${s.cert}`,
+        'rm -rf "$t"',
+      ].join('\n'),
+    }),
+  ];
+}
+
+/**
+ * The .well-known documents as files, served with Content-Type application/json and
+ * Access-Control-Allow-Origin: *. They join the config set (same `validate`): a failed check
+ * restores them together with the config that serves them.
+ */
+export function wellKnownFiles(s: ProxySite, validate: string, notify: string): Resource[] {
+  const f = (name: string, content: string | null) =>
+    file({ path: `${WELL_KNOWN_DIR}/${name}`, ...(content === null ? { state: 'absent' as const } : { content, mode: 0o644 }), kind: 'json', validate, notify });
+  return [f('server', s.wellKnown.server), f('client', s.wellKnown.client), f('support', s.wellKnown.support)];
+}
+
+export function wellKnownDirectory(): Resource {
+  return directory({ path: WELL_KNOWN_DIR, mode: 0o755 });
+}
+
+/**
+ * A resource whose state only means something once a package has put its files in place (the
+ * distro's default site appears when the package is installed): planned as '?' until then, and
+ * probed again just before it runs.
+ */
+export function afterInstall<S>(marker: string, pkg: string, r: Resource<S>): Resource {
+  return {
+    ...r,
+    probe: `if [ -e ${marker} ]; then\n${r.probe}\nelse echo '{"mxpNotInstalled":true}'; fi`,
+    plan: (s: S & { mxpNotInstalled?: boolean }) => (s?.mxpNotInstalled ? { unresolved: `${pkg} is not installed yet` } : r.plan(s)),
+  };
+}
+
+/**
+ * Which configuration is live. A reload is asynchronous (the old workers keep answering for a
+ * moment), so "it answers" proves nothing; the config carries a generation (a hash of the role's
+ * variables and templates) on a loopback port that answers 204 for the live generation and 503
+ * for any other. The handler polls the new generation's URL until it gets 204.
+ */
+export function generation(role: string, metaUrl: string, vars: unknown): string {
+  const h = createHash('sha256').update(JSON.stringify(vars));
+  const dir = templatesDir(role, metaUrl);
+  if (dir) for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(`${dir}/${f}`));
+  return h.digest('hex').slice(0, 16);
+}
+
+function templatesDir(role: string, metaUrl: string): string | undefined {
+  // role.ts run as TypeScript (roles/<role>/) or bundled (dist/roles/<role>.mjs).
+  for (const rel of ['./templates', `../../roles/${role}/templates`]) {
+    const p = fileURLToPath(new URL(rel, metaUrl));
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+export function readiness(port: number, gen: string) {
+  return { http: `http://127.0.0.1:${port}/${gen}`, timeout_s: 30 };
+}

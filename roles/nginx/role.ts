@@ -1,0 +1,43 @@
+import { defineRole, z, apt, link, directory, template, service } from 'mxplay';
+import {
+  proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
+  afterInstall, generation, readiness, WELL_KNOWN_DIR,
+} from './proxy.ts';
+
+const CHECK = 'nginx -t';
+const RELOAD = 'reload nginx';
+
+export default defineRole({
+  name: 'nginx',
+  description: 'nginx in front of Synapse: TLS, /_matrix and /_synapse/client, .well-known delegation',
+  vars: z.object({
+    ...proxyVars,
+    nginx_vhost_extra: z.string().default('')
+      .describe('extra directives placed verbatim in the Matrix server block (checked by nginx -t before any reload)'),
+  }).refine(tlsChoice, tlsChoiceMessage),
+  tasks: (v, ctx) => {
+    const s = site(v);
+    const gen = generation('nginx', import.meta.url, v);
+    return [
+      // Packages first: they create /etc/nginx and the default site removed below.
+      apt({ names: ['nginx', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
+      v.proxy_tls_self_signed && selfSignedCertificate(s, ctx.host, RELOAD),
+      // The distro's default site would answer on port 80 for every name.
+      afterInstall('/usr/sbin/nginx', 'nginx', link({ path: '/etc/nginx/sites-enabled/default', target: '', state: 'absent', notify: RELOAD })),
+      v.proxy_acme_webroot && directory({ path: v.proxy_acme_webroot, mode: 0o755 }),
+      wellKnownDirectory(),
+      // One validation set: every file below is written, `nginx -t` checks them together, and a
+      // failure restores them all; nginx is reloaded only after a passing check.
+      wellKnownFiles(s, CHECK, RELOAD),
+      template({
+        path: '/etc/nginx/conf.d/mxplay-matrix.conf',
+        src: 'matrix.conf.ejs',
+        data: { site: s, gen, wellKnownDir: WELL_KNOWN_DIR, acmeWebroot: v.proxy_acme_webroot ?? '' },
+        validate: CHECK,
+        notify: RELOAD,
+      }),
+      service({ name: 'nginx', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
+    ];
+  },
+  handlers: (v) => ({ [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, v))) }),
+});
