@@ -1,0 +1,147 @@
+// The synapse_email role on a fresh host: Synapse (Debian's package, on PostgreSQL) relays its own
+// validation mail to an SMTP sink run by this test on the control machine, over the lab bridge.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labHosts, type LabFixture } from '../lab/index.ts';
+import { api, eventually, login } from './helpers/matrix.ts';
+import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.ts';
+
+const CONTROL_IP = '10.231.0.1';
+const ADMIN_PASSWORD = 'e2e-admin-password-1';
+const MASTER = 'e2e-master-secret-0123456789';
+const SMTP_PASS = 'e2e-smtp-password-42';
+const PUBLIC_BASEURL = 'https://mail1.lab.test/';
+const CLIENT_BASE_URL = 'https://chat.mail1.lab.test/';
+const FRAGMENT = '/etc/matrix-synapse/conf.d/email.yaml';
+
+describe('synapse_email role: Synapse sends its validation mail through the configured SMTP relay', () => {
+  let lab: LabFixture;
+  let sink: SmtpSink;
+  let project: string;
+  const base = () => `http://${lab.host('mail1').ip}:8008`;
+  const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+
+  beforeAll(async () => {
+    lab = await labHosts(['mail1']);
+    // After labHosts: the lab bridge (and so the control machine's address on it) exists now.
+    sink = await startSmtpSink(CONTROL_IP);
+    project = await mkdtemp(join(tmpdir(), 'mxplay-email-'));
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+      mxplay_master_secret: MASTER,
+      synapse_package_source: 'debian',
+      synapse_server_name: 'mail1.lab.test',
+      synapse_public_baseurl: PUBLIC_BASEURL,
+      synapse_admin_user: 'admin',
+      synapse_admin_password: ADMIN_PASSWORD,
+      synapse_bind_addresses: ['0.0.0.0'],
+      synapse_email_smtp_host: CONTROL_IP,
+      synapse_email_smtp_port: sink.port,
+      // The sink offers neither AUTH nor STARTTLS.
+      synapse_email_require_transport_security: false,
+      synapse_email_enable_tls: false,
+      synapse_email_notif_from: '%(app)s <noreply@mail1.lab.test>',
+      synapse_email_app_name: 'LabChat',
+      synapse_email_client_base_url: CLIENT_BASE_URL,
+      synapse_email_validation_token_lifetime: '15m',
+    }, { matrix: ['mail1'] });
+    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse, synapse_email]\n');
+  });
+
+  afterAll(async () => {
+    await sink?.close();
+    await lab?.stop();
+  });
+
+  it('converges postgres, synapse and synapse_email; the fragment is 0640 root:nogroup and Synapse answers', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'mail1')).toBeGreaterThan(10);
+    const email = r.json!.plan.find((p) => p.host === 'mail1')!.changes.find((c) => c.id === FRAGMENT);
+    expect(email, 'email fragment in the plan').toBeDefined();
+    expect((email as unknown as { role: string }).role).toBe('synapse_email');
+
+    const st = await lab.ssh('mail1', `stat -c '%a %U:%G' ${FRAGMENT} && cat ${FRAGMENT}`);
+    expect(st.stdout).toContain('640 root:nogroup');
+    expect(st.stdout).toContain('role synapse_email: owns email');
+    expect(st.stdout).toContain(`smtp_host: ${CONTROL_IP}`);
+    expect(st.stdout).toContain(`smtp_port: ${sink.port}`);
+    expect((await api(base(), '/_matrix/client/versions')).status).toBe(200);
+  });
+
+  it('Synapse mails the validation link for a new address to the sink, From: notif_from', async () => {
+    const token = (await login(base(), 'admin', ADMIN_PASSWORD)).json.access_token as string;
+    expect(token).toBeTruthy();
+    const clientSecret = `e2esecret${Date.now()}`;
+    const req = await api(base(), '/_matrix/client/v3/account/3pid/email/requestToken', {
+      token,
+      body: { client_secret: clientSecret, email: 'someone@example.org', send_attempt: 1 },
+    });
+    expect(req.status, req.text).toBe(200);
+    expect(req.json.sid).toBeTruthy();
+
+    const mail = await sink.waitFor((m) => m.to.includes('someone@example.org'), 60_000);
+    expect(mail.to).toEqual(['someone@example.org']);
+    expect(mail.from).toBe('noreply@mail1.lab.test');
+    expect(mail.headers.from).toBe('LabChat <noreply@mail1.lab.test>');
+    expect(mail.headers.to).toContain('someone@example.org');
+    // The link to confirm the address points at Synapse's public base URL, for this session.
+    const link = new RegExp(`${PUBLIC_BASEURL.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\S*submit_token\\S*`).exec(mail.text)?.[0];
+    expect(link, mail.text).toBeTruthy();
+    expect(link).toContain(`client_secret=${clientSecret}`);
+    expect(link).toContain(`sid=${req.json.sid}`);
+    // Synapse's own validation template (the subject names the server, not app_name).
+    expect(mail.headers.subject).toBe('[mail1.lab.test] Validate your email');
+    expect(mail.helo).toBeTruthy();
+  });
+
+  it('a second run reports 0 changed', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(changedOf(r, 'mail1')).toBe(0);
+  });
+
+  it('an SMTP login in --check: the fragment change is planned with the password masked, nothing changed', async () => {
+    const r = await run('--check', '--detailed-exitcode', '--diff', '-e', 'synapse_email_smtp_user=synapse', '-e', `synapse_email_smtp_pass=${SMTP_PASS}`);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stdout).toContain(`~ yaml ${FRAGMENT}`);
+    expect(r.stdout).toMatch(/\+\s+smtp_pass: "?\*{8}"?/);
+    expect(r.stdout).toContain('+  smtp_user: synapse');
+    expect(r.stdout + r.stderr).not.toContain(SMTP_PASS);
+    const file = await lab.ssh('mail1', `cat ${FRAGMENT}`);
+    expect(file.stdout).not.toContain('smtp_user');
+  });
+
+  it('synapse_email_enabled false removes the fragment, restarts Synapse, and Synapse still answers', async () => {
+    const pidBefore = (await lab.ssh('mail1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
+    const r = await run('--yes', '--json', '-e', 'synapse_email_enabled=false');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const changes = r.json!.plan.find((p) => p.host === 'mail1')!.changes;
+    expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
+    const res = r.json!.results.find((x) => x.host === 'mail1') as unknown as { changed: number; handlers: string[] };
+    expect(res.changed).toBe(1);
+    expect(res.handlers).toEqual(['restart synapse']);
+
+    const gone = await lab.ssh('mail1', `test -e ${FRAGMENT} && echo present || echo absent; systemctl show -p MainPID --value matrix-synapse`);
+    expect(gone.stdout.split('\n')[0]).toBe('absent');
+    expect(gone.stdout.split('\n')[1]).not.toBe(pidBefore);
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200));
+
+    // Without email, Synapse no longer offers to validate addresses itself.
+    const token = (await login(base(), 'admin', ADMIN_PASSWORD)).json.access_token as string;
+    const req = await api(base(), '/_matrix/client/v3/account/3pid/email/requestToken', {
+      token,
+      body: { client_secret: `e2eoff${Date.now()}`, email: 'other@example.org', send_attempt: 1 },
+    });
+    expect(req.status, req.text).toBe(400);
+    expect(req.json.errcode).toBe('M_THREEPID_MEDIUM_NOT_SUPPORTED');
+    expect(sink.messages.filter((m) => m.to.includes('other@example.org'))).toEqual([]);
+
+    const again = await run('--yes', '--json', '-e', 'synapse_email_enabled=false');
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'mail1')).toBe(0);
+  });
+});

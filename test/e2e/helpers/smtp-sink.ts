@@ -1,0 +1,179 @@
+// A tiny SMTP server that accepts every mail and keeps it in memory: enough for a real MTA client
+// (Twisted's, in Synapse) to deliver to it over plain TCP. No AUTH, no STARTTLS (it offers neither).
+import { createServer, type Server, type Socket } from 'node:net';
+
+export interface SinkMessage {
+  /** the HELO/EHLO name the client gave */
+  helo: string;
+  from: string;
+  to: string[];
+  /** the DATA as sent, dot-unstuffed, CRLF line ends, without the final "." line */
+  data: string;
+  /** top-level headers, names lowercased (unfolded) */
+  headers: Record<string, string>;
+  /** every text part decoded (base64 / quoted-printable), joined */
+  text: string;
+  receivedAt: number;
+}
+
+export interface SmtpSink {
+  host: string;
+  port: number;
+  messages: SinkMessage[];
+  /** Resolves with the first message (received so far or later) matching, or rejects at the deadline. */
+  waitFor(match: (m: SinkMessage) => boolean, deadlineMs?: number): Promise<SinkMessage>;
+  close(): Promise<void>;
+}
+
+export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
+  const messages: SinkMessage[] = [];
+  const waiters = new Set<() => void>();
+  const sockets = new Set<Socket>();
+
+  const server: Server = createServer((sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => {});
+    sock.setEncoding('latin1');
+    const say = (line: string) => sock.write(`${line}\r\n`);
+    let helo = '';
+    let from = '';
+    let to: string[] = [];
+    let inData = false;
+    let buf = '';
+    say(`220 ${host} mxplay-e2e-sink ESMTP`);
+    sock.on('data', (chunk: string) => {
+      buf += chunk;
+      for (;;) {
+        if (inData) {
+          // DATA ends at CRLF "." CRLF (the data may also be empty: "." right away).
+          const end = buf.startsWith('.\r\n') ? 0 : buf.indexOf('\r\n.\r\n');
+          if (end < 0) return;
+          const raw = end === 0 ? '' : buf.slice(0, end + 2);
+          buf = buf.slice(end === 0 ? 3 : end + 5);
+          inData = false;
+          const data = raw.split('\r\n').map((l) => (l.startsWith('..') ? l.slice(1) : l)).join('\r\n');
+          messages.push({ helo, from, to, data, ...parseMessage(data), receivedAt: Date.now() });
+          from = '';
+          to = [];
+          say('250 2.0.0 queued');
+          for (const w of waiters) w();
+          continue;
+        }
+        const nl = buf.indexOf('\r\n');
+        if (nl < 0) return;
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 2);
+        const verb = line.slice(0, 4).toUpperCase();
+        const arg = line.slice(4).trim();
+        if (verb === 'EHLO') {
+          helo = arg;
+          sock.write(`250-${host} hello ${arg}\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n`);
+        } else if (verb === 'HELO') {
+          helo = arg;
+          say(`250 ${host} hello ${arg}`);
+        } else if (verb === 'MAIL') {
+          from = /<([^>]*)>/.exec(arg)?.[1] ?? '';
+          to = [];
+          say('250 2.1.0 ok');
+        } else if (verb === 'RCPT') {
+          to.push(/<([^>]*)>/.exec(arg)?.[1] ?? '');
+          say('250 2.1.5 ok');
+        } else if (verb === 'DATA') {
+          if (!to.length) say('503 5.5.1 RCPT first');
+          else {
+            inData = true;
+            say('354 end data with <CR><LF>.<CR><LF>');
+          }
+        } else if (verb === 'RSET') {
+          from = '';
+          to = [];
+          say('250 2.0.0 ok');
+        } else if (verb === 'NOOP') say('250 2.0.0 ok');
+        else if (verb === 'QUIT') {
+          say('221 2.0.0 bye');
+          sock.end();
+          return;
+        } else say('502 5.5.2 not implemented');
+      }
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  if (!addr || typeof addr === 'string') throw new Error('smtp sink: no address');
+
+  return {
+    host,
+    port: addr.port,
+    messages,
+    waitFor(match, deadlineMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const m = messages.find(match);
+          if (!m) return false;
+          cleanup();
+          resolve(m);
+          return true;
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`smtp sink: no matching mail within ${deadlineMs} ms (got ${messages.length}: ${messages.map((m) => `${m.from} -> ${m.to.join(',')}`).join('; ') || 'none'})`));
+        }, deadlineMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Headers and decoded text of a MIME message: enough for what Synapse sends (multipart/alternative). */
+function parseMessage(data: string): { headers: Record<string, string>; text: string } {
+  const { headers, body } = splitHeaders(data);
+  return { headers, text: decodePart(headers, body) };
+}
+
+function splitHeaders(part: string): { headers: Record<string, string>; body: string } {
+  const sep = part.indexOf('\r\n\r\n');
+  const head = sep < 0 ? part : part.slice(0, sep);
+  const body = sep < 0 ? '' : part.slice(sep + 4);
+  const headers: Record<string, string> = {};
+  for (const line of head.replace(/\r\n[ \t]+/g, ' ').split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { headers, body };
+}
+
+function decodePart(headers: Record<string, string>, body: string): string {
+  const type = headers['content-type'] ?? 'text/plain';
+  const boundary = /boundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (/^multipart\//i.test(type) && boundary) {
+    return body
+      .split(`--${boundary}`)
+      .slice(1)
+      .filter((p) => !p.startsWith('--'))
+      .map((p) => {
+        const sub = splitHeaders(p.replace(/^\r\n/, ''));
+        return decodePart(sub.headers, sub.body);
+      })
+      .join('\n');
+  }
+  const enc = (headers['content-transfer-encoding'] ?? '').toLowerCase();
+  if (enc === 'base64') return Buffer.from(body.replace(/\s+/g, ''), 'base64').toString('utf8');
+  if (enc === 'quoted-printable') {
+    const bytes = body.replace(/=\r\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+    return Buffer.from(bytes, 'latin1').toString('utf8');
+  }
+  return body;
+}
