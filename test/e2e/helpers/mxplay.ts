@@ -11,8 +11,8 @@ export interface CliResult {
   json?: {
     check: boolean;
     applied: boolean;
-    plan: { host: string; changes: { action: string; type: string; id: string; summary: string; diff?: { before?: string | null; after?: string | null } }[]; errors: string[] }[];
-    results: { host: string; status: string; ok: number; changed: number; message?: string; roundTrips: number }[];
+    plan: { host: string; changes: { action: string; type: string; id: string; role: string; summary: string; diff?: { before?: string | null; after?: string | null } }[]; errors: string[] }[];
+    results: { host: string; status: string; ok: number; changed: number; message?: string; roundTrips: number; handlers: string[] }[];
   };
 }
 
