@@ -18,9 +18,14 @@ export const FLAVOURS: Record<'debian' | 'matrix.org', SynapseFlavour> = {
 
 export const CONF_DIR = '/etc/matrix-synapse/conf.d';
 
-/** Synapse's own check of the whole config set: the base file plus every conf.d fragment. */
+/**
+ * Synapse's own check of the whole config set: the base file plus every conf.d fragment.
+ * It is `python -m synapse.config`, but with synapse.app.homeserver imported first: Debian's
+ * dependency check imports installed modules such as ldap_auth_provider, which import back into
+ * the half-loaded config package (a circular import) when synapse.config is the entry point.
+ */
 export function synapseCheck(f: SynapseFlavour): string {
-  return `${f.python} -m synapse.config -c /etc/matrix-synapse/homeserver.yaml -c ${CONF_DIR}/`;
+  return `${f.python} -c 'import sys, synapse.app.homeserver; from synapse.config.__main__ import main; main(sys.argv)' -c /etc/matrix-synapse/homeserver.yaml -c ${CONF_DIR}/`;
 }
 
 /**

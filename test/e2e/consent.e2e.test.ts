@@ -1,0 +1,233 @@
+// The synapse_consent and synapse_server_notices roles on a fresh host: Synapse (Debian's package,
+// on PostgreSQL, invite-token registration) serves the policy, blocks a new user until consent,
+// sends the consent server notice, records consent through its own form, and starts without it.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labHosts, type LabFixture } from '../lab/index.ts';
+import { api, eventually, login } from './helpers/matrix.ts';
+import { changedOf, mxplay } from './helpers/mxplay.ts';
+
+const ADMIN_PASSWORD = 'e2e-admin-password-1';
+const MASTER = 'e2e-master-secret-0123456789';
+const PUBLIC_BASEURL = 'https://cons1.lab.test/';
+const CONF = '/etc/matrix-synapse/conf.d';
+const FRAGMENT = `${CONF}/user_consent.yaml`;
+const NOTICES = `${CONF}/server_notices.yaml`;
+const TEMPLATES = '/etc/matrix-synapse/consent_templates/en';
+const POLICY = '<h1 id="policy">Lab terms 1.0</h1>\n<p>Be excellent to each other.</p>';
+const NOTICE = 'Please review and accept the lab terms at %(consent_uri)s';
+
+describe('synapse_consent + synapse_server_notices: a new user must accept the policy before sending', () => {
+  let lab: LabFixture;
+  let project: string;
+  const base = () => `http://${lab.host('cons1').ip}:8008`;
+  const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+  let adminToken: string;
+
+  /** Registration with a fresh single-use token from the admin API (UIA: session, token, dummy). */
+  async function register(username: string) {
+    const tok = await api(base(), '/_synapse/admin/v1/registration_tokens/new', { token: adminToken, body: { uses_allowed: 1 } });
+    expect(tok.status, tok.text).toBe(200);
+    const first = await api(base(), '/_matrix/client/v3/register', { body: { username, password: 'e2e-user-password-1' } });
+    expect(first.status, first.text).toBe(401);
+    const session = first.json.session as string;
+    let r = await api(base(), '/_matrix/client/v3/register', {
+      body: { username, password: 'e2e-user-password-1', auth: { type: 'm.login.registration_token', token: tok.json.token, session } },
+    });
+    if (r.status === 401 && !r.json.errcode) {
+      expect(r.json.completed).toContain('m.login.registration_token');
+      r = await api(base(), '/_matrix/client/v3/register', {
+        body: { username, password: 'e2e-user-password-1', auth: { type: 'm.login.dummy', session } },
+      });
+    }
+    expect(r.status, r.text).toBe(200);
+    expect(r.json.user_id).toBe(`@${username}:cons1.lab.test`);
+    return r.json.access_token as string;
+  }
+
+  beforeAll(async () => {
+    lab = await labHosts(['cons1']);
+    project = await mkdtemp(join(tmpdir(), 'mxplay-consent-'));
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+      mxplay_master_secret: MASTER,
+      synapse_package_source: 'debian',
+      synapse_server_name: 'cons1.lab.test',
+      synapse_public_baseurl: PUBLIC_BASEURL,
+      synapse_admin_user: 'admin',
+      synapse_admin_password: ADMIN_PASSWORD,
+      synapse_bind_addresses: ['0.0.0.0'],
+      synapse_registration: 'invite-token',
+      synapse_listener_resources: ['client', 'federation', 'consent'],
+      synapse_server_notices_enabled: true,
+      synapse_server_notices_system_mxid_localpart: 'notices',
+      synapse_server_notices_system_mxid_display_name: 'Lab Notices',
+      synapse_server_notices_room_name: 'Lab Notices',
+      synapse_server_notices_auto_join: true,
+      synapse_consent_version: '1.0',
+      synapse_consent_policies: { '1.0': POLICY },
+      synapse_consent_policy_name: 'Lab Terms',
+      synapse_consent_server_notice_content: NOTICE,
+    }, { matrix: ['cons1'] });
+    // The consent roles come before synapse: the synapse role restarts Synapse (flushHandlers) in
+    // its own tasks, and a listener with the consent resource must not start before user_consent
+    // exists. Their fragments are checked by Synapse's own check, so Synapse is installed first.
+    await writeFile(join(project, 'bootstrap.yml'), '- hosts: matrix\n  roles: [postgres, synapse]\n');
+    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse_server_notices, synapse_consent, synapse]\n');
+    await writeFile(join(project, 'consent-off.yml'), 'synapse_consent_enabled: false\nsynapse_listener_resources: [client, federation]\n');
+    await writeFile(join(project, 'no-resource.yml'), 'synapse_listener_resources: [client, federation]\n');
+  });
+
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  it('bootstrap: postgres and synapse alone, without the consent resource', async () => {
+    const r = await mxplay(['run', 'bootstrap.yml', '-i', 'e2e', '--yes', '--json', '-e', '@no-resource.yml'], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'cons1')).toBeGreaterThan(10);
+  });
+
+  it('converges; the fragments and the policy documents are in place and Synapse answers', async () => {
+    const r = await run('--yes', '--json');
+    const journal = r.code === 0 ? '' : (await lab.ssh('cons1', 'journalctl -u matrix-synapse --no-pager -n 40')).stdout;
+    expect(r.code, journal + r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'cons1')).toBeGreaterThanOrEqual(6);
+    const changes = r.json!.plan.find((p) => p.host === 'cons1')!.changes as unknown as { id: string; role: string }[];
+    expect(changes.find((c) => c.id === FRAGMENT)?.role).toBe('synapse_consent');
+    expect(changes.find((c) => c.id === NOTICES)?.role).toBe('synapse_server_notices');
+
+    const st = await lab.ssh('cons1', `cat ${FRAGMENT} ${NOTICES}; stat -c '%a %U:%G %n' ${TEMPLATES}/1.0.html ${TEMPLATES}/success.html; grep -c consent ${CONF}/listeners.yaml`);
+    expect(st.stdout).toContain('role synapse_consent: owns user_consent');
+    expect(st.stdout).toContain('template_dir: /etc/matrix-synapse/consent_templates');
+    expect(st.stdout).toMatch(/version: "?1\.0"?/);
+    expect(st.stdout).toContain('role synapse_server_notices: owns server_notices');
+    expect(st.stdout).toContain('system_mxid_localpart: notices');
+    expect(st.stdout).toContain(`644 root:root ${TEMPLATES}/1.0.html`);
+    expect(st.stdout).toContain(`644 root:root ${TEMPLATES}/success.html`);
+    expect((await api(base(), '/_matrix/client/versions')).status).toBe(200);
+    const l = await login(base(), 'admin', ADMIN_PASSWORD);
+    expect(l.status, l.text).toBe(200);
+    adminToken = l.json.access_token as string;
+  });
+
+  it('GET /_matrix/consent without parameters serves the public version of the policy, without the form', async () => {
+    const r = await api(base(), '/_matrix/consent');
+    expect(r.status, r.text).toBe(200);
+    expect(r.text).toContain('<h1 id="policy">Lab terms 1.0</h1>');
+    expect(r.text).toContain('<title>Lab Terms 1.0</title>');
+    expect(r.text).not.toContain('<form');
+    // A user parameter with a wrong HMAC is refused.
+    const bad = await api(base(), '/_matrix/consent?u=someone&h=0000');
+    expect(bad.status).toBe(403);
+  });
+
+  it('registration needs a token: refused without one and with a wrong one, accepted with one from the admin API', async () => {
+    const first = await api(base(), '/_matrix/client/v3/register', { body: { username: 'nobody', password: 'e2e-user-password-1' } });
+    expect(first.status, first.text).toBe(401);
+    const flows = first.json.flows as { stages: string[] }[];
+    expect(flows.length).toBeGreaterThan(0);
+    for (const f of flows) expect(f.stages).toContain('m.login.registration_token');
+    // The dummy stage alone never completes a flow.
+    const dummy = await api(base(), '/_matrix/client/v3/register', {
+      body: { username: 'nobody', password: 'e2e-user-password-1', auth: { type: 'm.login.dummy', session: first.json.session } },
+    });
+    expect(dummy.status, dummy.text).toBe(401);
+    expect(dummy.json.access_token).toBeUndefined();
+    const wrong = await api(base(), '/_matrix/client/v3/register', {
+      body: { username: 'nobody', password: 'e2e-user-password-1', auth: { type: 'm.login.registration_token', token: 'notatoken', session: first.json.session } },
+    });
+    expect(wrong.status, wrong.text).toBe(401);
+    expect(wrong.json.access_token).toBeUndefined();
+    expect(wrong.json.errcode).toBe('M_UNAUTHORIZED');
+
+    const token = await register('alice');
+    expect(token).toBeTruthy();
+  });
+
+  it('a new user is blocked with M_CONSENT_NOT_GIVEN, gets the server notice, accepts through the form and can then send', async () => {
+    const alice = (await login(base(), 'alice', 'e2e-user-password-1')).json.access_token as string;
+    const blocked = await api(base(), '/_matrix/client/v3/createRoom', { token: alice, body: { name: 'alice room' } });
+    expect(blocked.status, blocked.text).toBe(403);
+    expect(blocked.json.errcode).toBe('M_CONSENT_NOT_GIVEN');
+    expect(blocked.json.error).toContain('/_matrix/consent?u=alice&h=');
+    expect(blocked.json.consent_uri).toMatch(/^https:\/\/cons1\.lab\.test\/_matrix\/consent\?u=alice&h=[0-9a-f]+$/);
+
+    // The notice arrives on sync (auto_join: the user is in the notices room).
+    const notice = await eventually(async () => {
+      const s = await api(base(), '/_matrix/client/v3/sync?timeout=0', { token: alice });
+      expect(s.status, s.text).toBe(200);
+      const rooms = Object.values((s.json.rooms?.join ?? {}) as Record<string, { timeline: { events: { type: string; sender: string; content: { body?: string } }[] } }>);
+      const msg = rooms.flatMap((r) => r.timeline.events).find((e) => e.type === 'm.room.message' && e.sender === '@notices:cons1.lab.test');
+      expect(msg, s.text).toBeDefined();
+      return msg!;
+    }, 60_000, 1000);
+    expect(notice.content.body).toContain('Please review and accept the lab terms at https://cons1.lab.test/_matrix/consent?u=alice&h=');
+    const uri = /https:\/\/cons1\.lab\.test\/(_matrix\/consent\?\S+)/.exec(notice.content.body!)![1];
+    expect(uri).toBe(blocked.json.consent_uri.replace(PUBLIC_BASEURL, ''));
+
+    // The personal link shows the form with the hidden fields Synapse checks.
+    const page = await api(base(), `/${uri}`);
+    expect(page.status, page.text).toBe(200);
+    expect(page.text).toContain('Lab terms 1.0');
+    const field = (n: string) => new RegExp(`name="${n}" value="([^"]*)"`).exec(page.text)?.[1];
+    expect(field('v')).toBe('1.0');
+    expect(field('u')).toBe('alice');
+    expect(field('h')).toMatch(/^[0-9a-f]{64}$/);
+
+    const post = await fetch(`${base()}/_matrix/consent`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ v: field('v')!, u: field('u')!, h: field('h')! }).toString(),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const success = await post.text();
+    expect(post.status, success).toBe(200);
+    expect(success).toContain('you have accepted the Lab Terms');
+    expect((await api(base(), `/${uri}`)).text).toContain('You have already accepted version 1.0');
+
+    const room = await api(base(), '/_matrix/client/v3/createRoom', { token: alice, body: { name: 'alice room' } });
+    expect(room.status, room.text).toBe(200);
+    const sent = await api(base(), `/_matrix/client/v3/rooms/${encodeURIComponent(room.json.room_id)}/send/m.room.message/t1`, {
+      method: 'PUT', token: alice, body: { msgtype: 'm.text', body: 'hello after consent' },
+    });
+    expect(sent.status, sent.text).toBe(200);
+  });
+
+  it('a second run reports 0 changed', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(changedOf(r, 'cons1')).toBe(0);
+  });
+
+  it("the listener resource and the consent switch must agree: both mistakes are refused before anything changes", async () => {
+    const missing = await run('--check', '-e', '@no-resource.yml');
+    expect(missing.code, missing.stdout + missing.stderr).toBe(1);
+    expect(missing.stderr).toContain("consent is enabled but the listener does not serve it");
+    const stale = await run('--check', '-e', 'synapse_consent_enabled=false');
+    expect(stale.code, stale.stdout + stale.stderr).toBe(1);
+    expect(stale.stderr).toContain("consent is disabled but synapse_listener_resources still has 'consent'");
+  });
+
+  it('consent off removes its fragment, Synapse restarts without /_matrix/consent and a new user can send at once', async () => {
+    const r = await run('--yes', '--json', '-e', '@consent-off.yml');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const changes = r.json!.plan.find((p) => p.host === 'cons1')!.changes;
+    expect(changes.map((c) => [c.action, c.id]).sort()).toEqual([['-', FRAGMENT], ['~', `${CONF}/listeners.yaml`]].sort());
+    const gone = await lab.ssh('cons1', `test -e ${FRAGMENT} && echo present || echo absent`);
+    expect(gone.stdout.trim()).toBe('absent');
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200), 60_000);
+    expect((await api(base(), '/_matrix/consent')).status).toBe(404);
+
+    adminToken = (await login(base(), 'admin', ADMIN_PASSWORD)).json.access_token as string;
+    const bob = await register('bob');
+    const room = await api(base(), '/_matrix/client/v3/createRoom', { token: bob, body: { name: 'bob room' } });
+    expect(room.status, room.text).toBe(200);
+
+    const again = await run('--yes', '--json', '-e', '@consent-off.yml');
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'cons1')).toBe(0);
+  });
+});

@@ -1,0 +1,167 @@
+// The synapse_ldap role on a fresh host: Synapse (Debian's package, on PostgreSQL) authenticates
+// users against a real slapd on a second lab host, in search mode (bind_dn + bind_password).
+// slapd and its users are test setup (debconf preseed + ldapadd over SSH), not part of the role.
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { labHosts, type LabFixture } from '../lab/index.ts';
+import { api, eventually, login } from './helpers/matrix.ts';
+import { changedOf, mxplay } from './helpers/mxplay.ts';
+
+const MASTER = 'e2e-master-secret-0123456789';
+const LDAP_ADMIN_PW = 'e2e-ldap-admin-pw-7';
+const ALICE_PW = 'alice-ldap-pw-1';
+const BOB_PW = 'bob-ldap-pw-2';
+const SERVER = 'ldap1.lab.test';
+const FRAGMENT = '/etc/matrix-synapse/conf.d/ldap.yaml';
+
+/** slapd for dc=lab,dc=test with ou=people holding alice and bob (plain userPassword). */
+const SLAPD_SETUP = `set -e
+export DEBIAN_FRONTEND=noninteractive
+debconf-set-selections <<'EOF'
+slapd slapd/no_configuration boolean false
+slapd slapd/domain string lab.test
+slapd shared/organization string Lab
+slapd slapd/password1 password ${LDAP_ADMIN_PW}
+slapd slapd/password2 password ${LDAP_ADMIN_PW}
+slapd slapd/purge_database boolean true
+slapd slapd/move_old_database boolean true
+EOF
+apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null
+apt-get -y -q -o DPkg::Lock::Timeout=600 install slapd ldap-utils >/dev/null
+systemctl is-active slapd
+ldapadd -x -H ldap://127.0.0.1 -D cn=admin,dc=lab,dc=test -w '${LDAP_ADMIN_PW}' <<'EOF'
+dn: ou=people,dc=lab,dc=test
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=alice,ou=people,dc=lab,dc=test
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Liddell
+sn: Liddell
+mail: alice@lab.test
+userPassword: ${ALICE_PW}
+
+dn: uid=bob,ou=people,dc=lab,dc=test
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob Builder
+sn: Builder
+mail: bob@lab.test
+userPassword: ${BOB_PW}
+EOF
+ldapwhoami -x -H ldap://127.0.0.1 -D uid=alice,ou=people,dc=lab,dc=test -w '${ALICE_PW}'
+`;
+
+describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () => {
+  let lab: LabFixture;
+  let project: string;
+  const base = () => `http://${lab.host('ldap1').ip}:8008`;
+  const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+
+  beforeAll(async () => {
+    lab = await labHosts(['ldap1', 'ldapsrv']);
+    const slapd = await lab.ssh('ldapsrv', SLAPD_SETUP);
+    expect(slapd.code, slapd.stdout + slapd.stderr).toBe(0);
+    expect(slapd.stdout).toContain('dn:uid=alice,ou=people,dc=lab,dc=test');
+
+    project = await mkdtemp(join(tmpdir(), 'mxplay-ldap-'));
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+      mxplay_master_secret: MASTER,
+      synapse_package_source: 'debian',
+      synapse_server_name: SERVER,
+      synapse_public_baseurl: `https://${SERVER}/`,
+      synapse_bind_addresses: ['0.0.0.0'],
+      synapse_ldap_uri: 'ldap://ldapsrv:389',
+      synapse_ldap_start_tls: false,
+      synapse_ldap_base: 'ou=people,dc=lab,dc=test',
+      synapse_ldap_attributes: { uid: 'uid', mail: 'mail', name: 'cn' },
+      synapse_ldap_bind_dn: 'cn=admin,dc=lab,dc=test',
+      synapse_ldap_bind_password: LDAP_ADMIN_PW,
+      synapse_ldap_filter: '(objectClass=inetOrgPerson)',
+    }, { matrix: ['ldap1'] });
+    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse, synapse_ldap]\n');
+  });
+
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  it('converges postgres, synapse and synapse_ldap; the fragment owns modules:, is 0640 root:nogroup', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'ldap1')).toBeGreaterThan(10);
+    expect(r.stdout + r.stderr).not.toContain(LDAP_ADMIN_PW);
+    const ldap = r.json!.plan.find((p) => p.host === 'ldap1')!.changes.find((c) => c.id === FRAGMENT);
+    expect(ldap, 'ldap fragment in the plan').toBeDefined();
+    expect((ldap as unknown as { role: string }).role).toBe('synapse_ldap');
+
+    const st = await lab.ssh('ldap1', `stat -c '%a %U:%G' ${FRAGMENT} && cat ${FRAGMENT}; dpkg-query -W -f '\${Status}\\n' matrix-synapse-ldap3 python3-pkg-resources`);
+    expect(st.stdout).toContain('640 root:nogroup');
+    expect(st.stdout).toContain('role synapse_ldap: owns modules');
+    expect(st.stdout).toContain('module: ldap_auth_provider.LdapAuthProviderModule');
+    expect(st.stdout).toContain('uri: ldap://ldapsrv:389');
+    expect(st.stdout).toContain(`bind_password: ${LDAP_ADMIN_PW}`);
+    expect(st.stdout).not.toContain('password_config');
+    expect(st.stdout.match(/install ok installed/g)).toHaveLength(2);
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200));
+  });
+
+  it('an LDAP user logs in (200, @alice:server, display name from cn); a wrong password is refused (403)', async () => {
+    const ok = await login(base(), 'alice', ALICE_PW);
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json.user_id).toBe(`@alice:${SERVER}`);
+    expect(ok.json.access_token).toBeTruthy();
+    const profile = await api(base(), `/_matrix/client/v3/profile/${encodeURIComponent(`@alice:${SERVER}`)}`, { token: ok.json.access_token });
+    expect(profile.status, profile.text).toBe(200);
+    expect(profile.json.displayname).toBe('Alice Liddell');
+
+    const bob = await login(base(), 'bob', BOB_PW);
+    expect(bob.status, bob.text).toBe(200);
+    expect(bob.json.user_id).toBe(`@bob:${SERVER}`);
+
+    const wrong = await login(base(), 'alice', 'not-alices-password');
+    expect(wrong.status, wrong.text).toBe(403);
+    expect(wrong.json.errcode).toBe('M_FORBIDDEN');
+    const nobody = await login(base(), 'mallory', 'whatever-pw-1');
+    expect(nobody.status, nobody.text).toBe(403);
+  });
+
+  it('a second run reports 0 changed', async () => {
+    const r = await run('--yes', '--json');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(changedOf(r, 'ldap1')).toBe(0);
+  });
+
+  it('synapse_ldap_enabled false removes the fragment, restarts Synapse, and the LDAP user can no longer log in', async () => {
+    const pidBefore = (await lab.ssh('ldap1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
+    const r = await run('--yes', '--json', '-e', 'synapse_ldap_enabled=false');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const changes = r.json!.plan.find((p) => p.host === 'ldap1')!.changes;
+    expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
+    const res = r.json!.results.find((x) => x.host === 'ldap1') as unknown as { changed: number; handlers: string[] };
+    expect(res.changed).toBe(1);
+    expect(res.handlers).toEqual(['restart synapse']);
+
+    const gone = await lab.ssh('ldap1', `test -e ${FRAGMENT} && echo present || echo absent; systemctl show -p MainPID --value matrix-synapse; systemctl is-active matrix-synapse`);
+    const [state, pid, active] = gone.stdout.split('\n');
+    expect(state).toBe('absent');
+    expect(pid).not.toBe(pidBefore);
+    expect(active).toBe('active');
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200));
+
+    // alice exists in Synapse now (created at her first login) but has no local password.
+    const refused = await login(base(), 'alice', ALICE_PW);
+    expect(refused.status, refused.text).toBe(403);
+    // slapd still accepts her: it is Synapse that no longer asks it.
+    const who = await lab.ssh('ldapsrv', `ldapwhoami -x -H ldap://127.0.0.1 -D uid=alice,ou=people,dc=lab,dc=test -w '${ALICE_PW}'`);
+    expect(who.code, who.stderr).toBe(0);
+
+    const again = await run('--yes', '--json', '-e', 'synapse_ldap_enabled=false');
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'ldap1')).toBe(0);
+  });
+});
