@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { defineRole, z, secret, apt, template, service } from 'mxplay';
-import { FLAVOURS, fragment } from '../synapse/fragment.ts';
+import { FLAVOURS, fragment, synapseSharedVars } from '../synapse/fragment.ts';
 
 const CONF = '/etc/turnserver.conf';
 const RESTART = 'restart coturn';
@@ -86,8 +86,7 @@ export default defineRole({
     coturn_turn_allow_guests: z.boolean().default(true),
     coturn_synapse_fragment: z.boolean().default(true)
       .describe('write the Synapse turn fragment on this host (needs the synapse role on it); false removes it'),
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe('shared with the synapse role: chooses the interpreter of the Synapse config check'),
+    ...synapseSharedVars,
   })
     .refine((v) => !v.coturn_tls_cert === !v.coturn_tls_key, { path: ['coturn_tls_key'], message: 'TLS needs both coturn_tls_cert and coturn_tls_key' })
     .refine((v) => v.coturn_min_port <= v.coturn_max_port, { path: ['coturn_max_port'], message: 'coturn_max_port is below coturn_min_port' }),

@@ -1,4 +1,19 @@
-import { file, yamlFile, type Resource } from 'mxplay';
+import { file, service, yamlFile, z, type Resource } from 'mxplay';
+
+/**
+ * Variables of the synapse role that every role writing a Synapse fragment needs too. Variables
+ * are one flat namespace per host, so declaring the same schema here keeps them one value.
+ */
+export const synapseSharedVars = {
+  synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
+    .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
+  synapse_http_port: z.number().int().default(8008).describe("Synapse's plain HTTP listener"),
+};
+
+/** Restart Synapse and wait until it answers /health: the handler every Synapse role notifies. */
+export function restartSynapse(port: number): Resource {
+  return service.restart('matrix-synapse', { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 });
+}
 
 /** Facts that differ between the two package sources of Synapse. */
 export interface SynapseFlavour {

@@ -3,7 +3,7 @@ import {
   defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
   postgresRole, postgresDatabase,
 } from 'mxplay';
-import { FLAVOURS, fragment } from './fragment.ts';
+import { FLAVOURS, fragment, restartSynapse, synapseSharedVars } from './fragment.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
 
@@ -13,14 +13,12 @@ export default defineRole({
   vars: z.object({
     synapse_server_name: z.string().min(1).describe('the server name in user IDs (@user:server_name); cannot change later'),
     synapse_public_baseurl: z.url().describe('public URL of the client API, e.g. https://matrix.example.com/'),
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
+    ...synapseSharedVars,
     synapse_matrix_org_keyring: z.string().optional()
       .describe("path on the control machine to matrix.org's ASCII-armoured archive key (needed for the matrix.org source)"),
     synapse_matrix_org_suite: z.string().default('bookworm').describe("the suite of matrix.org's repository (your Debian codename)"),
     synapse_report_stats: z.boolean().default(false).describe('report anonymous usage statistics to matrix.org'),
     synapse_bind_addresses: z.array(z.string()).default(['127.0.0.1', '::1']).describe('addresses the HTTP listener binds'),
-    synapse_http_port: z.number().int().default(8008),
     synapse_listener_resources: z.array(z.string()).default(['client', 'federation'])
       .describe('resources of the HTTP listener; other roles (consent) add theirs here'),
     synapse_db_host: z.string().default('localhost'),
@@ -138,7 +136,7 @@ export default defineRole({
       v.synapse_admin_user && v.synapse_admin_password && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, flavour),
     ];
   },
-  handlers: (v) => ({ 'restart synapse': service.restart('matrix-synapse', ready(v.synapse_http_port)) }),
+  handlers: (v) => ({ 'restart synapse': restartSynapse(v.synapse_http_port) }),
 });
 
 function ready(port: number) {

@@ -1,5 +1,5 @@
-import { defineRole, z, directory, template, service } from 'mxplay';
-import { FLAVOURS, fragment } from '../synapse/fragment.ts';
+import { defineRole, z, directory, template } from 'mxplay';
+import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
 
 const DEFAULT_BLOCK_ERROR =
   'To continue using this homeserver you must review and agree to the terms and conditions at %(consent_uri)s';
@@ -42,9 +42,7 @@ export default defineRole({
     // Shared with the synapse role (one flat namespace per host): same name, same enum and default.
     synapse_listener_resources: z.array(z.string()).default(['client', 'federation'])
       .describe("the synapse role's listener resources: must include 'consent' while consent is enabled"),
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
-    synapse_http_port: z.number().int().default(8008),
+    ...synapseSharedVars,
   })
     .refine((v) => !v.synapse_consent_enabled || v.synapse_listener_resources.includes('consent'), {
       path: ['synapse_listener_resources'],
@@ -96,6 +94,6 @@ export default defineRole({
   },
   // Same handler as the synapse role's (the first one in a play wins).
   handlers: (v) => ({
-    'restart synapse': service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }),
+    'restart synapse': restartSynapse(v.synapse_http_port),
   }),
 });

@@ -1,5 +1,5 @@
-import { defineRole, z, secret, service } from 'mxplay';
-import { FLAVOURS, fragment } from '../synapse/fragment.ts';
+import { defineRole, z, secret } from 'mxplay';
+import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
 
 /**
  * Synapse's `email:` block (SMTP relay, sender, validation mails, notifications) in its own conf.d
@@ -25,10 +25,7 @@ export default defineRole({
     synapse_email_validation_token_lifetime: z.string().regex(/^\d+(ms|s|m|h|d|w|y)?$/, 'a duration like 1h or 15m').default('1h')
       .describe('how long the link in a validation mail stays valid'),
     synapse_email_enable_notifs: z.boolean().default(false).describe('mail users about unread messages'),
-    // Shared with the synapse role (one flat namespace per host): same name, same enum and default.
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
-    synapse_http_port: z.number().int().default(8008),
+    ...synapseSharedVars,
   })
     .refine((v) => !v.synapse_email_enabled || !!v.synapse_email_notif_from, {
       path: ['synapse_email_notif_from'],
@@ -68,6 +65,6 @@ export default defineRole({
   // The synapse role defines the same handler (the first one in a play wins); this one makes the
   // role usable in a play of its own against a host where Synapse is already installed.
   handlers: (v) => ({
-    'restart synapse': service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }),
+    'restart synapse': restartSynapse(v.synapse_http_port),
   }),
 });

@@ -1,5 +1,5 @@
-import { defineRole, z, secret, apt, service } from 'mxplay';
-import { FLAVOURS, fragment } from '../synapse/fragment.ts';
+import { defineRole, z, secret, apt } from 'mxplay';
+import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
 
 /**
  * LDAP logins for Synapse through matrix-synapse-ldap3 (`ldap_auth_provider.LdapAuthProviderModule`),
@@ -26,10 +26,7 @@ export default defineRole({
     synapse_ldap_bind_password: secret().optional().describe('password of synapse_ldap_bind_dn'),
     synapse_ldap_filter: z.string().regex(/^\(.*\)$/, 'an LDAP filter in parentheses, e.g. (objectClass=inetOrgPerson)').optional()
       .describe('extra filter users must match, e.g. (objectClass=inetOrgPerson)'),
-    // Shared with the synapse role (one flat namespace per host): same name, same enum and default.
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
-    synapse_http_port: z.number().int().default(8008),
+    ...synapseSharedVars,
   })
     .refine((v) => !v.synapse_ldap_enabled || !!v.synapse_ldap_uri, {
       path: ['synapse_ldap_uri'],
@@ -71,6 +68,6 @@ export default defineRole({
   // The synapse role defines the same handler (the first one in a play wins); this one makes the
   // role usable in a play of its own against a host where Synapse is already installed.
   handlers: (v) => ({
-    'restart synapse': service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }),
+    'restart synapse': restartSynapse(v.synapse_http_port),
   }),
 });

@@ -1,5 +1,5 @@
-import { defineRole, z, service } from 'mxplay';
-import { FLAVOURS, fragment } from '../synapse/fragment.ts';
+import { defineRole, z } from 'mxplay';
+import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
 
 /** Synapse's `server_notices:` block (the system user that talks to users) in conf.d/server_notices.yaml. */
 export default defineRole({
@@ -13,10 +13,7 @@ export default defineRole({
     synapse_server_notices_system_mxid_avatar_url: z.string().regex(/^mxc:\/\/[^/]+\/.+$/, 'an mxc:// URL').optional(),
     synapse_server_notices_room_name: z.string().min(1).default('Server Notices').describe('name of the room notices arrive in'),
     synapse_server_notices_auto_join: z.boolean().default(false).describe('join users to the notices room instead of inviting them'),
-    // Shared with the synapse role (one flat namespace per host): same name, same enum and default.
-    synapse_package_source: z.enum(['matrix.org', 'debian']).default('matrix.org')
-      .describe("matrix.org's apt repository (matrix-synapse-py3) or Debian's own matrix-synapse"),
-    synapse_http_port: z.number().int().default(8008),
+    ...synapseSharedVars,
   }),
   tasks: (v) => {
     const flavour = FLAVOURS[v.synapse_package_source];
@@ -31,6 +28,6 @@ export default defineRole({
     return [fragment('server_notices', 'synapse_server_notices', { server_notices: notices }, flavour)];
   },
   handlers: (v) => ({
-    'restart synapse': service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }),
+    'restart synapse': restartSynapse(v.synapse_http_port),
   }),
 });
