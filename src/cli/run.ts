@@ -105,7 +105,3 @@ export async function runCommand(a: RunArgs): Promise<number> {
     await closeAll(session);
   }
 }
-
-export function maskedError(e: unknown): string {
-  return mask(e instanceof Error ? e.message : String(e));
-}

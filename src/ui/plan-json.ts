@@ -1,5 +1,4 @@
 import type { HostPlan } from '../engine/plan.ts';
-import type { HostResult } from '../engine/run.ts';
 import { mask } from '../secrets/secrets.ts';
 
 /** The plan as data (for --json and saved plans): secrets masked, secret file contents left out. */
@@ -29,8 +28,4 @@ export function planToJson(plans: HostPlan[]) {
 
 export function toMaskedJson(value: unknown): string {
   return mask(JSON.stringify(value, null, 2));
-}
-
-export function resultsToJson(results: HostResult[]) {
-  return results.map((r) => ({ ...r }));
 }
