@@ -11,7 +11,6 @@ import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
 import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
 import { unifiedDiff } from '../ui/diff.ts';
-import { mask } from '../secrets/secrets.ts';
 
 export interface RunArgs {
   playbook: string;
