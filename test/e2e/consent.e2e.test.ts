@@ -222,4 +222,23 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(changedOf(again, 'cons1')).toBe(0);
   });
+
+  it('server notices off removes their fragment; Synapse restarts and refuses to send a notice', async () => {
+    const notice = () => api(base(), '/_synapse/admin/v1/send_server_notice', {
+      token: adminToken, body: { user_id: '@bob:cons1.lab.test', content: { msgtype: 'm.text', body: 'maintenance tonight' } },
+    });
+    const before = await notice();
+    expect(before.status, before.text).toBe(200);
+
+    const r = await run('--yes', '--json', '-e', '@consent-off.yml', '-e', 'synapse_server_notices_enabled=false');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.find((p) => p.host === 'cons1')!.changes.map((c) => [c.action, c.id])).toEqual([['-', NOTICES]]);
+    const gone = await lab.ssh('cons1', `test -e ${NOTICES} && echo present || echo absent`);
+    expect(gone.stdout.trim()).toBe('absent');
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200), 60_000);
+    adminToken = (await login(base(), 'admin', ADMIN_PASSWORD)).json.access_token as string;
+    const after = await notice();
+    expect(after.status, after.text).toBe(400);
+    expect(after.text).toMatch(/server notices are not enabled/i);
+  });
 });

@@ -124,7 +124,8 @@ describe('validateRoleVars', () => {
   });
 });
 
-describe('buildWork input errors (role from a temp dir)', () => {
+// Roles are TypeScript compiled on the fly here; an unknown var also loads every built-in role.
+describe('buildWork input errors (role from a temp dir)', { timeout: 30_000 }, () => {
   const SRC = resolve(__dirname, '../../../src/index.ts');
   const ROLE = `import { defineRole, z, file, service } from '${SRC}';
 export default defineRole({
