@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
-  postgresRole, postgresDatabase,
+  postgresRole, postgresDatabase, type Facts,
 } from 'mxplay';
 import { FLAVOURS, fragment, restartSynapse, synapseSharedVars } from './fragment.ts';
 
@@ -145,7 +145,8 @@ export default defineRole({
     // A changed config must be live before the admin user is registered against it.
     flushHandlers(),
     v.synapse_admin_user && v.synapse_admin_password
-      && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source]),
+      && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source],
+        v.synapse_db_manage ? v.synapse_db_name : undefined),
   ],
   handlers: (v) => ({ 'restart synapse': restartSynapse(v.synapse_http_port) }),
 });
@@ -165,12 +166,28 @@ function matrixOrgSource(keyring: string, suite: string) {
 }
 
 /**
- * The first admin, created once. The check asks Synapse's own database (with the credentials of
- * the database fragment), so it needs no password and works with any database host.
+ * The first admin, created once. The check asks Synapse's own database: with the database on this
+ * host, with the other queries of the probe (no extra process); elsewhere, with the credentials of
+ * the database fragment, from Synapse's Python. Either way it needs no password.
  */
-function registerAdmin(user: string, password: string, server: string, port: number, f: typeof FLAVOURS.debian) {
+function registerAdmin(user: string, password: string, server: string, port: number, f: typeof FLAVOURS.debian, localDb?: string) {
   const mxid = `@${user}:${server}`;
-  const exists = `${f.python} - <<'MXP_PY'
+  const register = command({
+    name: `register admin ${mxid}`,
+    ...(localDb ? {} : { unless: adminExistsPython(mxid, f) }),
+    cmd: `${f.registerCommand} --admin -u ${user} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port} <<'MXP_PW'\n${password}\nMXP_PW`,
+  });
+  if (!localDb) return register;
+  const query = `SELECT 1 FROM users WHERE name = '${mxid.replaceAll("'", "''")}'`;
+  return {
+    ...register,
+    // No users table yet (Synapse never started) reads as "not registered".
+    probe: { facts: { sql: [{ db: localDb, query }] }, read: (facts: Facts) => { const r = facts.sql(localDb, query); return { done: 'rows' in r && r.rows.length > 0 }; } },
+  };
+}
+
+function adminExistsPython(mxid: string, f: typeof FLAVOURS.debian): string {
+  return `${f.python} - <<'MXP_PY'
 import yaml, psycopg2
 args = yaml.safe_load(open('/etc/matrix-synapse/conf.d/database.yaml'))['database']['args']
 conn = psycopg2.connect(**{k: v for k, v in args.items() if k in ('user', 'password', 'database', 'host', 'port')})
@@ -178,9 +195,4 @@ cur = conn.cursor()
 cur.execute('SELECT 1 FROM users WHERE name = %s', (${JSON.stringify(mxid)},))
 raise SystemExit(0 if cur.fetchone() else 1)
 MXP_PY`;
-  return command({
-    name: `register admin ${mxid}`,
-    unless: exists,
-    cmd: `${f.registerCommand} --admin -u ${user} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port} <<'MXP_PW'\n${password}\nMXP_PW`,
-  });
 }

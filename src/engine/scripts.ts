@@ -84,7 +84,10 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
       lines.set(current, l);
     }
   }
-  const facts = parseFacts(new Map([...lines].filter((e): e is [string, string[]] => typeof e[0] === 'string')));
+  const facts = parseFacts(
+    new Map([...lines].filter((e): e is [string, string[]] => typeof e[0] === 'string')),
+    resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])),
+  );
   resources.forEach((r, i) => {
     if (typeof r.probe !== 'string') {
       try {

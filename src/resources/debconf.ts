@@ -1,5 +1,5 @@
 import { q } from './sh.ts';
-import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface DebconfOptions extends ResourceCommon {
   package: string;
@@ -29,11 +29,7 @@ export function planDebconf(o: DebconfOptions, s: DebconfState): PlanResult {
 
 /** Preseed one debconf answer, so a package installs without asking. */
 export function debconf(o: DebconfOptions): Resource<DebconfState> {
-  // debconf-communicate answers "0 <value>" for a known question, a non-zero code otherwise.
-  const probe = [
-    `r=$(printf 'GET %s\\n' ${q(o.question)} | debconf-communicate ${q(o.package)} 2>/dev/null)`,
-    `case "$r" in "0 "*|0) v=\${r#0}; v=\${v# }; printf '{"value":"%s"}\\n' "$(printf '%s' "$v" | sed 's/[\\\\"]/\\\\&/g')";;`,
-    `*) echo '{"value":null}';; esac`,
-  ].join('\n');
+  // Read with every other question of the host in one debconf-communicate (see facts.ts).
+  const probe: FactProbe<DebconfState> = { facts: { debconf: [o.question] }, read: (f) => ({ value: f.debconf(o.question) }) };
   return { type: 'debconf', id: `${o.package}/${o.question}`, probe, plan: (s) => planDebconf(o, s), ...common(o) };
 }

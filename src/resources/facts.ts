@@ -1,5 +1,6 @@
 // Facts many resources need, read for all of them at once: one `stat` over every path, one
-// `sha256sum` over every regular file, one `getent` for users, one for groups, one `dpkg-query`.
+// `sha256sum` over every regular file, one `getent` for users, one for groups, one `dpkg-query`,
+// one `debconf-communicate` for every question, one psql session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
 // on a host with 60 resources that was most of a no-op run.
 import { q } from './sh.ts';
@@ -10,6 +11,9 @@ export interface FactQuery {
   users?: string[];
   groups?: string[];
   packages?: string[];
+  debconf?: string[];
+  /** Read-only queries run as the postgres superuser over the local socket. */
+  sql?: { db: string; query: string }[];
 }
 
 export interface PathFact {
@@ -30,11 +34,16 @@ export interface Facts {
   group(name: string): boolean;
   /** dpkg's status abbreviation and version; undefined when dpkg does not know the package. */
   pkg(name: string): { status: string; version: string } | undefined;
+  /** The answer in debconf's database; null when the question is not there. */
+  debconf(question: string): string | null;
+  /** The rows (fields split on |), or why PostgreSQL could not answer. */
+  sql(db: string, query: string): { rows: string[][] } | { down: string };
 }
 
 const CONTENT_LIMIT = 262144;
 
 const uniq = (xs: string[]) => [...new Set(xs)];
+const uniqSql = (xs: { db: string; query: string }[]) => [...new Map(xs.map((x) => [`${x.db}\0${x.query}`, x])).values()];
 
 /** The shell that prints the facts for all queries, as sections `@@mxp facts <name>`. */
 export function factsScript(queries: FactQuery[]): string {
@@ -61,6 +70,22 @@ export function factsScript(queries: FactQuery[]): string {
   }
   if (users.length) out.push('echo "@@mxp facts users"', `getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
   if (groups.length) out.push('echo "@@mxp facts groups"', `getent group ${groups.map(q).join(' ')} 2>/dev/null`);
+  const questions = uniq(queries.flatMap((x) => x.debconf ?? []));
+  if (questions.length) {
+    // One perl start for all questions: one answer line per GET, in order.
+    out.push('echo "@@mxp facts debconf"', `printf '${questions.map(() => 'GET %s\\n').join('')}' ${questions.map(q).join(' ')} | debconf-communicate 2>/dev/null`);
+  }
+  const sql = uniqSql(queries.flatMap((x) => x.sql ?? []));
+  if (sql.length) {
+    out.push('echo "@@mxp facts sql"', `if ! command -v psql >/dev/null 2>&1; then echo 'DOWN|PostgreSQL is not installed'; else`);
+    for (const db of uniq(sql.map((x) => x.db))) {
+      // Each query after a marker line; the first error stops the session (its message follows).
+      const body = sql.map((x, i) => [x, i] as const).filter(([x]) => x.db === db).map(([x, i]) => `\\echo @@q ${i}\n${x.query};`);
+      // Every line prefixed with |: an empty value is a line too.
+      out.push(`echo '@@db ${db.replaceAll("'", '')}'`, `runuser -u postgres -- psql -X -At -F '|' -v ON_ERROR_STOP=1 -d ${q(db)} 2>&1 <<'MXP_SQL' | sed 's/^/|/'\n${body.join('\n')}\nMXP_SQL`);
+    }
+    out.push('fi');
+  }
   if (packages.length) {
     out.push('echo "@@mxp facts packages"', `dpkg-query -W -f='\${binary:Package}|\${db:Status-Abbrev}|\${Version}\\n' ${packages.map(q).join(' ')} 2>/dev/null`);
   }
@@ -75,7 +100,7 @@ const KINDS: Record<string, PathFact['kind']> = {
 };
 
 /** Facts from the lines of the sections (name → lines), as factsScript printed them. */
-export function parseFacts(sections: Map<string, string[]>): Facts {
+export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]): Facts {
   const paths = new Map<string, PathFact>();
   for (const line of sections.get('paths') ?? []) {
     const tag = line.slice(0, 2);
@@ -105,10 +130,56 @@ export function parseFacts(sections: Map<string, string[]>): Facts {
     const plain = name.split(':')[0]!;
     if (!pkgs.has(plain)) pkgs.set(plain, v);
   }
+  const questions = uniq(queries.flatMap((x) => x.debconf ?? []));
+  const answers = new Map<string, string | null>();
+  (sections.get('debconf') ?? []).forEach((line, i) => {
+    const m = /^(\d+)(?: (.*))?$/.exec(line);
+    if (questions[i] !== undefined) answers.set(questions[i]!, m && m[1] === '0' ? (m[2] ?? '') : null);
+  });
+  const sql = sqlResults(uniqSql(queries.flatMap((x) => x.sql ?? [])), sections.get('sql') ?? []);
   return {
     path: (p) => paths.get(p),
     user: (n) => users.has(n),
     group: (n) => groups.has(n),
     pkg: (n) => pkgs.get(n),
+    debconf: (question) => answers.get(question) ?? null,
+    sql: (db, query) => sql.get(`${db}\0${query}`) ?? { down: 'PostgreSQL was not asked' },
   };
+}
+
+/** Rows per query from the sql section: markers `@@q N` start a query's rows; psql's messages
+ * (prefixed "psql:") are errors; a query whose marker never came did not run (the first error
+ * or a server that does not answer stopped the session). */
+function sqlResults(sql: { db: string; query: string }[], lines: string[]) {
+  const out = new Map<string, { rows: string[][] } | { down: string }>();
+  const installed = !lines.some((l) => l.startsWith('DOWN|'));
+  const seen = new Map<number, { rows: string[][]; error?: string }>();
+  const dbError = new Map<string, string>();
+  let db = '';
+  let current: { rows: string[][]; error?: string } | undefined;
+  for (const raw of lines) {
+    const line = raw.startsWith('|') ? raw.slice(1) : raw;
+    const marker = /^@@q (\d+)$/.exec(line);
+    if (line.startsWith('@@db ')) {
+      db = line.slice(5);
+      current = undefined;
+    } else if (marker) {
+      seen.set(Number(marker[1]), (current = { rows: [] }));
+    } else if (/^(psql:|ERROR:|FATAL:)/.test(line)) {
+      const text = line.replace(/^psql:(<stdin>:\d+: )?/, '').trim();
+      if (current) current.error ??= text;
+      // Before any query (no connection), or the error that stopped the queries after it.
+      if (!dbError.has(db)) dbError.set(db, text);
+    } else if (current) {
+      current.rows.push(line.split('|'));
+    }
+  }
+  sql.forEach((x, i) => {
+    const r = seen.get(i);
+    const down = !installed ? 'PostgreSQL is not installed'
+      : r?.error ? `PostgreSQL: ${r.error}`
+      : !r ? `PostgreSQL does not answer: ${dbError.get(x.db) ?? 'no reply'}` : undefined;
+    out.set(`${x.db}\0${x.query}`, down ? { down } : { rows: r!.rows });
+  });
+  return out;
 }

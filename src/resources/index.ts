@@ -11,4 +11,5 @@ export { command } from './command.ts';
 export { user, group } from './user.ts';
 export { flushHandlers } from './flush.ts';
 export { postgresRole, postgresDatabase, postgresSetting } from './postgres.ts';
-export type { Resource, Task, Change, Action, RoleContext } from './types.ts';
+export type { Resource, Task, Change, Action, RoleContext, FactProbe } from './types.ts';
+export type { Facts, FactQuery } from './facts.ts';

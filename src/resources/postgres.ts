@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { q } from './sh.ts';
-import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 /** SQL run as the postgres superuser over the local socket, read from stdin (no secret in argv). */
 function psql(sql: string, db = 'postgres'): string {
@@ -10,13 +10,16 @@ function psql(sql: string, db = 'postgres'): string {
 export const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;
 export const literal = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
-/** Probe prelude: psql missing or the server down mean "known after the install/start". */
-function probeQuery(sql: string, toJson: string): string {
-  return [
-    `if ! command -v psql >/dev/null 2>&1; then echo '{"down":"PostgreSQL is not installed"}'`,
-    `elif ! r=$(runuser -u postgres -- psql -X -At -F '|' -d postgres -c ${q(sql)} 2>&1); then printf '{"down":"PostgreSQL does not answer: %s"}\\n' "$(printf '%s' "$r" | head -n1 | tr -d '"\\\\')"`,
-    `else ${toJson}; fi`,
-  ].join('\n');
+/** A probe from one read-only query, batched with every other query of the host (see facts.ts). */
+function sqlProbe<S>(query: string, read: (rows: string[][]) => S): FactProbe<S | { down: string }> {
+  return {
+    facts: { sql: [{ db: 'postgres', query }] },
+    read(f) {
+      const r = f.sql('postgres', query);
+      // psql missing or the server down mean "known after the install/start".
+      return 'down' in r ? { down: r.down } : read(r.rows);
+    },
+  };
 }
 
 // ---- roles ---------------------------------------------------------------------------------
@@ -61,8 +64,8 @@ export function planPostgresRole(o: PostgresRoleOptions, s: PostgresRoleState): 
 }
 
 export function postgresRole(o: PostgresRoleOptions): Resource<PostgresRoleState> {
-  const sql = `SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = ${literal(o.name)}`;
-  const probe = probeQuery(sql, `if [ -z "$r" ] && ! runuser -u postgres -- psql -X -At -d postgres -c ${q(`SELECT 1 FROM pg_roles WHERE rolname = ${literal(o.name)}`)} | grep -q 1; then echo '{"exists":false}'; else printf '{"exists":true,"verifier":"%s"}\\n' "$r"; fi`);
+  const probe = sqlProbe(`SELECT coalesce(rolpassword, '') FROM pg_authid WHERE rolname = ${literal(o.name)}`, (rows) =>
+    rows.length ? { exists: true, verifier: rows[0]![0] ?? '' } : { exists: false });
   return { type: 'postgres role', id: o.name, probe, plan: (s) => planPostgresRole(o, s), ...common(o) };
 }
 
@@ -112,8 +115,11 @@ export function planPostgresDatabase(o: PostgresDatabaseOptions, s: PostgresData
 
 export function postgresDatabase(o: PostgresDatabaseOptions): Resource<PostgresDatabaseState> {
   const sql = `SELECT pg_encoding_to_char(encoding), datcollate, datctype, pg_get_userbyid(datdba) FROM pg_database WHERE datname = ${literal(o.name)}`;
-  const toJson = `if [ -z "$r" ]; then echo '{"exists":false}'; else IFS='|' read -r e c t w <<MXP_ROW\n$r\nMXP_ROW\nprintf '{"exists":true,"encoding":"%s","collate":"%s","ctype":"%s","owner":"%s"}\\n' "$e" "$c" "$t" "$w"; fi`;
-  return { type: 'postgres db', id: o.name, probe: probeQuery(sql, toJson), plan: (s) => planPostgresDatabase(o, s), ...common(o) };
+  const probe = sqlProbe(sql, (rows) => {
+    const [encoding, collate, ctype, owner] = rows[0] ?? [];
+    return rows.length ? { exists: true, encoding, collate, ctype, owner } : { exists: false };
+  });
+  return { type: 'postgres db', id: o.name, probe, plan: (s) => planPostgresDatabase(o, s), ...common(o) };
 }
 
 // ---- server settings -----------------------------------------------------------------------
@@ -145,6 +151,6 @@ export function planPostgresSetting(o: PostgresSettingOptions, s: PostgresSettin
 /** A server setting in postgresql.auto.conf; notify a restart or reload as the setting needs. */
 export function postgresSetting(o: PostgresSettingOptions): Resource<PostgresSettingState> {
   const sql = `SELECT setting FROM pg_file_settings WHERE name = ${literal(o.name)} AND error IS NULL ORDER BY seqno DESC LIMIT 1`;
-  const toJson = `printf '{"configured":"%s"}\\n' "$(printf '%s' "$r" | sed 's/[\\\\"]/\\\\&/g')"`;
-  return { type: 'postgres setting', id: o.name, probe: probeQuery(sql, toJson), plan: (s) => planPostgresSetting(o, s), ...common(o) };
+  const probe = sqlProbe(sql, (rows) => ({ configured: rows[0]?.[0] ?? '' }));
+  return { type: 'postgres setting', id: o.name, probe, plan: (s) => planPostgresSetting(o, s), ...common(o) };
 }

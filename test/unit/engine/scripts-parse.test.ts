@@ -89,6 +89,37 @@ describe('facts read for all resources at once', () => {
     expect(r.states[0]).toEqual(want);
   });
 
+  const sqlOf = (db: string, query: string) => res({ facts: { sql: [{ db, query }] }, read: (f) => f.sql(db, query) });
+  const debconfOf = (q: string) => res({ facts: { debconf: [q] }, read: (f) => f.debconf(q) });
+
+  it.each([
+    ['rows split on |, an empty value kept', ['@@db postgres', '|@@q 0', '|UTF8|C', '|@@q 1', '|'], [{ rows: [['UTF8', 'C']] }, { rows: [['']] }]],
+    ['no row', ['@@db postgres', '|@@q 0', '|@@q 1'], [{ rows: [] }, { rows: [] }]],
+    ['psql missing', ['DOWN|PostgreSQL is not installed'], [{ down: 'PostgreSQL is not installed' }, { down: 'PostgreSQL is not installed' }]],
+    ['the server does not answer', ['@@db postgres', '|psql: error: connection to server on socket failed'],
+      [{ down: 'PostgreSQL does not answer: error: connection to server on socket failed' }, { down: 'PostgreSQL does not answer: error: connection to server on socket failed' }]],
+    ['a failing query stops the ones after it', ['@@db postgres', '|@@q 0', '|psql:<stdin>:2: ERROR:  relation "users" does not exist'],
+      [{ down: 'PostgreSQL: ERROR:  relation "users" does not exist' }, { down: 'PostgreSQL does not answer: ERROR:  relation "users" does not exist' }]],
+  ])('sql: %s', (_, lines, want) => {
+    const out = ['@@mxp facts sql', ...lines, '@@mxp pending', ''].join('\n');
+    expect(parseProbeOutput(out, [sqlOf('postgres', 'SELECT a'), sqlOf('postgres', 'SELECT b')]).states).toEqual(want);
+  });
+
+  it('debconf: one answer line per question, in the order asked; a non-zero code is no answer', () => {
+    const out = ['@@mxp facts debconf', '0 matrix.example.org', '10 pkg/b doesn\'t exist', '0', '@@mxp pending', ''].join('\n');
+    expect(parseProbeOutput(out, [debconfOf('pkg/a'), debconfOf('pkg/b'), debconfOf('pkg/c')]).states).toEqual(['matrix.example.org', null, '']);
+    const script = probeScript([debconfOf('pkg/a'), debconfOf('pkg/b')]);
+    expect(script.match(/debconf-communicate/g)).toHaveLength(1);
+    expect(script).toContain("printf 'GET %s\\nGET %s\\n' pkg/a pkg/b | debconf-communicate");
+  });
+
+  it('sql: one psql session per database, each query after its marker', () => {
+    const s = probeScript([sqlOf('postgres', 'SELECT a'), sqlOf('synapse', 'SELECT b'), sqlOf('postgres', 'SELECT c')]);
+    expect(s.match(/runuser -u postgres -- psql/g)).toHaveLength(2);
+    expect(s).toContain('\\echo @@q 0\nSELECT a;\n\\echo @@q 2\nSELECT c;');
+    expect(s).toContain('-d synapse');
+  });
+
   it('a fact probe that throws is an error for that resource only; shell probes keep their indexes', () => {
     const out = `${facts}\n@@mxp probe 1\n{"done":true}\n@@mxp pending\n`;
     const r = parseProbeOutput(out, [probeOf(() => { throw new Error('bad'); }), res('echo')]);
