@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -26,6 +26,14 @@ export function mask(text: string): string {
     if (out.includes(s)) out = out.split(s).join(MASK);
   }
   return out;
+}
+
+/**
+ * A key made of every secret value known: saved plans key their fingerprints with it, so a
+ * fingerprint cannot be used to test a guess of one secret without knowing all of them.
+ */
+export function secretsKey(): Buffer {
+  return createHash('sha256').update([...known].sort().join('\0')).digest();
 }
 
 /** A role variable holding a secret: validated as a non-empty string and masked in every output. */
