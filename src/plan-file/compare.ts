@@ -38,9 +38,8 @@ function compareResources(s: PlanHost, n: PlanHost): string[] {
     const cur = nowByKey.get(key(r))?.shift();
     if (!cur) out.push(`${s.host}: ${what(r)} (role ${r.role}) is in the plan but no longer in the playbook`);
     else if (cur.state !== r.state) out.push(`${s.host}: ${what(r)} changed on the host since the plan was made`);
-    else if (cur.planned !== r.planned || cur.change !== r.change) {
-      out.push(`${s.host}: ${what(r)}: the change computed now (${cur.planned}) differs from the planned one (${r.planned})`);
-    }
+    else if (cur.planned !== r.planned) out.push(`${s.host}: ${what(r)}: planned as ${r.planned}, computed now as ${cur.planned}`);
+    else if (cur.change !== r.change) out.push(`${s.host}: ${what(r)}: the change computed now differs from the planned one (content or commands)`);
   }
   for (const left of nowByKey.values()) for (const r of left) out.push(`${s.host}: ${what(r)} (role ${r.role}) is not in the plan`);
   if (!out.length && s.resources.map(key).join('\n') !== n.resources.map(key).join('\n')) {
