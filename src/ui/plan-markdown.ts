@@ -51,7 +51,8 @@ function hostBlock(h: PlanHost): string[] {
     return [`<details><summary>${htmlText(h.host)} — ${h.status}</summary>`, '', mdFence(h.message ?? h.status, ''), '', '</details>', ''];
   }
   const n = changesOf(h);
-  const out = [`<details><summary>${htmlText(h.host)} — ${n ? plural(n, 'change') : 'no changes'}</summary>`, ''];
+  if (!n) return []; // the table says so; an empty fold would only be noise
+  const out = [`<details><summary>${htmlText(h.host)} — ${plural(n, 'change')}</summary>`, ''];
   for (const ch of h.changes) out.push(...changeBlock(ch));
   for (const hd of h.pendingHandlers) out.push(`${mdCode('!')} handler ${mdCode(hd)}: pending from an earlier run`, '');
   out.push('</details>', '');

@@ -27,6 +27,10 @@ const PLAYBOOK = `
       vars: { coturn_synapse_fragment: false }
   tasks:
     - file: { path: ${DEMO}, content: "greeting = hello\\n" }
+  handlers:
+    # Notified by coturn's Synapse fragment even when it is switched off; there is no Synapse here.
+    - name: restart synapse
+      command: { cmd: "true" }
 `;
 
 interface PlanJson {
@@ -118,8 +122,8 @@ describe('saved plans: plan, review, apply exactly, refuse when stale, never a s
   it('apply plan.json converges both hosts with their secrets re-rendered, and a second run changes nothing', async () => {
     const r = await cli('apply', 'plan.json', '--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(changedOf(r, 'pln1')).toBeGreaterThanOrEqual(4);
-    expect(changedOf(r, 'pln2')).toBeGreaterThanOrEqual(4);
+    expect(changedOf(r, 'pln1')).toBeGreaterThanOrEqual(3);
+    expect(changedOf(r, 'pln2')).toBeGreaterThanOrEqual(3);
     for (const h of ['pln1', 'pln2']) {
       expect(await demoOn(h)).toBe('greeting = hello\n');
       const s = await lab.ssh(h, 'systemctl is-active coturn');
