@@ -29,7 +29,8 @@ Run options:
 
 Plan options (and the run options -i -l -t --skip-tags -e -f --host-key-checking --detailed-exitcode):
   -o, --output FILE           write the plan to FILE (apply reads the json form)
-  --format json|markdown|text default: by FILE's extension (.md, .txt, else json); text on stdout
+  --format FORMAT             json, markdown or text (also for show); default from FILE's
+                              extension (.md, .txt, else json), text on stdout without -o
 
 Apply options: -y/--yes, --diff, --json, -f, --host-key-checking, and -e K=V only for the
   secret extra vars the plan was made with (a plan never stores a secret).
