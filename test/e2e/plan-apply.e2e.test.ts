@@ -209,6 +209,28 @@ describe('saved plans: plan, review, apply exactly, refuse when stale, never a s
     expect((await lab.ssh('pln2', "grep '^static-auth-secret=' /etc/turnserver.conf")).stdout.trim()).toBe(`static-auth-secret=${EXTRA_TURN}`);
   });
 
+  it('a host that cannot be reached is in the plan as unreachable, and such a plan is not applied', async () => {
+    // The same hosts plus one that is down (no lab host has that address), in an inventory of its own.
+    await writeFile(join(project, 'with-gone.yml'), stringify({
+      all: {
+        vars: { ansible_user: 'root', ansible_ssh_private_key_file: lab.keyFile, mxplay_known_hosts_file: lab.knownHostsFile,
+          coturn_realm: 'turn.lab.test', mxplay_master_secret: MASTER },
+        hosts: { pln1: { ansible_host: lab.host('pln1').ip, coturn_shared_secret: PLN1_TURN }, gone: { ansible_host: '10.231.0.254', mxplay_connect_timeout: 3 } },
+      },
+    }));
+    const p = await cli('plan', 'site.yml', '-i', 'with-gone.yml', '-o', 'plan-gone.json');
+    expect(p.code, p.stdout + p.stderr).toBe(1);
+    expect(p.stdout).toMatch(/, 1 host\(s\) failed or unreachable; written to plan-gone\.json/);
+    const plan = await readPlan('plan-gone.json');
+    expect(plan.hosts.map((h) => [h.host, h.status])).toEqual([['pln1', 'planned'], ['gone', 'unreachable']]);
+    const md = await cli('show', 'plan-gone.json', '--format', 'markdown');
+    expect(md.stdout).toMatch(/^\| gone \| \*\*unreachable\*\*: .*10\.231\.0\.254.* \|$/m);
+
+    const r = await cli('apply', 'plan-gone.json', '--yes');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('the plan has hosts that could not be planned (gone: unreachable): make a new plan, with --limit to leave a host out');
+  });
+
   it('no secret value appears in any output or file of a full run: plans in every format, check, diff, apply', async () => {
     // Plans in every format, to files and to stdout, then a dry run, a run with diffs that puts
     // pln2's derived secret back over the -e one, and a run with nothing to do.
@@ -238,9 +260,9 @@ describe('saved plans: plan, review, apply exactly, refuse when stale, never a s
       (await readdir(dir, { withFileTypes: true, recursive: true })).filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
     const written = [...(await files(project)), ...(await files(home)), ...(await files(tmp))];
     expect(written.map((f) => f.slice(project.length + 1))).toEqual(
-      expect.arrayContaining(['plan.json', 'plan2.json', 'plan3.json', 'plan-e.json', 'plan-all.json', 'plan-all.md', 'plan-all.txt']),
+      expect.arrayContaining(['plan.json', 'plan2.json', 'plan3.json', 'plan-e.json', 'plan-gone.json', 'plan-all.json', 'plan-all.md', 'plan-all.txt']),
     );
-    const inventoryFiles = written.filter((f) => f.startsWith(join(project, 'inventory')));
+    const inventoryFiles = written.filter((f) => f.startsWith(join(project, 'inventory')) || f.endsWith('with-gone.yml'));
     const everything = [
       ...outputs,
       ...(await Promise.all(written.filter((f) => !inventoryFiles.includes(f)).map(async (f) => ({ label: f, text: await readFile(f, 'utf8') })))),
