@@ -425,7 +425,7 @@ async function machine(ansibleVersion: string): Promise<Record<string, string>> 
   };
 }
 
-function report(blocks: Block[], info: Record<string, string>, notes: string[], reps: Record<Tool, number>, started: Date): string {
+function report(blocks: Block[], info: Record<string, string>, notes: string[], reps: Record<Tool, number>, started: Date, site?: SiteResult): string {
   const date = started.toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   return `# mxplay vs Ansible: measured
 
@@ -451,14 +451,19 @@ Where mxplay's time goes (medians of the same runs):
 
 ${splitTable(blocks)}
 
-Checked while measuring: every timed run exited 0 and reported the expected changes on every host
+${site ? `The whole \`playbooks/site.yml\` (postgres, synapse, nginx; ${RESOURCES_NOTE}) on ${site.host}, converged once, then
+${site.noop.length} no-op runs and ${site.check.length} \`--check\` runs, interleaved:
+
+${siteTable(site)}
+
+` : ''}Checked while measuring: every timed run exited 0 and reported the expected changes on every host
 (first run ${WANT_CHANGES.first} + ${HANDLERS.length} handlers, no-op 0, \`--check\` ${WANT_CHANGES.check}, which Ansible counts with
 the handler they notify); ${notes.join('; ')}.
 
 ## Reproduce
 
 \`\`\`sh
-npm ci                       # also builds the bundle (the bench rebuilds it when src/ or roles/ is newer)
+npm install                  # also builds the bundle (the bench rebuilds it when src/ or roles/ is newer)
 npm run bench                # as root: boots lab hosts bench1..bench5 (stopped at the end), installs
                              # ansible-core from bookworm if missing, ~20 min on a quiet machine
 npm run bench -- --mxplay-reps 5 --ansible-reps 3 --floor-reps 5 --hosts 1,5   # the defaults
@@ -475,6 +480,66 @@ the 40 template pairs from it), \`bench/roles/benchconf/\` (mxplay role), \`benc
 }
 
 // ---------------------------------------------------------------------------------------------
+
+interface SiteResult {
+  host: string;
+  /** the first converge of postgres + synapse + nginx on a reset bench host (untimed in the ratios: apt) */
+  firstS: number;
+  firstChanged: number;
+  noop: { ms: number; roundTrips: number; load1: number }[];
+  check: { ms: number; roundTrips: number; load1: number }[];
+}
+
+/** The whole site.yml (postgres, synapse, nginx) of the lab inventory on one bench host: its no-op. */
+async function measureSite(lab: LabFixture, host: string, work: string, reps: number): Promise<SiteResult> {
+  const inv = await lab.writeInventory(join(work, 'site'), {
+    mxplay_master_secret: 'bench-master-secret-0123456789',
+    proxy_tls_self_signed: true,
+    synapse_package_source: 'debian',
+    synapse_server_name: `${host}.lab.test`,
+    synapse_public_baseurl: `https://${host}.lab.test/`,
+    synapse_admin_user: 'admin',
+    synapse_admin_password: 'bench-admin-password',
+  }, { matrix: [host], nginx: [host] });
+  const args = (extra: string[]) => [BIN, 'run', join(ROOT, 'playbooks/site.yml'), '-i', inv, '--json', ...extra];
+  const one = async (extra: string[], what: string) => {
+    const load1 = loadavg()[0]!;
+    const r = await timed(process.execPath, args(extra), { env: { ...process.env, NO_COLOR: '1' } });
+    if (r.code !== 0) throw new RunFailed(`site.yml ${what} on ${host}: exit ${r.code}\n${tail(r.stderr + '\n' + r.stdout)}`);
+    const j = JSON.parse(r.stdout) as { plan: { changes: unknown[] }[]; results: { changed: number; roundTrips: number }[] };
+    return { ms: r.ms, load1, changes: j.plan[0]!.changes.length, changed: j.results[0]!.changed, roundTrips: j.results[0]!.roundTrips };
+  };
+  log(`site.yml: first converge of postgres, synapse and nginx on ${host} (apt)`);
+  const first = await one(['--yes'], 'first run');
+  const res: SiteResult = { host, firstS: first.ms / 1000, firstChanged: first.changed, noop: [], check: [] };
+  for (let i = 0; i < reps; i++) {
+    const n = await one(['--yes'], 'no-op');
+    if (n.changes !== 0) throw new RunFailed(`site.yml no-op on ${host} planned ${n.changes} changes`);
+    res.noop.push({ ms: n.ms, roundTrips: n.roundTrips, load1: n.load1 });
+    const c = await one(['--check', '-e', 'synapse_max_upload_size=100M'], '--check');
+    if (c.changes !== 1) throw new RunFailed(`site.yml --check after one var on ${host} planned ${c.changes} changes, want 1`);
+    res.check.push({ ms: c.ms, roundTrips: c.roundTrips, load1: c.load1 });
+    log(`site.yml no-op ${(n.ms / 1000).toFixed(3)} s, --check ${(c.ms / 1000).toFixed(3)} s`);
+  }
+  return res;
+}
+
+const RESOURCES_NOTE = 'the lab inventory\'s vars, Synapse on PostgreSQL behind nginx with TLS';
+
+function siteTable(site: SiteResult): string {
+  const f = (xs: { ms: number }[]) => {
+    const s = xs.map((x) => x.ms / 1000);
+    return `${median(s).toFixed(3)} (${Math.min(...s).toFixed(3)}–${Math.max(...s).toFixed(3)})`;
+  };
+  const rt = (xs: { roundTrips: number }[]) => [...new Set(xs.map((x) => x.roundTrips))].join(', ');
+  return [
+    '| run | mxplay s | SSH round trips |',
+    '| --- | ---: | :---: |',
+    `| first run (${site.firstChanged} changes, apt installs included) | ${site.firstS.toFixed(1)} | – |`,
+    `| no-op | ${f(site.noop)} | ${rt(site.noop)} |`,
+    `| \`--check\` after \`-e synapse_max_upload_size=100M\` (1 change) | ${f(site.check)} | ${rt(site.check)} |`,
+  ].join('\n');
+}
 
 async function measureBlock(c: Ctx, reps: Record<Tool, number>): Promise<Block> {
   const n = c.hosts.length;
@@ -528,6 +593,8 @@ async function main() {
       'floor-reps': { type: 'string', default: '5' },
       hosts: { type: 'string', default: '1,5' },
       'no-ansible': { type: 'boolean', default: false },
+      // skips converging postgres + synapse + nginx on bench1 for the site.yml no-op (~2 min of apt)
+      'no-site': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
       // re-renders RESULTS.md from results.json, measuring nothing
       'report-only': { type: 'boolean', default: false },
@@ -535,9 +602,9 @@ async function main() {
   });
   if (o['report-only']) {
     const saved = JSON.parse(readFileSync(join(BENCH, 'results.json'), 'utf8')) as {
-      started: string; info: Record<string, string>; reps: Record<Tool, number>; notes: string[]; incidents?: string[]; blocks: Block[];
+      started: string; info: Record<string, string>; reps: Record<Tool, number>; notes: string[]; incidents?: string[]; blocks: Block[]; site?: SiteResult;
     };
-    writeFileSync(join(BENCH, 'RESULTS.md'), report(saved.blocks, saved.info, [...saved.notes, ...(saved.incidents ?? [])], saved.reps, new Date(saved.started)));
+    writeFileSync(join(BENCH, 'RESULTS.md'), report(saved.blocks, saved.info, [...saved.notes, ...(saved.incidents ?? [])], saved.reps, new Date(saved.started), saved.site));
     log('wrote bench/RESULTS.md from bench/results.json');
     return;
   }
@@ -641,12 +708,14 @@ async function main() {
       log(`\n${table([block])}`);
     }
 
+    const site = o['no-site'] ? undefined : await onHosts('the site.yml block', () => measureSite(lab!, names[0]!, work, reps.mxplay));
+
     const info = await machine(ansibleVersion);
-    const md = report(blocks, info, [...notes, ...incidents], reps, started);
-    process.stdout.write(`\n${table(blocks)}\n`);
+    const md = report(blocks, info, [...notes, ...incidents], reps, started, site);
+    process.stdout.write(`\n${table(blocks)}\n${site ? `\n${siteTable(site)}\n` : ''}`);
     if (!o['no-write']) {
       writeFileSync(join(BENCH, 'RESULTS.md'), md);
-      writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ started, info, reps, notes, incidents, blocks }, null, 2)}\n`);
+      writeFileSync(join(BENCH, 'results.json'), `${JSON.stringify({ started, info, reps, notes, incidents, blocks, site }, null, 2)}\n`);
       log('wrote bench/RESULTS.md and bench/results.json');
     }
   } finally {

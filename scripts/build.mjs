@@ -14,9 +14,21 @@ await build({
   entryPoints: { mxplay: 'src/bundle.ts' },
   outdir: out,
   outExtension: { '.js': '.mjs' },
-  // ssh2 carries optional native add-ons, tsx its own loader: they stay packages.
-  external: ['ssh2', 'node-ssh', 'tsx', 'esbuild', 'cpu-features'],
-  banner: { js: "import { createRequire as __mxpCreateRequire } from 'node:module'; const require = __mxpCreateRequire(import.meta.url);" },
+  // tsx and esbuild run their own binaries and loaders: they stay packages. ssh2 is bundled (its
+  // module resolution alone cost ~50 ms per start); its optional native add-ons stay outside, and
+  // ssh2 falls back to its JavaScript crypto when they are not built, as it does unbundled.
+  external: ['tsx', 'esbuild', 'cpu-features', '*.node'],
+  // CommonJS inside the bundle (ssh2's WebAssembly loader among it) expects these.
+  banner: {
+    js: [
+      "import { createRequire as __mxpCreateRequire } from 'node:module';",
+      "import { dirname as __mxpDirname } from 'node:path';",
+      "import { fileURLToPath as __mxpFileURLToPath } from 'node:url';",
+      'const require = __mxpCreateRequire(import.meta.url);',
+      'const __filename = __mxpFileURLToPath(import.meta.url);',
+      'const __dirname = __mxpDirname(__filename);',
+    ].join(' '),
+  },
 });
 
 // Built-in roles, each its own module importing the one shared 'mxplay' API (same instance:

@@ -41,6 +41,10 @@ export default defineRole({
     ]),
     synapse_registration: z.enum(registrationModes).default('invite-token')
       .describe('closed; invite-token (a token from the admin API is needed); open-email (email verification required)'),
+    // The synapse_email role's vars, stated here so that open-email registration is never configured
+    // without a way to send the verification mail.
+    synapse_email_enabled: z.boolean().optional().describe("the synapse_email role's switch"),
+    synapse_email_notif_from: z.string().optional().describe("the synapse_email role's sender: open-email registration needs it"),
     synapse_presence: z.boolean().default(true),
     synapse_password_localdb_enabled: z.boolean().default(true).describe('allow passwords from the local database (LDAP setups may turn it off)'),
     synapse_password_policy: z.object({
@@ -56,6 +60,9 @@ export default defineRole({
   }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
     path: ['synapse_matrix_org_keyring'],
     message: 'the matrix.org package source needs the path of its archive key',
+  }).refine((v) => v.synapse_registration !== 'open-email' || (v.synapse_email_enabled !== false && !!v.synapse_email_notif_from), {
+    path: ['synapse_registration'],
+    message: 'open-email registration sends a verification mail: configure the synapse_email role (synapse_email_notif_from, SMTP settings)',
   }),
   tasks: (v, ctx) => {
     const flavour = FLAVOURS[v.synapse_package_source];
@@ -129,13 +136,17 @@ export default defineRole({
         password_config: { enabled: true, localdb_enabled: v.synapse_password_localdb_enabled, policy: { enabled: true, ...v.synapse_password_policy } },
       }),
       frag('mau_limit', v.synapse_mau_limit ? { limit_usage_by_mau: true, max_mau_value: v.synapse_mau_limit } : null),
-
-      service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
-      // A changed config must be live before the admin user is registered against it.
-      flushHandlers(),
-      v.synapse_admin_user && v.synapse_admin_password && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, flavour),
     ];
   },
+  // Other roles of the play (consent, email, LDAP, ...) add fragments that Synapse may need at its
+  // first start (a consent listener without user_consent kills it): start it once they all wrote theirs.
+  atPlayEnd: (v) => [
+    service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
+    // A changed config must be live before the admin user is registered against it.
+    flushHandlers(),
+    v.synapse_admin_user && v.synapse_admin_password
+      && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source]),
+  ],
   handlers: (v) => ({ 'restart synapse': restartSynapse(v.synapse_http_port) }),
 });
 

@@ -57,25 +57,15 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   if (errors.length) throw new UserErrors(errors);
 
   // A variable is known if any role could use it: the playbook's roles, or any other available one
-  // (an inventory often serves several playbooks).
+  // (an inventory often serves several playbooks). Other roles are loaded only to clear a key the
+  // playbook's roles do not know: loading them all costs more than a whole no-op run's probe.
   const known = new Set<string>();
   for (const r of roles.values()) schemaKeys(r.def.vars).forEach((k) => known.add(k));
-  for (const name of availableRoles(searchPath)) {
-    if (roles.has(name)) continue;
-    try {
-      schemaKeys((await loadRole(name, searchPath)).def.vars).forEach((k) => known.add(k));
-    } catch {
-      /* a broken unused role must not block this run */
-    }
-  }
-
   const limit = o.limit ? new Set(requireHosts(inv, o.limit, '--limit')) : undefined;
   const works = new Map<string, HostWork>();
-  const reportedLayers = new Set<string>();
-  const checkLayer = (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys = known) => {
-    if (reportedLayers.has(id)) return;
-    reportedLayers.add(id);
-    errors.push(...unknownKeyErrors(layer, keys, ctx));
+  const layerChecks = new Map<string, { layer: VarLayer; ctx: { host?: string; role?: string }; keys?: Set<string> }>();
+  const checkLayer = (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys?: Set<string>) => {
+    if (!layerChecks.has(id)) layerChecks.set(id, { layer, ctx, ...(keys ? { keys } : {}) });
   };
   checkLayer('extra', o.extraVars, {});
 
@@ -105,6 +95,20 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file));
     }
   }
+  const unknownKeys = () => [...layerChecks.values()].flatMap((c) => unknownKeyErrors(c.layer, c.keys ?? known, c.ctx));
+  let unknown = unknownKeys();
+  if (unknown.length) {
+    for (const name of availableRoles(searchPath)) {
+      if (roles.has(name)) continue;
+      try {
+        schemaKeys((await loadRole(name, searchPath)).def.vars).forEach((k) => known.add(k));
+      } catch {
+        /* a broken unused role must not block this run */
+      }
+    }
+    unknown = unknownKeys();
+  }
+  errors.push(...unknown);
   if (!matchedAny) {
     errors.push(new UserError(`no play matches any host${o.limit ? ` within --limit ${o.limit}` : ''}`, { file: pb.file }));
   }
@@ -123,6 +127,8 @@ function buildPlay(
   file: string,
 ): PlayWork {
   const items: WorkItem[] = [];
+  // Roles' end-of-play tasks, after every role's and the play's own tasks.
+  const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
   const ctxFor = (role: string): TaskContext => ({
     host: hostName,
@@ -155,10 +161,14 @@ function buildPlay(
     try {
       const ctx = ctxFor(entry.role);
       const roleCtx: RoleContext = { roleName: entry.role, roleDir: loaded.dir, hostName, vars: v.vars as Record<string, unknown> };
-      for (const r of flatten(def.tasks(v.vars, ctx), roleCtx)) {
-        const all = [...tags, ...r.tags];
-        if (selected(all, o) || r.marker) items.push({ play: play.index, role: entry.role, resource: { ...r, tags: all } });
-      }
+      const add = (to: WorkItem[], tasks: Task[]) => {
+        for (const r of flatten(tasks, roleCtx)) {
+          const all = [...tags, ...r.tags];
+          if (selected(all, o) || r.marker) to.push({ play: play.index, role: entry.role, resource: { ...r, tags: all } });
+        }
+      };
+      add(items, def.tasks(v.vars, ctx));
+      if (def.atPlayEnd) add(playEnd, def.atPlayEnd(v.vars, ctx));
       const hs = typeof def.handlers === 'function' ? def.handlers(v.vars, ctx) : (def.handlers ?? {});
       for (const [n, h] of Object.entries(hs)) if (!handlers.has(n)) handlers.set(n, h);
     } catch (e) {
@@ -171,6 +181,7 @@ function buildPlay(
     const all = [...play.tags, ...r.tags];
     if (selected(all, o)) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all } });
   }
+  items.push(...playEnd);
   for (const t of play.handlers) {
     if (!t.name) {
       errors.push(new UserError('a handler needs a name (what notify refers to)', { file, line: t.line }));

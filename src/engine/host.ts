@@ -26,7 +26,7 @@ export class HostRun {
 
   async probe(resources: Resource[]) {
     const r = await this.conn.run(probeScript(resources));
-    return parseProbeOutput(r.stdout, resources.length);
+    return parseProbeOutput(r.stdout, resources);
   }
 
   /** One round trip: every resource of every play of this host, plus pending handlers. */

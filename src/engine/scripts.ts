@@ -1,3 +1,4 @@
+import { factsScript, parseFacts } from '../resources/facts.ts';
 import { q } from '../resources/sh.ts';
 import type { Resource } from '../resources/types.ts';
 
@@ -46,10 +47,14 @@ mxp_fail() {
 }
 `;
 
-/** One exec that prints every resource's state, plus the handlers left pending by an earlier run. */
+/**
+ * One exec that prints every resource's state, plus the handlers left pending by an earlier run:
+ * first the facts all FactProbes asked for (read together), then each shell probe in its subshell.
+ */
 export function probeScript(resources: Resource[]): string {
-  const parts = resources.map((r, i) => `echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`);
-  return [...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
+  const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
+  const parts = resources.flatMap((r, i) => (typeof r.probe === 'string' ? [`echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`] : []));
+  return [facts, ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].filter((x, i) => i > 0 || x).join('\n');
 }
 
 export interface ProbeOutput {
@@ -58,16 +63,17 @@ export interface ProbeOutput {
   pending: string[];
 }
 
-export function parseProbeOutput(stdout: string, count: number): ProbeOutput {
+export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOutput {
+  const count = resources.length;
   const states: unknown[] = new Array(count).fill(undefined);
   const errors: (string | undefined)[] = new Array(count).fill(undefined);
   const pending: string[] = [];
-  let current: number | 'pending' | null = null;
-  const lines = new Map<number, string[]>();
+  let current: number | string | null = null;
+  const lines = new Map<number | string, string[]>();
   for (const line of stdout.split('\n')) {
-    const m = /^@@mxp (probe (\d+)|pending)$/.exec(line);
+    const m = /^@@mxp (?:probe (\d+)|facts (\w+)|(pending))$/.exec(line);
     if (m) {
-      current = m[2] !== undefined ? Number(m[2]) : 'pending';
+      current = m[1] !== undefined ? Number(m[1]) : (m[2] ?? 'pending');
       continue;
     }
     if (current === 'pending') {
@@ -78,19 +84,27 @@ export function parseProbeOutput(stdout: string, count: number): ProbeOutput {
       lines.set(current, l);
     }
   }
-  for (let i = 0; i < count; i++) {
-    const out = lines.get(i);
-    const last = out?.at(-1);
+  const facts = parseFacts(new Map([...lines].filter((e): e is [string, string[]] => typeof e[0] === 'string')));
+  resources.forEach((r, i) => {
+    if (typeof r.probe !== 'string') {
+      try {
+        states[i] = r.probe.read(facts);
+      } catch (e) {
+        errors[i] = `cannot read the state: ${(e as Error).message}`;
+      }
+      return;
+    }
+    const last = lines.get(i)?.at(-1);
     if (!last) {
       errors[i] = 'the probe printed nothing';
-      continue;
+      return;
     }
     try {
       states[i] = JSON.parse(last);
     } catch {
       errors[i] = `the probe printed something that is not JSON: ${last.slice(0, 200)}`;
     }
-  }
+  });
   return { states, errors, pending };
 }
 

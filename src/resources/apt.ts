@@ -1,5 +1,5 @@
 import { q } from './sh.ts';
-import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface AptOptions extends ResourceCommon {
   names: string[];
@@ -65,17 +65,20 @@ export function planApt(o: AptOptions, s: AptState): PlanResult {
 
 export function apt(o: AptOptions): Resource<AptState> {
   const latest = (o.state ?? 'present') === 'latest';
-  const probe = [
+  // Presence is read with every other package of the host in one dpkg-query; `latest` also needs
+  // apt-cache's candidate, per package.
+  const probe: string | FactProbe<AptState> = !latest ? {
+    facts: { packages: o.names },
+    read: (f) => ({ pkgs: Object.fromEntries(o.names.map((n) => [n, { status: '', version: '', candidate: '', ...f.pkg(n) }])) }),
+  } : [
     `printf '{"pkgs":{'; sep=`,
     `for n in ${o.names.map(q).join(' ')}; do`,
-    `  v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$n" 2>/dev/null); c=`,
+    `  v=$(dpkg-query -W -f='\${db:Status-Abbrev}|\${Version}' "$n" 2>/dev/null)`,
     // The candidate as the install will pick it: with -t, from the target release.
-    latest ? `  c=$(apt-cache ${o.target_release ? `-t ${q(o.target_release)} ` : ''}policy "$n" 2>/dev/null | awk '/Candidate:/{print $2}')` : '',
+    `  c=$(apt-cache ${o.target_release ? `-t ${q(o.target_release)} ` : ''}policy "$n" 2>/dev/null | awk '/Candidate:/{print $2}')`,
     `  printf '%s"%s":{"status":"%s","version":"%s","candidate":"%s"}' "$sep" "$n" "\${v%%|*}" "\${v#*|}" "$c"; sep=,`,
     `done; printf '}}\\n'`,
-  ]
-    .filter(Boolean)
-    .join('\n');
+  ].join('\n');
   return {
     type: 'apt',
     id: o.names.join(','),

@@ -1,5 +1,5 @@
 import { q, octal } from './sh.ts';
-import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface DirectoryOptions extends ResourceCommon {
   path: string;
@@ -41,17 +41,17 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
 }
 
 export function directory(o: DirectoryOptions): Resource<DirectoryState> {
-  const p = q(o.path);
-  const probe = [
-    'm=',
-    o.owner ? `getent passwd ${q(o.owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
-    o.group ? `getent group ${q(o.group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
-    `if [ -d ${p} ] && [ ! -L ${p} ]; then set -- $(stat -c '%a %U %G' ${p})`,
-    `  printf '{"kind":"dir","mode":"%s","owner":"%s","group":"%s"%s}\\n' "$1" "$2" "$3" "$m"`,
-    `elif [ -e ${p} ] || [ -L ${p} ]; then printf '{"kind":"other"%s}\\n' "$m"`,
-    `else printf '{"kind":"none"%s}\\n' "$m"; fi`,
-  ]
-    .filter(Boolean)
-    .join('\n');
+  const probe: FactProbe<DirectoryState> = {
+    facts: { paths: [{ path: o.path }], users: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
+    read(f) {
+      const fact = f.path(o.path);
+      const s: DirectoryState = !fact ? { kind: 'none' }
+        : fact.kind === 'dir' ? { kind: 'dir', mode: fact.mode, owner: fact.owner, group: fact.group }
+        : { kind: 'other' };
+      if (o.owner && !f.user(o.owner)) s.ownerMissing = true;
+      if (o.group && !f.group(o.group)) s.groupMissing = true;
+      return s;
+    },
+  };
   return { type: 'directory', id: o.path, probe, plan: (s) => planDirectory(o, s), ...common(o) };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { q, octal, base64Heredoc } from './sh.ts';
-import { common, type Change, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type Change, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface FileOptions extends ResourceCommon {
   path: string;
@@ -28,31 +28,25 @@ export interface FileState {
   groupMissing?: boolean;
 }
 
-const DIFF_LIMIT = 262144;
-
 export function sha256(content: string | Buffer): string {
   return createHash('sha256').update(content).digest('hex');
 }
 
 const EMPTY_SHA = sha256('');
 
-export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): string {
-  const p = q(path);
-  const checks = [
-    owner ? `getent passwd ${q(owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
-    group ? `getent group ${q(group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
-  ].filter(Boolean);
-  return [
-    'm=',
-    ...checks,
-    `if [ -L ${p} ]; then printf '{"kind":"link"%s}\\n' "$m"`,
-    `elif [ -d ${p} ]; then printf '{"kind":"dir"%s}\\n' "$m"`,
-    `elif [ -f ${p} ]; then set -- $(stat -c '%a %U %G %s' ${p}); h=$(sha256sum < ${p} | cut -c1-64); c=`,
-    `  if [ "$h" != ${desiredSha} ] && [ "$4" -le ${DIFF_LIMIT} ]; then c=$(base64 -w0 < ${p}); fi`,
-    `  printf '{"kind":"file","mode":"%s","owner":"%s","group":"%s","sha":"%s","content":"%s"%s}\\n' "$1" "$2" "$3" "$h" "$c" "$m"`,
-    `elif [ -e ${p} ]; then printf '{"kind":"other"%s}\\n' "$m"`,
-    `else printf '{"kind":"none"%s}\\n' "$m"; fi`,
-  ].join('\n');
+/** The file's state from the facts: what planFile compares. */
+export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): FactProbe<FileState> {
+  return {
+    facts: { paths: [{ path, sha: desiredSha }], users: owner ? [owner] : [], groups: group ? [group] : [] },
+    read(f) {
+      const fact = f.path(path);
+      const s: FileState = fact ? { kind: fact.kind } : { kind: 'none' };
+      if (fact?.kind === 'file') Object.assign(s, { mode: fact.mode, owner: fact.owner, group: fact.group, sha: fact.sha, content: fact.content ?? '' });
+      if (owner && !f.user(owner)) s.ownerMissing = true;
+      if (group && !f.group(group)) s.groupMissing = true;
+      return s;
+    },
+  };
 }
 
 function decode(b64: string | undefined): string | null {

@@ -1,3 +1,5 @@
+import type { FactQuery, Facts } from './facts.ts';
+
 /** Plan symbols: create, update, delete; '?' = depends on an earlier change, known only then. */
 export type Action = '+' | '~' | '-' | '?';
 
@@ -42,14 +44,20 @@ export interface ResourceCommon {
   validate?: string;
 }
 
+/** A probe from facts read for all resources at once (paths, users, groups, packages). */
+export interface FactProbe<S> {
+  facts: FactQuery;
+  read(f: Facts): S;
+}
+
 /**
- * A resource: read the current state with a shell snippet, compare, converge.
- * `probe` prints one JSON line; `plan` is pure (unit-tested from tables).
+ * A resource: read the current state, compare, converge. `probe` is a shell snippet printing one
+ * JSON line, or a FactProbe; `plan` is pure (unit-tested from tables).
  */
 export interface Resource<S = any> {
   type: string;
   id: string;
-  probe: string;
+  probe: string | FactProbe<S>;
   plan(state: S): PlanResult;
   notify: string[];
   tags: string[];

@@ -17,6 +17,11 @@ export interface RoleDefinition<S extends VarsSchema = VarsSchema> {
   description?: string;
   vars: S;
   tasks: (v: z.output<S>, ctx: TaskContext) => Task[];
+  /**
+   * Tasks run once every role of the play has run its tasks (in role order): what must see the
+   * whole configuration, such as starting a service that other roles add config to.
+   */
+  atPlayEnd?: (v: z.output<S>, ctx: TaskContext) => Task[];
   /** Handler name → action; any role's resources may notify it. */
   handlers?: Record<string, Resource> | ((v: z.output<S>, ctx: TaskContext) => Record<string, Resource>);
 }

@@ -1,8 +1,9 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { UserError, suggest } from '../errors.ts';
+import { compiledRole } from './compile.ts';
 import type { RoleDefinition } from './define.ts';
 
 export const BUILTIN_ROLES = join(PACKAGE_ROOT, 'roles');
@@ -26,10 +27,20 @@ function prebuilt(name: string, dir: string): string | undefined {
   return statSync(built).mtimeMs >= newestTs(BUILTIN_ROLES) ? built : undefined;
 }
 
+/** Set when this code runs from the bundle: the module a compiled role imports as 'mxplay'. */
+const BUNDLE = import.meta.url.endsWith('/dist/mxplay.mjs') ? fileURLToPath(import.meta.url) : undefined;
 let tsxRegistered = false;
 
-/** Roles are TypeScript; compile on the fly only when there is no fresh build (the user's roles). */
+/**
+ * Roles are TypeScript. From the bundle, a role without a fresh build (the user's roles) is
+ * compiled once into a cached module; from the sources (development), tsx compiles it.
+ */
 async function importTs(file: string): Promise<unknown> {
+  if (BUNDLE) {
+    // Stack traces from a role then point at its .ts lines.
+    process.setSourceMapsEnabled(true);
+    return import(await compiledRole(file, BUNDLE));
+  }
   if (!tsxRegistered && !process.execArgv.some((a) => a.includes('tsx')) && !process.env.VITEST) {
     const { register } = await import('tsx/esm/api');
     register();

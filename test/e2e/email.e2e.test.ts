@@ -104,6 +104,57 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     expect(changedOf(r, 'mail1')).toBe(0);
   });
 
+  it('open-email registration: no account without a verified address; the mailed link verifies it and registration succeeds', async () => {
+    const r = await run('--yes', '--json', '-e', 'synapse_registration=open-email');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.json!.plan.find((p) => p.host === 'mail1')!.changes.map((c) => c.id)).toEqual(['/etc/matrix-synapse/conf.d/registration.yaml']);
+    await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200), 60_000);
+
+    const first = await api(base(), '/_matrix/client/v3/register', { body: { username: 'carol', password: 'e2e-user-password-1' } });
+    expect(first.status, first.text).toBe(401);
+    const flows = first.json.flows as { stages: string[] }[];
+    expect(flows.length).toBeGreaterThan(0);
+    for (const f of flows) expect(f.stages).toContain('m.login.email.identity');
+    const session = first.json.session as string;
+    const dummy = await api(base(), '/_matrix/client/v3/register', { body: { auth: { type: 'm.login.dummy', session } } });
+    expect(dummy.status, dummy.text).toBe(401);
+    expect(dummy.json.access_token).toBeUndefined();
+
+    const clientSecret = `e2ereg${Date.now()}`;
+    const req = await api(base(), '/_matrix/client/v3/register/email/requestToken', {
+      body: { client_secret: clientSecret, email: 'carol@example.org', send_attempt: 1 },
+    });
+    expect(req.status, req.text).toBe(200);
+    const mail = await sink.waitFor((m) => m.to.includes('carol@example.org'), 60_000);
+    const link = /https:\/\/mail1\.lab\.test\/(\S*submit_token\S*)/.exec(mail.text)?.[1];
+    expect(link, mail.text).toBeTruthy();
+    const creds = { sid: req.json.sid as string, client_secret: clientSecret };
+    // Not yet verified: the email stage does not complete.
+    const early = await api(base(), '/_matrix/client/v3/register', { body: { auth: { type: 'm.login.email.identity', threepid_creds: creds, session } } });
+    expect(early.status, early.text).toBe(401);
+    expect(early.json.access_token).toBeUndefined();
+
+    const click = await api(base(), `/${link!.replace(/&amp;/g, '&')}`);
+    expect(click.status, click.text).toBe(200);
+    let done = await api(base(), '/_matrix/client/v3/register', { body: { auth: { type: 'm.login.email.identity', threepid_creds: creds, session } } });
+    if (done.status === 401 && !done.json.errcode) {
+      done = await api(base(), '/_matrix/client/v3/register', { body: { auth: { type: 'm.login.dummy', session } } });
+    }
+    expect(done.status, done.text).toBe(200);
+    expect(done.json.user_id).toBe('@carol:mail1.lab.test');
+
+    // Back to the inventory's mode (invite-token) for the tests below.
+    const back = await run('--yes', '--json');
+    expect(back.code, back.stdout + back.stderr).toBe(0);
+    expect(changedOf(back, 'mail1')).toBe(1);
+  });
+
+  it('open-email registration without the email role configured is refused before anything changes', async () => {
+    const r = await mxplay(['run', 'site.yml', '-i', 'e2e', '--check', '-e', 'synapse_registration=open-email', '-e', 'synapse_email_enabled=false'], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/host mail1, role synapse, key synapse_registration: .*open-email registration sends a verification mail/);
+  });
+
   it('an SMTP login in --check: the fragment change is planned with the password masked, nothing changed', async () => {
     const r = await run('--check', '--detailed-exitcode', '--diff', '-e', 'synapse_email_smtp_user=synapse', '-e', `synapse_email_smtp_pass=${SMTP_PASS}`);
     expect(r.code, r.stdout + r.stderr).toBe(2);

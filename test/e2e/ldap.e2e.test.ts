@@ -74,6 +74,8 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
       synapse_server_name: SERVER,
       synapse_public_baseurl: `https://${SERVER}/`,
       synapse_bind_addresses: ['0.0.0.0'],
+      // Accounts come from the directory: nobody registers on Synapse itself.
+      synapse_registration: 'closed',
       synapse_ldap_uri: 'ldap://ldapsrv:389',
       synapse_ldap_start_tls: false,
       synapse_ldap_base: 'ou=people,dc=lab,dc=test',
@@ -127,6 +129,15 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(wrong.json.errcode).toBe('M_FORBIDDEN');
     const nobody = await login(base(), 'mallory', 'whatever-pw-1');
     expect(nobody.status, nobody.text).toBe(403);
+  });
+
+  it('closed registration: Synapse refuses every sign-up, with or without a flow', async () => {
+    const r = await api(base(), '/_matrix/client/v3/register', { body: { username: 'mallory', password: 'e2e-user-password-1' } });
+    expect(r.status, r.text).toBe(403);
+    expect(r.json.errcode).toBe('M_FORBIDDEN');
+    expect(r.json.access_token).toBeUndefined();
+    const avail = await api(base(), '/_matrix/client/v3/register?kind=user', { body: { username: 'mallory', password: 'e2e-user-password-1', auth: { type: 'm.login.dummy' } } });
+    expect(avail.status, avail.text).toBe(403);
   });
 
   it('a second run reports 0 changed', async () => {

@@ -88,7 +88,12 @@ export async function startHosts(specs: HostSpec[], opts: { owner?: string } = {
     await setKnownHosts(prepared);
     const started = await Promise.all(claimed.map((s) => boot(s, owner)));
     // Hosts already up learn the new names too.
-    for (const o of others) await updateEtcHostsBlock(hostPaths(o.name).root, everyone);
+    for (const o of others) {
+      // A host being stopped meanwhile (its root already unmounted) needs no update.
+      await updateEtcHostsBlock(hostPaths(o.name).root, everyone).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
     return started;
   } catch (err) {
     await Promise.allSettled(claimed.map((s) => stopHost(s.name)));

@@ -2,12 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, PENDING_FILE } from '../../../src/engine/scripts.ts';
 import type { Resource } from '../../../src/resources/types.ts';
 
-const res = (probe: string): Resource => ({ type: 't', id: probe, probe, plan: () => null, notify: [], tags: [] });
+const res = (probe: string | Resource['probe']): Resource => ({ type: 't', id: String(probe), probe, plan: () => null, notify: [], tags: [] });
+/** n resources with shell probes (parsing does not run them). */
+const shells = (n: number) => Array.from({ length: n }, (_, i) => res(`echo ${i}`));
 
 describe('parseProbeOutput', () => {
   it('reads one JSON state per probe, by index, and the pending handlers', () => {
     const out = ['@@mxp probe 0', '{"kind":"none"}', '@@mxp probe 1', '{"done":true}', '@@mxp pending', 'restart nginx', '', 'reload synapse', ''].join('\n');
-    expect(parseProbeOutput(out, 2)).toEqual({
+    expect(parseProbeOutput(out, shells(2))).toEqual({
       states: [{ kind: 'none' }, { done: true }],
       errors: [undefined, undefined],
       pending: ['restart nginx', 'reload synapse'],
@@ -16,32 +18,98 @@ describe('parseProbeOutput', () => {
 
   it('takes the last non-empty line of a probe (tools may chatter before it)', () => {
     const out = '@@mxp probe 0\nsome warning\n{"a":1}\n\n@@mxp pending\n';
-    expect(parseProbeOutput(out, 1).states[0]).toEqual({ a: 1 });
+    expect(parseProbeOutput(out, shells(1)).states[0]).toEqual({ a: 1 });
   });
 
   it('a probe that printed nothing is an error for that resource only', () => {
     const out = '@@mxp probe 0\n@@mxp probe 1\n{"ok":true}\n@@mxp pending\n';
-    const r = parseProbeOutput(out, 2);
+    const r = parseProbeOutput(out, shells(2));
     expect(r.errors[0]).toBe('the probe printed nothing');
     expect(r.errors[1]).toBeUndefined();
     expect(r.states[1]).toEqual({ ok: true });
   });
 
   it('a probe whose section is missing entirely (the script died) is an error', () => {
-    const r = parseProbeOutput('@@mxp probe 0\n{}\n', 3);
+    const r = parseProbeOutput('@@mxp probe 0\n{}\n', shells(3));
     expect(r.errors).toEqual([undefined, 'the probe printed nothing', 'the probe printed nothing']);
     expect(r.pending).toEqual([]);
   });
 
   it('non-JSON output is an error quoting what was printed', () => {
-    const r = parseProbeOutput('@@mxp probe 0\nsh: 1: stat: not found\n@@mxp pending\n', 1);
+    const r = parseProbeOutput('@@mxp probe 0\nsh: 1: stat: not found\n@@mxp pending\n', shells(1));
     expect(r.errors[0]).toMatch(/not JSON: sh: 1: stat: not found/);
     expect(r.states[0]).toBeUndefined();
   });
 
   it('ignores lines before the first marker', () => {
-    const r = parseProbeOutput('motd banner\n@@mxp probe 0\n{"x":2}\n', 1);
+    const r = parseProbeOutput('motd banner\n@@mxp probe 0\n{"x":2}\n', shells(1));
     expect(r.states[0]).toEqual({ x: 2 });
+  });
+});
+
+describe('facts read for all resources at once', () => {
+  const facts = [
+    '@@mxp facts paths',
+    'S|regular file|644|root|root|4|/etc/a',
+    'S|directory|755|root|adm|4096|/etc/d',
+    'S|symbolic link|777|root|root|7|/etc/l',
+    'S|regular empty file|600|root|root|0|/etc/odd|name',
+    'S|fifo|644|root|root|0|/etc/p',
+    `H|${'a'.repeat(64)}|/etc/a`,
+    `H|${'e'.repeat(64)}|/etc/odd|name`,
+    'C|/etc/a|b2xkCg==',
+    '@@mxp facts users',
+    'root:x:0:0:root:/root:/bin/bash',
+    '@@mxp facts groups',
+    'adm:x:4:',
+    '@@mxp facts packages',
+    'nginx|ii |1.26.0-1',
+    'libc6:amd64|ii |2.40-1',
+    'gone|un |',
+  ].join('\n');
+  const probeOf = (read: (f: import('../../../src/resources/facts.ts').Facts) => unknown) => res({ facts: {}, read });
+
+  it.each([
+    ['a file, with its sha and the content sent because it differs', (f) => f.path('/etc/a'), { kind: 'file', mode: '644', owner: 'root', group: 'root', size: 4, sha: 'a'.repeat(64), content: 'b2xkCg==' }],
+    ['a directory', (f) => f.path('/etc/d')?.kind, 'dir'],
+    ['a symlink, not followed', (f) => f.path('/etc/l')?.kind, 'link'],
+    ['a path with a | in its name', (f) => f.path('/etc/odd|name')?.sha, 'e'.repeat(64)],
+    ['a FIFO is other', (f) => f.path('/etc/p')?.kind, 'other'],
+    ['a path stat did not print does not exist', (f) => f.path('/etc/none'), undefined],
+    ['a user getent printed exists', (f) => f.user('root'), true],
+    ['a user it did not print does not', (f) => f.user('synapse'), false],
+    ['a group', (f) => [f.group('adm'), f.group('root')], [true, false]],
+    ['a package by name', (f) => f.pkg('nginx'), { status: 'ii ', version: '1.26.0-1' }],
+    ['an arch-qualified package by its plain name too', (f) => f.pkg('libc6')?.status, 'ii '],
+    ['a package dpkg knows but has not installed', (f) => f.pkg('gone'), { status: 'un ', version: '' }],
+    ['a package dpkg does not know', (f) => f.pkg('nope'), undefined],
+  ] as [string, (f: import('../../../src/resources/facts.ts').Facts) => unknown, unknown][])('%s', (_, read, want) => {
+    const r = parseProbeOutput(`${facts}\n@@mxp pending\n`, [probeOf(read)]);
+    expect(r.errors[0]).toBeUndefined();
+    expect(r.states[0]).toEqual(want);
+  });
+
+  it('a fact probe that throws is an error for that resource only; shell probes keep their indexes', () => {
+    const out = `${facts}\n@@mxp probe 1\n{"done":true}\n@@mxp pending\n`;
+    const r = parseProbeOutput(out, [probeOf(() => { throw new Error('bad'); }), res('echo')]);
+    expect(r.errors).toEqual(['cannot read the state: bad', undefined]);
+    expect(r.states[1]).toEqual({ done: true });
+  });
+
+  it('the script asks each distinct path, user, group and package once, in one command each', () => {
+    const s = probeScript([
+      res({ facts: { paths: [{ path: '/etc/a', sha: 'f'.repeat(64) }], users: ['root'], packages: ['nginx'] }, read: () => ({}) }),
+      res({ facts: { paths: [{ path: '/etc/a' }, { path: '/etc/b c' }], users: ['root', 'www-data'], groups: ['adm'], packages: ['nginx', 'curl'] }, read: () => ({}) }),
+      res('echo shell'),
+    ]);
+    expect(s.match(/^stat /gm)).toHaveLength(1);
+    expect(s).toContain("stat -c 'S|%F|%a|%U|%G|%s|%n' -- /etc/a '/etc/b c'");
+    expect(s).toContain(`/etc/a) w=${'f'.repeat(64)};;`);
+    expect(s).toContain('getent passwd root www-data');
+    expect(s).toContain('getent group adm');
+    expect(s).toMatch(/dpkg-query -W .* nginx curl/);
+    expect(s).toContain('@@mxp probe 2');
+    expect(s).not.toContain('@@mxp probe 0');
   });
 });
 

@@ -37,7 +37,7 @@ const pending = () => (existsSync(pendingFile()) ? readFileSync(pendingFile(), '
 function probe(resources: Resource[], bin?: string) {
   // (its exit code is that of the final `cat` of the pending file: not part of the contract)
   const r = sh(relocate(probeScript(resources)), bin ? { fakeBin: bin } : {});
-  return parseProbeOutput(r.stdout, resources.length);
+  return parseProbeOutput(r.stdout, resources);
 }
 
 function probeOne<S>(r: Resource<S>, bin?: string): S {

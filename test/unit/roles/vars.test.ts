@@ -124,7 +124,8 @@ describe('validateRoleVars', () => {
   });
 });
 
-describe('buildWork input errors (role from a temp dir)', () => {
+// Roles are TypeScript compiled on the fly here; an unknown var also loads every built-in role.
+describe('buildWork input errors (role from a temp dir)', { timeout: 30_000 }, () => {
   const SRC = resolve(__dirname, '../../../src/index.ts');
   const ROLE = `import { defineRole, z, file, service } from '${SRC}';
 export default defineRole({
@@ -167,6 +168,38 @@ export default defineRole({
       ]),
     );
     expect(r.errors!.join('\n')).not.toMatch(/key web_port:/);
+  });
+
+  it("a var of another available role is known (an inventory serves several playbooks); a typo of it is not", async () => {
+    const mail = `import { defineRole, z } from '${SRC}';
+export default defineRole({ name: 'mail', vars: z.object({ mail_relay: z.string() }), tasks: () => [] });
+`;
+    const ok = await build({ 'roles/mail/role.ts': mail, 'inventory/hosts.yml': 'all:\n  vars: { web_name: a, web_port: 1, mail_relay: x }\n  hosts:\n    h1:\n' });
+    expect(ok.errors).toBeUndefined();
+    const typo = await build({ 'roles/mail/role.ts': mail, 'inventory/hosts.yml': 'all:\n  vars: { web_name: a, web_port: 1, mail_rely: x }\n  hosts:\n    h1:\n' });
+    expect(typo.errors).toEqual([expect.stringMatching(/key mail_rely: mail_rely: not a variable of any role; did you mean mail_relay\?$/)]);
+  });
+
+  it("a role's atPlayEnd tasks run after every role's and the play's own tasks, in role order", async () => {
+    const late = (name: string) => `import { defineRole, z, file } from '${SRC}';
+export default defineRole({
+  name: '${name}',
+  vars: z.object({}),
+  tasks: () => [file({ path: '/etc/${name}.early', content: '' })],
+  atPlayEnd: () => [file({ path: '/etc/${name}.late', content: '' })],
+});
+`;
+    const r = await build({
+      'roles/first/role.ts': late('first'),
+      'roles/second/role.ts': late('second'),
+      'site.yml': '- hosts: all\n  roles: [first, web, second]\n  tasks:\n    - file: { path: /etc/inline, content: x }\n',
+      'inventory/hosts.yml': 'all:\n  vars: { web_name: a, web_port: 1 }\n  hosts:\n    h1:\n',
+    });
+    expect(r.errors).toBeUndefined();
+    expect(r.works![0]!.plays[0]!.items.map((i) => [i.role, i.resource.id])).toEqual([
+      ['first', '/etc/first.early'], ['web', '/etc/web.conf'], ['second', '/etc/second.early'],
+      ['tasks', '/etc/inline'], ['first', '/etc/first.late'], ['second', '/etc/second.late'],
+    ]);
   });
 
   it('an unknown role gets a "did you mean" with the playbook line', async () => {
