@@ -2,7 +2,7 @@
 // second reviews it (json, markdown, text), then it is applied exactly. A plan whose host drifted,
 // or whose inventory changed, is refused before anything runs on any host. And no secret of the
 // inventory (set, derived or given with -e) appears in any output or file of any of these runs.
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,7 @@ describe('saved plans: plan, review, apply exactly, refuse when stale, never a s
 
   afterAll(async () => {
     await lab?.stop();
+    await Promise.all([project, home, tmp].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   it('plan -o plan.json keeps every change with its diff and a state fingerprint of every resource', async () => {
