@@ -7,6 +7,9 @@ const HELP = `mxplay — declarative playbooks over SSH, with roles for a Matrix
 
 Usage:
   mxplay run PLAYBOOK -i INVENTORY [options]   plan, show diffs, ask, apply
+  mxplay plan PLAYBOOK -i INVENTORY [-o FILE]  the plan of run --check, saved for review and apply
+  mxplay show PLAN.json [--format F]           a saved plan as text, markdown or json
+  mxplay apply PLAN.json [--yes]               apply exactly that plan; refuses if anything changed since
   mxplay inventory -i INVENTORY [--host H]     resolved hosts and merged vars (secrets masked)
   mxplay roles [NAME]                          roles and their variables
 
@@ -24,10 +27,24 @@ Run options:
   --host-key-checking MODE    strict (default), accept-new, off
   --json                      machine-readable plan and results on stdout
 
+Plan options (and the run options -i -l -t --skip-tags -e -f --host-key-checking --detailed-exitcode):
+  -o, --output FILE           write the plan to FILE (apply reads the json form)
+  --format FORMAT             json, markdown or text (also for show); default from FILE's
+                              extension (.md, .txt, else json), text on stdout without -o
+
+Apply options: -y/--yes, --diff, --json, -f, --host-key-checking, and -e K=V only for the
+  secret extra vars the plan was made with (a plan never stores a secret).
+
 Exit codes: 0 converged or nothing to do; 1 error or a failed host; 2 changes pending (--check --detailed-exitcode).
 `;
 
 const list = (v: string | undefined) => (v ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined);
+
+async function planFormat(f: string) {
+  const { FORMATS } = await import('./plan.ts');
+  if (!(FORMATS as readonly string[]).includes(f)) throw new UserError(`--format is ${FORMATS.join(', ')}`);
+  return f as (typeof FORMATS)[number];
+}
 
 export async function main(argv: string[]): Promise<number> {
   const { values: o, positionals } = parseArgs({
@@ -47,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
       'host-key-checking': { type: 'string' },
       host: { type: 'string' },
       json: { type: 'boolean' },
+      output: { type: 'string', short: 'o' },
+      format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -59,28 +78,70 @@ export async function main(argv: string[]): Promise<number> {
     if (!o.inventory) throw new UserError('-i INVENTORY is required (e.g. -i lab or -i inventory/prod/)');
     return o.inventory;
   };
+  const forks = () => {
+    const n = Number(o.forks ?? 10);
+    if (!Number.isInteger(n) || n < 1) throw new UserError('--forks must be a positive whole number');
+    return n;
+  };
+  const hostKeyChecking = () => {
+    const hkc = o['host-key-checking'];
+    if (hkc && !['strict', 'accept-new', 'off'].includes(hkc)) throw new UserError('--host-key-checking is strict, accept-new or off');
+    return hkc as HostKeyChecking | undefined;
+  };
+  const runInputs = (playbook: string) => {
+    const hkc = hostKeyChecking();
+    return {
+      playbook,
+      inventory: needInventory(),
+      ...(o.limit ? { limit: o.limit } : {}),
+      ...(o.tags ? { tags: list(o.tags)! } : {}),
+      ...(o['skip-tags'] ? { skipTags: list(o['skip-tags'])! } : {}),
+      extraVars: o['extra-vars'] ?? [],
+      ...(hkc ? { hostKeyChecking: hkc } : {}),
+    };
+  };
   switch (cmd) {
     case 'run': {
       if (!arg) throw new UserError('run needs a playbook, e.g. mxplay run site.yml -i prod');
-      const forks = Number(o.forks ?? 10);
-      if (!Number.isInteger(forks) || forks < 1) throw new UserError('--forks must be a positive whole number');
-      const hkc = o['host-key-checking'];
-      if (hkc && !['strict', 'accept-new', 'off'].includes(hkc)) throw new UserError('--host-key-checking is strict, accept-new or off');
       const { runCommand } = await import('./run.ts');
       return runCommand({
-        playbook: arg,
-        inventory: needInventory(),
+        ...runInputs(arg),
         check: !!o.check,
         diff: !!o.diff,
         yes: !!o.yes,
         json: !!o.json,
         detailedExitcode: !!o['detailed-exitcode'],
-        ...(o.limit ? { limit: o.limit } : {}),
-        ...(o.tags ? { tags: list(o.tags)! } : {}),
-        ...(o['skip-tags'] ? { skipTags: list(o['skip-tags'])! } : {}),
+        forks: forks(),
+      });
+    }
+    case 'plan': {
+      if (!arg) throw new UserError('plan needs a playbook, e.g. mxplay plan site.yml -i prod -o plan.json');
+      const { planCommand } = await import('./plan.ts');
+      return planCommand({
+        ...runInputs(arg),
+        ...(o.output ? { output: o.output } : {}),
+        ...(o.format ? { format: await planFormat(o.format) } : {}),
+        forks: forks(),
+        detailedExitcode: !!o['detailed-exitcode'],
+      });
+    }
+    case 'show': {
+      if (!arg) throw new UserError('show needs a saved plan, e.g. mxplay show plan.json --format markdown');
+      const { showCommand } = await import('./plan.ts');
+      return showCommand({ plan: arg, ...(o.format ? { format: await planFormat(o.format) } : {}) });
+    }
+    case 'apply': {
+      if (!arg) throw new UserError('apply needs a saved plan, e.g. mxplay apply plan.json');
+      const { applyCommand } = await import('./apply.ts');
+      const hkc = hostKeyChecking();
+      return applyCommand({
+        plan: arg,
+        yes: !!o.yes,
+        json: !!o.json,
+        diff: !!o.diff,
         extraVars: o['extra-vars'] ?? [],
-        forks,
-        ...(hkc ? { hostKeyChecking: hkc as HostKeyChecking } : {}),
+        forks: forks(),
+        ...(hkc ? { hostKeyChecking: hkc } : {}),
       });
     }
     case 'inventory': {
@@ -92,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       return rolesCommand({ ...(arg ? { name: arg } : {}), json: !!o.json });
     }
     default:
-      throw new UserError(`unknown command '${cmd}' (run, inventory, roles; see --help)`);
+      throw new UserError(`unknown command '${cmd}' (run, plan, show, apply, inventory, roles; see --help)`);
   }
 }
 

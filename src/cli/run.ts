@@ -1,8 +1,10 @@
 import { stdin, stdout, stderr } from 'node:process';
 import { buildWork } from '../engine/build.ts';
-import { applyAll, closeAll, finishUnapplied, planAll, type HostResult } from '../engine/run.ts';
-import { loadInventory } from '../inventory/inventory.ts';
-import { loadPlaybook } from '../playbook/playbook.ts';
+import type { HostPlan } from '../engine/plan.ts';
+import { applyAll, closeAll, finishUnapplied, planAll, type HostResult, type Session } from '../engine/run.ts';
+import type { HostWork } from '../engine/work.ts';
+import { loadInventory, type Inventory } from '../inventory/inventory.ts';
+import { loadPlaybook, type Playbook } from '../playbook/playbook.ts';
 import { parseExtraVars } from '../roles/vars.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { planSummary, renderPlan } from '../ui/plan-text.ts';
@@ -12,25 +14,42 @@ import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
 import { unifiedDiff } from '../ui/diff.ts';
 
-export interface RunArgs {
+/** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
+export interface RunInputs {
   playbook: string;
   inventory: string;
+  limit?: string;
+  tags?: string[];
+  skipTags?: string[];
+  extraVars: string[];
+  hostKeyChecking?: HostKeyChecking;
+}
+
+export interface RunArgs extends RunInputs {
   check: boolean;
   diff: boolean;
   yes: boolean;
   json: boolean;
   detailedExitcode: boolean;
-  limit?: string;
-  tags?: string[];
-  skipTags?: string[];
-  extraVars: string[];
   forks: number;
-  hostKeyChecking?: HostKeyChecking;
 }
 
-/** Exit codes: 0 converged or nothing to do, 1 error or failed host, 2 changes pending (--check --detailed-exitcode). */
-export async function runCommand(a: RunArgs): Promise<number> {
-  const t0 = Date.now();
+export interface Built {
+  playbook: Playbook;
+  inventory: Inventory;
+  works: HostWork[];
+}
+
+export interface Planned {
+  session: Session;
+  /** Plans of the hosts that were reached and planned, in host order. */
+  plans: HostPlan[];
+  /** Hosts that failed or were unreachable while planning. */
+  failedEarly: HostResult[];
+}
+
+/** Playbook + inventory + options → each host's resources; every input error before any connection. */
+export async function buildRun(a: RunInputs): Promise<Built> {
   const inventory = loadInventory(a.inventory);
   const playbook = loadPlaybook(a.playbook);
   const works = await buildWork(playbook, inventory, {
@@ -40,67 +59,104 @@ export async function runCommand(a: RunArgs): Promise<number> {
     ...(a.skipTags ? { skipTags: a.skipTags } : {}),
     ...(a.hostKeyChecking ? { connection: { hostKeyChecking: a.hostKeyChecking } } : {}),
   });
+  return { playbook, inventory, works };
+}
+
+/** Live per-host progress on a terminal, plain lines on stderr otherwise (none with --json). */
+function progressFor(works: HostWork[], live: boolean, quiet: boolean) {
+  const hosts = works.map((w) => w.host.name);
+  return (title: string): Promise<Progress> => (live ? liveProgress(title, hosts) : Promise.resolve(plainProgress(stderr, quiet)));
+}
+
+/** Connect to every host and plan it. The caller closes the session (closeAll). */
+export async function planRun(works: HostWork[], forks: number, o: { live: boolean; quiet: boolean }): Promise<Planned> {
+  const p = await progressFor(works, o.live, o.quiet)('Planning');
+  const session = await planAll(works, forks, p);
+  await p.close();
+  const plans = works.flatMap((w) => session.plans.get(w.host.name) ?? []).filter((pl) => !session.results.has(pl.host));
+  const failedEarly = works.flatMap((w) => session.results.get(w.host.name) ?? []);
+  return { session, plans, failedEarly };
+}
+
+export interface ApplyOptions {
+  check: boolean;
+  diff: boolean;
+  yes: boolean;
+  json: boolean;
+  detailedExitcode: boolean;
+  forks: number;
+  /** When the command started, for the recap. */
+  t0: number;
+}
+
+/**
+ * Show the plan, ask, apply, print the recap: what run and apply share once hosts are planned.
+ * Exit codes: 0 converged or nothing to do, 1 error or failed host, 2 changes pending (--check --detailed-exitcode).
+ */
+export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOptions): Promise<number> {
+  const { playbook, works } = built;
+  const { session, plans, failedEarly } = planned;
   const hosts = works.map((w) => w.host.name);
   const tty = !!stdout.isTTY && !a.json;
-  const progress = (title: string): Promise<Progress> => (tty ? liveProgress(title, hosts) : Promise.resolve(plainProgress(stderr, a.json)));
+  const { changes, hosts: changing } = planSummary(plans);
+  const print = (s: string) => stdout.write(s + '\n');
 
-  let p = await progress('Planning');
-  const session = await planAll(works, a.forks, p);
-  await p.close();
-  try {
-    const plans = hosts.flatMap((h) => session.plans.get(h) ?? []).filter((pl) => !session.results.has(pl.host));
-    const failedEarly = [...session.results.values()];
-    const { changes, hosts: changing } = planSummary(plans);
-    const print = (s: string) => stdout.write(s + '\n');
+  if (!a.json) {
+    print(renderPlan(plans, failedEarly, { diffs: true, colour: tty }));
+    print(`\nPlan: ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}` +
+      (failedEarly.length ? `, ${failedEarly.length} host(s) failed or unreachable` : ''));
+  }
 
-    if (!a.json) {
-      print(renderPlan(plans, failedEarly, { diffs: true, colour: tty }));
-      print(`\nPlan: ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}` +
-        (failedEarly.length ? `, ${failedEarly.length} host(s) failed or unreachable` : ''));
-    }
+  const finish = (applied: boolean): number => {
+    const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
+    const secs = (Date.now() - a.t0) / 1000;
+    if (a.json) print(toMaskedJson({ check: a.check, applied, plan: planToJson(plans), results }));
+    else print(renderRecap(results, secs));
+    if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
+    if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
+    return 0;
+  };
 
-    const finish = (applied: boolean): number => {
-      const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
-      const secs = (Date.now() - t0) / 1000;
-      if (a.json) print(toMaskedJson({ check: a.check, applied, plan: planToJson(plans), results }));
-      else print(renderRecap(results, secs));
-      if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
-      if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
-      return 0;
-    };
-
-    if (a.check || changes === 0) {
+  if (a.check || changes === 0) {
+    finishUnapplied(works, session, plainProgress(stderr, true));
+    return finish(false);
+  }
+  if (!a.yes) {
+    if (!stdin.isTTY) {
+      stderr.write('Not applying: no terminal to ask on. Review the plan, then re-run with --yes (or use --check for a dry run).\n');
       finishUnapplied(works, session, plainProgress(stderr, true));
-      return finish(false);
+      return 1;
     }
-    if (!a.yes) {
-      if (!stdin.isTTY) {
-        stderr.write('Not applying: no terminal to ask on. Review the plan, then re-run with --yes (or use --check for a dry run).\n');
-        finishUnapplied(works, session, plainProgress(stderr, true));
-        return 1;
-      }
-      if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {
-        stderr.write('Nothing applied.\n');
-        finishUnapplied(works, session, plainProgress(stderr, true));
-        return 1;
-      }
+    if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {
+      stderr.write('Nothing applied.\n');
+      finishUnapplied(works, session, plainProgress(stderr, true));
+      return 1;
     }
-    p = await progress('Applying');
-    const appliedWorks = works.filter((w) => !session.results.has(w.host.name));
-    await applyAll(playbook, appliedWorks, session, a.forks, {
-      phase: p.phase,
-      event: (h, e) => {
-        p.event(h, e);
-        // --diff: each file's diff again as it is applied, for logs of the apply itself.
-        if (a.diff && !a.json && e.kind === 'changed' && e.item.change?.diff) {
-          stdout.write(`[${h}] ${e.item.item.resource.type} ${e.item.item.resource.id}\n${unifiedDiff(e.item.change.diff, tty)}\n`);
-        }
-      },
-      hostDone: p.hostDone,
-    });
-    await p.close();
-    return finish(true);
+  }
+  const p = await progressFor(works, tty, a.json)('Applying');
+  const appliedWorks = works.filter((w) => !session.results.has(w.host.name));
+  await applyAll(playbook, appliedWorks, session, a.forks, {
+    phase: p.phase,
+    event: (h, e) => {
+      p.event(h, e);
+      // --diff: each file's diff again as it is applied, for logs of the apply itself.
+      if (a.diff && !a.json && e.kind === 'changed' && e.item.change?.diff) {
+        stdout.write(`[${h}] ${e.item.item.resource.type} ${e.item.item.resource.id}\n${unifiedDiff(e.item.change.diff, tty)}\n`);
+      }
+    },
+    hostDone: p.hostDone,
+  });
+  await p.close();
+  return finish(true);
+}
+
+export async function runCommand(a: RunArgs): Promise<number> {
+  const t0 = Date.now();
+  const built = await buildRun(a);
+  const planned = await planRun(built.works, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
+  try {
+    return await reviewAndApply(built, planned, { ...a, t0 });
   } finally {
-    await closeAll(session);
+    await closeAll(planned.session);
   }
 }

@@ -10,6 +10,8 @@ export interface PlannedItem {
   change?: Change;
   /** For 'deferred': what it waits on, in words. */
   reason?: string;
+  /** The probed state it was planned from: saved plans fingerprint it to detect drift before applying. */
+  state?: unknown;
 }
 
 export interface HostPlan {
@@ -47,15 +49,16 @@ export function planItems(items: WorkItem[], states: unknown[], probeErrors: (st
       errors.push(`${label(r)}: ${err}`);
       return out.push({ item, status: 'ok' });
     }
-    const p = r.plan(states[i]);
-    if (p === null) return out.push({ item, status: 'ok' });
+    const state = states[i];
+    const p = r.plan(state);
+    if (p === null) return out.push({ item, status: 'ok', state });
     if (isUnresolved(p)) {
       const after = blocker(out, item, p.unresolved);
-      if (after) return out.push({ item, status: 'deferred', reason: `${p.unresolved}; known after ${after}` });
+      if (after) return out.push({ item, status: 'deferred', reason: `${p.unresolved}; known after ${after}`, state });
       errors.push(`${label(r)}: ${p.unresolved}`);
-      return out.push({ item, status: 'ok' });
+      return out.push({ item, status: 'ok', state });
     }
-    out.push({ item, status: 'change', change: p });
+    out.push({ item, status: 'change', change: p, state });
   });
   return { items: out, errors };
 }

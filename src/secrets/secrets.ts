@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { z } from 'zod';
 
 /**
@@ -26,6 +26,41 @@ export function mask(text: string): string {
     if (out.includes(s)) out = out.split(s).join(MASK);
   }
   return out;
+}
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Masks, in a line of a file's current text, a value that stands where the new text has a secret.
+ * A secret being replaced (rotated, or given differently) is not known to this run, yet it sits on
+ * the line the new secret is on: "static-auth-secret=OLD" matches "static-auth-secret=NEW", and
+ * is shown as "static-auth-secret=********".
+ */
+export function formerMasker(after: string): (line: string) => string {
+  const lines = new Map<string, RegExp>();
+  if (known.size) {
+    for (const line of after.split('\n')) {
+      const masked = mask(line);
+      if (masked !== line && !lines.has(masked)) lines.set(masked, new RegExp(`^${masked.split(MASK).map(escapeRe).join('.+?')}$`));
+    }
+  }
+  return (line) => {
+    for (const [masked, re] of lines) if (re.test(line)) return masked;
+    return line;
+  };
+}
+
+/** A file's whole current text with formerMasker applied to every line. */
+export function maskFormer(before: string, after: string): string {
+  return before.split('\n').map(formerMasker(after)).join('\n');
+}
+
+/**
+ * A key made of every secret value known: saved plans key their fingerprints with it, so a
+ * fingerprint cannot be used to test a guess of one secret without knowing all of them.
+ */
+export function secretsKey(): Buffer {
+  return createHash('sha256').update([...known].sort().join('\0')).digest();
 }
 
 /** A role variable holding a secret: validated as a non-empty string and masked in every output. */

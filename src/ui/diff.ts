@@ -1,25 +1,29 @@
 import { createTwoFilesPatch } from 'diff';
 import type { FileDiff } from '../resources/types.ts';
-import { mask } from '../secrets/secrets.ts';
+import { formerMasker, mask } from '../secrets/secrets.ts';
 import { c } from './color.ts';
 
 /** A unified diff of a file change, secrets masked; colour is added only for terminals. */
 export function unifiedDiff(d: FileDiff, colour = true): string {
   if (d.hidden) return d.after === null ? '(secret content removed)' : '(secret content changes; not shown)';
   if (d.before === null && d.after === null) return '';
-  const before = mask(d.before ?? '');
-  const after = mask(d.after ?? '');
+  // Diffed in clear, masked line by line after: a secret that changes shows as a changed line.
   const patch = createTwoFilesPatch(
     d.before === null ? '/dev/null' : d.path,
     d.after === null ? '/dev/null' : d.path,
-    before,
-    after,
+    d.before ?? '',
+    d.after ?? '',
     '',
     '',
     { context: 3 },
   );
+  const former = formerMasker(d.after ?? '');
   // Drop the "Index:/====" header lines the library adds; keep ---/+++ and hunks.
-  const lines = patch.replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2').split('\n').filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===='))));
+  const lines = patch
+    .replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2')
+    .split('\n')
+    .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===='))))
+    .map((l, i) => (i >= 2 && l.startsWith('-') ? '-' + mask(former(l.slice(1))) : mask(l)));
   while (lines.at(-1) === '') lines.pop();
   if (!colour) return lines.join('\n');
   return lines

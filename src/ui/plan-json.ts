@@ -1,5 +1,7 @@
 import type { HostPlan } from '../engine/plan.ts';
-import { mask } from '../secrets/secrets.ts';
+import { mask, maskFormer } from '../secrets/secrets.ts';
+
+const formerMasked = (before: string | null, after: string | null) => (before !== null && after !== null ? maskFormer(before, after) : before);
 
 /** The plan as data (for --json and saved plans): secrets masked, secret file contents left out. */
 export function planToJson(plans: HostPlan[]) {
@@ -19,7 +21,7 @@ export function planToJson(plans: HostPlan[]) {
           ? {
               diff: i.change.diff.hidden
                 ? { path: i.change.diff.path, hidden: true }
-                : { path: i.change.diff.path, before: i.change.diff.before, after: i.change.diff.after },
+                : { path: i.change.diff.path, before: formerMasked(i.change.diff.before, i.change.diff.after), after: i.change.diff.after },
             }
           : {}),
       })),

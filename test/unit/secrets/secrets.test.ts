@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveSecret, isRegisteredSecret, looksSecret, mask, registerSecret, secret } from '../../../src/secrets/secrets.ts';
+import { deriveSecret, isRegisteredSecret, looksSecret, mask, maskFormer, registerSecret, secret } from '../../../src/secrets/secrets.ts';
 import { unifiedDiff } from '../../../src/ui/diff.ts';
 
 // Secrets are process-wide; every test registers its own distinct values.
@@ -84,7 +84,8 @@ describe('unifiedDiff', () => {
     expect(d).toContain('+++ /etc/app.yaml');
     expect(d).toContain('-port: 5432');
     expect(d).toContain('+port: 5433');
-    expect(d).toContain(' password: ********'); // the same after masking: context, not a change
+    // Shown as changing, masked on both sides: a reviewer sees that the password changes, not to what.
+    expect(d).toContain('-password: ********\n-port: 5432\n+password: ********\n+port: 5433');
   });
 
   it('a new file diffs from /dev/null with secrets masked', () => {
@@ -112,5 +113,38 @@ describe('unifiedDiff', () => {
     const d = unifiedDiff({ path: '/x', before: 'a\n', after: 'b\n' }, false);
     expect(d.split('\n').slice(0, 2)).toEqual(['--- /x', '+++ /x']);
     expect(d).not.toMatch(/\t$/m);
+  });
+});
+
+describe('maskFormer: a replaced secret, unknown to this run, is masked where the new one stands', () => {
+  registerSecret('new-turn-secret-42');
+  registerSecret('new-db-pass-77');
+  const rows: { name: string; before: string; after: string; want: string }[] = [
+    {
+      name: 'ini line: the old value on the line of the new one',
+      before: 'min-port=1\nstatic-auth-secret=OLD-unknown-1\n',
+      after: 'min-port=2\nstatic-auth-secret=new-turn-secret-42\n',
+      want: 'min-port=1\nstatic-auth-secret=********\n',
+    },
+    {
+      name: 'YAML with the secret inside a longer value',
+      before: 'database:\n  args: { password: "old-pass", host: db }\n',
+      after: 'database:\n  args: { password: "new-db-pass-77", host: db }\n',
+      want: 'database:\n  args: { password: "********", host: db }\n',
+    },
+    {
+      name: 'lines unlike any secret line are left as they are',
+      before: 'user-quota=12\nrealm=example.org\n',
+      after: 'user-quota=20\nstatic-auth-secret=new-turn-secret-42\n',
+      want: 'user-quota=12\nrealm=example.org\n',
+    },
+    { name: 'no secret in the new text: nothing to go by', before: 'a=old\n', after: 'a=new\n', want: 'a=old\n' },
+  ];
+  for (const r of rows) it(r.name, () => expect(maskFormer(r.before, r.after)).toBe(r.want));
+
+  it('the diff shows the secret line changing, both sides masked', () => {
+    const d = unifiedDiff({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, false);
+    expect(d).not.toContain('OLD-unknown-2');
+    expect(d).toBe('--- /etc/turnserver.conf\n+++ /etc/turnserver.conf\n@@ -1,1 +1,1 @@\n-static-auth-secret=********\n+static-auth-secret=********');
   });
 });
