@@ -32,7 +32,7 @@ export interface ReleaseState {
 }
 
 /** Where the bytes come from: fetched by the host, or carried in the apply script. */
-export type ReleaseSource = { url: string } | { path: string; size: number; read: () => Buffer };
+export type ReleaseSource = { url: string } | { path: string; size: number; heredoc: () => string };
 
 export const VERSION_RE = /^[A-Za-z0-9_+-][A-Za-z0-9._+-]*$/;
 export const isUrl = (s: string) => /^https?:\/\//i.test(s);
@@ -51,7 +51,7 @@ function fetchScript(src: ReleaseSource, sha: string): string {
         `command -v curl >/dev/null || { printf 'curl is not installed: it is needed to fetch %s\\n' ${q(src.url)}; exit 1; }`,
         `curl -fsSL --retry 2 -o "$t/release.tar" ${q(src.url)}`,
       ].join('\n')
-    : `base64 -d > "$t/release.tar" ${base64Heredoc(src.read())}`;
+    : `base64 -d > "$t/release.tar" ${src.heredoc()}`;
   const where = 'url' in src ? src.url : src.path;
   return [
     get,
@@ -161,16 +161,19 @@ export function releaseProbe(dir: string): string {
   ].join('\n');
 }
 
-const localShas = new Map<string, { key: string; sha: string }>();
+/** What is known of a local tarball, once per run: every host of a play uses the same file. */
+const locals = new Map<string, { stamp: string; sha: string; heredoc?: string }>();
 
-/** sha256 of a local file, hashed once per run (every host of a play uses the same tarball). */
-function localSha(path: string, size: number, mtimeMs: number): string {
-  const key = `${size}:${mtimeMs}`;
-  const hit = localShas.get(path);
-  if (hit?.key === key) return hit.sha;
-  const sha = createHash('sha256').update(readFileSync(path)).digest('hex');
-  localShas.set(path, { key, sha });
-  return sha;
+function local(path: string, size: number, mtimeMs: number) {
+  const stamp = `${size}:${mtimeMs}`;
+  let hit = locals.get(path);
+  if (hit?.stamp !== stamp) {
+    hit = { stamp, sha: createHash('sha256').update(readFileSync(path)).digest('hex') };
+    locals.set(path, hit);
+  }
+  const entry = hit;
+  // Encoded only when some host needs the upload, and then once for all of them.
+  return { sha: entry.sha, heredoc: () => (entry.heredoc ??= base64Heredoc(readFileSync(path))) };
 }
 
 /**
@@ -195,11 +198,11 @@ export function release(o: ReleaseOptions): Resource<ReleaseState> {
       throw new UserError(`tarball ${path}: no such file on this machine`, keyOf('source'));
     }
     if (!st.isFile()) throw new UserError(`tarball ${path}: not a regular file`, keyOf('source'));
-    const got = localSha(path, st.size, st.mtimeMs);
-    if (got !== o.sha256) {
-      throw new UserError(`tarball ${path} has sha256 ${got}, not the expected ${o.sha256}`, keyOf('sha256'));
+    const known = local(path, st.size, st.mtimeMs);
+    if (known.sha !== o.sha256) {
+      throw new UserError(`tarball ${path} has sha256 ${known.sha}, not the expected ${o.sha256}`, keyOf('sha256'));
     }
-    src = { path, size: st.size, read: () => readFileSync(path) };
+    src = { path, size: st.size, heredoc: known.heredoc };
   }
   return {
     type: 'release',

@@ -13,7 +13,7 @@ const D = '/var/www/element';
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 const URL_SRC: ReleaseSource = { url: 'https://example.com/element-v1.2.0.tar.gz' };
-const LOCAL_SRC: ReleaseSource = { path: '/srv/dl/element-v1.2.0.tar.gz', size: 3 * 1024 * 1024, read: () => Buffer.from('tarball bytes') };
+const LOCAL_SRC: ReleaseSource = { path: '/srv/dl/element-v1.2.0.tar.gz', size: 3 * 1024 * 1024, heredoc: () => "<<'MXP_EOF'\ndGFyYmFsbA==\nMXP_EOF" };
 
 describe('planRelease', () => {
   const none: ReleaseState = { current: { kind: 'none' }, versions: [] };
