@@ -3,6 +3,7 @@ import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
 } from '../nginx/proxy.ts';
+import { webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
 
 const CHECK = 'apache2ctl configtest';
 const RELOAD = 'reload apache';
@@ -15,7 +16,7 @@ export default defineRole({
     ...proxyVars,
     apache_vhost_extra: z.string().default('')
       .describe('extra directives placed verbatim in the Matrix <VirtualHost> (checked by apache2ctl configtest before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage),
+  }).refine(tlsChoice, tlsChoiceMessage).superRefine(webAppDomainsCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('apache', import.meta.url, v);
@@ -50,6 +51,8 @@ export default defineRole({
         validate: CHECK,
         notify: RELOAD,
       }),
+      // Element web and synapse-admin, each on its own name (same validation set).
+      webAppSites('/etc/apache2/sites-enabled', s, v, { validate: CHECK, notify: RELOAD }),
       service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },

@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z, command, directory, file, type Resource } from 'mxplay';
+import { webAppNames, webAppVars } from './web-apps.ts';
 
 export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
 export const SELF_SIGNED_DIR = '/etc/ssl/mxplay-selfsigned';
@@ -53,6 +54,8 @@ export const proxyVars = {
   proxy_support_page: z.url().optional().describe('support page published in .well-known/matrix/support'),
   proxy_well_known_client_extra: z.record(z.string(), z.unknown()).default({})
     .describe('more keys of .well-known/matrix/client (e.g. m.tile_server)'),
+  // Element web and synapse-admin on virtual hosts of their own (see web-apps.ts).
+  ...webAppVars,
 };
 
 /** The refinements both roles apply to their whole schema. */
@@ -96,7 +99,7 @@ export function site(v: ProxyVars): ProxySite {
   const matrixDomain = base.hostname;
   const baseDomain = v.synapse_server_name;
   const baseVhost = v.proxy_serve_base_domain && baseDomain !== matrixDomain;
-  const names = baseVhost ? [matrixDomain, baseDomain] : [matrixDomain];
+  const names = [...(baseVhost ? [matrixDomain, baseDomain] : [matrixDomain]), ...webAppNames(v)];
   const selfSigned = selfSignedPaths(names);
   const client: Record<string, unknown> = {
     'm.homeserver': { base_url: base.href.replace(/\/+$/, '') },

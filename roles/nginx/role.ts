@@ -3,6 +3,7 @@ import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
 } from './proxy.ts';
+import { webAppDomainsCheck, webAppSites } from './web-apps.ts';
 
 const CHECK = 'nginx -t';
 const RELOAD = 'reload nginx';
@@ -14,7 +15,7 @@ export default defineRole({
     ...proxyVars,
     nginx_vhost_extra: z.string().default('')
       .describe('extra directives placed verbatim in the Matrix server block (checked by nginx -t before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage),
+  }).refine(tlsChoice, tlsChoiceMessage).superRefine(webAppDomainsCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('nginx', import.meta.url, v);
@@ -36,6 +37,8 @@ export default defineRole({
         validate: CHECK,
         notify: RELOAD,
       }),
+      // Element web and synapse-admin, each on its own name (same validation set).
+      webAppSites('/etc/nginx/conf.d', s, v, { validate: CHECK, notify: RELOAD }),
       service({ name: 'nginx', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },

@@ -8,6 +8,7 @@ export { aptSource } from './apt-source.ts';
 export { debconf } from './debconf.ts';
 export { service } from './service.ts';
 export { command } from './command.ts';
+export { release } from './release.ts';
 export { user, group } from './user.ts';
 export { flushHandlers } from './flush.ts';
 export { postgresRole, postgresDatabase, postgresSetting } from './postgres.ts';
