@@ -163,7 +163,7 @@ describe('release scripts on a real folder', () => {
   const relocate = (s: string) => s.replaceAll(STATE_DIR, state);
   function converge(o: Omit<ReleaseOptions, 'dir'>, bin?: string) {
     const r = release({ dir, ...o });
-    const probed = parseProbeOutput(sh(probeScript([r])).stdout, 1);
+    const probed = parseProbeOutput(sh(probeScript([r])).stdout, [r]);
     expect(probed.errors[0]).toBeUndefined();
     const p = r.plan(probed.states[0] as ReleaseState);
     if (p === null) return { plan: null, out: '' };
