@@ -5,7 +5,9 @@ export interface DirectoryOptions extends ResourceCommon {
   path: string;
   state?: 'present' | 'absent';
   mode?: number;
+  /** A user name, or a numeric uid (e.g. a container's user that has no name on the host). */
   owner?: string;
+  /** A group name, or a numeric gid. */
   group?: string;
 }
 
@@ -14,9 +16,13 @@ export interface DirectoryState {
   mode?: string;
   owner?: string;
   group?: string;
+  uid?: string;
+  gid?: string;
   ownerMissing?: boolean;
   groupMissing?: boolean;
 }
+
+const isId = (s: string) => /^\d+$/.test(s);
 
 export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResult {
   const p = q(o.path);
@@ -36,7 +42,13 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
   const reasons: string[] = [];
   const have = parseInt(s.mode ?? '0', 8);
   if (have !== mode) reasons.push(`mode ${octal(have)} → ${octal(mode)}`);
-  if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
+  // A numeric owner or group is compared with the numeric id (the name may not exist on the host).
+  const ownerOk = isId(owner) ? s.uid === owner : s.owner === owner;
+  const groupOk = isId(group) ? s.gid === group : s.group === group;
+  if (!ownerOk || !groupOk) {
+    const shown = (name?: string, id?: string) => (name && name !== 'UNKNOWN' ? name : id);
+    reasons.push(`owner ${shown(s.owner, s.uid)}:${shown(s.group, s.gid)} → ${owner}:${group}`);
+  }
   return reasons.length ? { action: '~', summary: reasons.join(', '), script: fix } : null;
 }
 
@@ -44,10 +56,10 @@ export function directory(o: DirectoryOptions): Resource<DirectoryState> {
   const p = q(o.path);
   const probe = [
     'm=',
-    o.owner ? `getent passwd ${q(o.owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
-    o.group ? `getent group ${q(o.group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
-    `if [ -d ${p} ] && [ ! -L ${p} ]; then set -- $(stat -c '%a %U %G' ${p})`,
-    `  printf '{"kind":"dir","mode":"%s","owner":"%s","group":"%s"%s}\\n' "$1" "$2" "$3" "$m"`,
+    o.owner && !isId(o.owner) ? `getent passwd ${q(o.owner)} >/dev/null || m="$m,\\"ownerMissing\\":true"` : '',
+    o.group && !isId(o.group) ? `getent group ${q(o.group)} >/dev/null || m="$m,\\"groupMissing\\":true"` : '',
+    `if [ -d ${p} ] && [ ! -L ${p} ]; then set -- $(stat -c '%a %U %G %u %g' ${p})`,
+    `  printf '{"kind":"dir","mode":"%s","owner":"%s","group":"%s","uid":"%s","gid":"%s"%s}\\n' "$1" "$2" "$3" "$4" "$5" "$m"`,
     `elif [ -e ${p} ] || [ -L ${p} ]; then printf '{"kind":"other"%s}\\n' "$m"`,
     `else printf '{"kind":"none"%s}\\n' "$m"; fi`,
   ]

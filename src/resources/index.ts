@@ -11,4 +11,5 @@ export { command } from './command.ts';
 export { user, group } from './user.ts';
 export { flushHandlers } from './flush.ts';
 export { postgresRole, postgresDatabase, postgresSetting } from './postgres.ts';
+export { dockerCompose } from './docker-compose.ts';
 export type { Resource, Task, Change, Action, RoleContext } from './types.ts';
