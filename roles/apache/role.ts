@@ -2,6 +2,7 @@ import { defineRole, z, apt, command, link, directory, template, service } from 
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost,
 } from '../nginx/proxy.ts';
 import { webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
 
@@ -16,7 +17,7 @@ export default defineRole({
     ...proxyVars,
     apache_vhost_extra: z.string().default('')
       .describe('extra directives placed verbatim in the Matrix <VirtualHost> (checked by apache2ctl configtest before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage).superRefine(webAppDomainsCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('apache', import.meta.url, v);
@@ -53,6 +54,7 @@ export default defineRole({
       }),
       // Element web and synapse-admin, each on its own name (same validation set).
       webAppSites('/etc/apache2/sites-enabled', s, v, { validate: CHECK, notify: RELOAD }),
+      jitsiVhost(s, '/etc/apache2/sites-enabled/mxplay-web-jitsi.conf', CHECK, RELOAD),
       service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },

@@ -8,7 +8,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { z, command, directory, file, type Resource } from 'mxplay';
+import { z, command, directory, file, template, type Resource, type Task } from 'mxplay';
+import { jitsiSharedVars } from '../jitsi/shared.ts';
 import { webAppNames, webAppVars } from './web-apps.ts';
 
 export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
@@ -44,7 +45,12 @@ export const proxyVars = {
     .describe('loopback-only port answering which configuration is live: reloads are waited for by polling it'),
   proxy_acme_webroot: z.string().optional()
     .describe('serve http://<name>/.well-known/acme-challenge/ from this folder (certbot --webroot) instead of redirecting it'),
-  jitsi_domain: z.string().optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi)'),
+  jitsi_domain: z.string().optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi); with proxy_serve_jitsi also served here'),
+  // Jitsi Meet of the jitsi role: its own virtual host, proxied to the web container.
+  proxy_serve_jitsi: z.boolean().default(false)
+    .describe('serve https://<jitsi_domain>/ proxied to the Jitsi web container (role jitsi), websockets included'),
+  proxy_jitsi_host: z.string().default('127.0.0.1').describe("address of the Jitsi web container's published HTTP port as seen from the proxy"),
+  ...jitsiSharedVars,
   proxy_support_contacts: z.array(z.object({
     role: z.enum(['m.role.admin', 'm.role.security']).default('m.role.admin'),
     matrix_id: z.string().regex(/^@[^:]+:.+$/, 'a Matrix user ID like @admin:example.com').optional(),
@@ -66,6 +72,14 @@ export const tlsChoiceMessage = {
   path: ['proxy_tls_certificate'],
   message: 'give proxy_tls_certificate and proxy_tls_certificate_key, or proxy_tls_self_signed: true (not both)',
 };
+export function jitsiChoice<T extends { proxy_serve_jitsi: boolean; jitsi_domain?: string; synapse_server_name: string; synapse_public_baseurl: string }>(v: T) {
+  if (!v.proxy_serve_jitsi) return true;
+  return !!v.jitsi_domain && ![v.synapse_server_name, new URL(v.synapse_public_baseurl).hostname].includes(v.jitsi_domain);
+}
+export const jitsiChoiceMessage = {
+  path: ['jitsi_domain'],
+  message: 'proxy_serve_jitsi needs jitsi_domain: a host name of its own (not the Matrix host or the server name)',
+};
 
 const proxyObject = z.object(proxyVars);
 export type ProxyVars = z.output<typeof proxyObject>;
@@ -85,6 +99,8 @@ export interface ProxySite {
   key: string;
   bodyBytes: number;
   wellKnown: { server: string; client: string; support: string | null };
+  /** Jitsi Meet's virtual host, when served here. */
+  jitsi: { domain: string; upstream: string } | null;
 }
 
 export function sizeInBytes(s: string): number {
@@ -99,7 +115,8 @@ export function site(v: ProxyVars): ProxySite {
   const matrixDomain = base.hostname;
   const baseDomain = v.synapse_server_name;
   const baseVhost = v.proxy_serve_base_domain && baseDomain !== matrixDomain;
-  const names = [...(baseVhost ? [matrixDomain, baseDomain] : [matrixDomain]), ...webAppNames(v)];
+  const jitsi = v.proxy_serve_jitsi ? { domain: v.jitsi_domain!, upstream: httpUpstream(v.proxy_jitsi_host, v.jitsi_http_port) } : null;
+  const names = [matrixDomain, ...(baseVhost ? [baseDomain] : []), ...(jitsi ? [jitsi.domain] : []), ...webAppNames(v)];
   const selfSigned = selfSignedPaths(names);
   const client: Record<string, unknown> = {
     'm.homeserver': { base_url: base.href.replace(/\/+$/, '') },
@@ -126,8 +143,11 @@ export function site(v: ProxyVars): ProxySite {
       client: json(client),
       support: support && json(support),
     },
+    jitsi,
   };
 }
+
+const httpUpstream = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
 function selfSignedPaths(names: string[]) {
   // Named after every name it covers: a new name gives a new certificate, not a stale one.
@@ -229,4 +249,14 @@ function templatesDir(role: string, metaUrl: string): string | undefined {
 
 export function readiness(port: number, gen: string) {
   return { http: `http://127.0.0.1:${port}/${gen}`, timeout_s: 30 };
+}
+
+/**
+ * Jitsi Meet's virtual host (templates/jitsi.conf.ejs of the proxy role), in the proxy's validation
+ * set; removed when the proxy no longer serves Jitsi.
+ */
+export function jitsiVhost(s: ProxySite, path: string, validate: string, notify: string): Task {
+  return s.jitsi
+    ? template({ path, src: 'jitsi.conf.ejs', data: { site: s }, validate, notify })
+    : file({ path, state: 'absent', kind: 'template', validate, notify });
 }

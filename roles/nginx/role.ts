@@ -2,6 +2,7 @@ import { defineRole, z, apt, link, directory, template, service } from 'mxplay';
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost,
 } from './proxy.ts';
 import { webAppDomainsCheck, webAppSites } from './web-apps.ts';
 
@@ -15,7 +16,7 @@ export default defineRole({
     ...proxyVars,
     nginx_vhost_extra: z.string().default('')
       .describe('extra directives placed verbatim in the Matrix server block (checked by nginx -t before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage).superRefine(webAppDomainsCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('nginx', import.meta.url, v);
@@ -39,6 +40,7 @@ export default defineRole({
       }),
       // Element web and synapse-admin, each on its own name (same validation set).
       webAppSites('/etc/nginx/conf.d', s, v, { validate: CHECK, notify: RELOAD }),
+      jitsiVhost(s, '/etc/nginx/conf.d/mxplay-web-jitsi.conf', CHECK, RELOAD),
       service({ name: 'nginx', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },

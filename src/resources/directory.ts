@@ -5,7 +5,9 @@ export interface DirectoryOptions extends ResourceCommon {
   path: string;
   state?: 'present' | 'absent';
   mode?: number;
+  /** A user name, or a numeric uid (e.g. a container's user that has no name on the host). */
   owner?: string;
+  /** A group name, or a numeric gid. */
   group?: string;
 }
 
@@ -14,9 +16,13 @@ export interface DirectoryState {
   mode?: string;
   owner?: string;
   group?: string;
+  uid?: string;
+  gid?: string;
   ownerMissing?: boolean;
   groupMissing?: boolean;
 }
+
+const isId = (s: string) => /^\d+$/.test(s);
 
 export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResult {
   const p = q(o.path);
@@ -36,20 +42,30 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
   const reasons: string[] = [];
   const have = parseInt(s.mode ?? '0', 8);
   if (have !== mode) reasons.push(`mode ${octal(have)} → ${octal(mode)}`);
-  if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
+  // A numeric owner or group is compared with the numeric id (the name may not exist on the host).
+  const ownerOk = isId(owner) ? s.uid === owner : s.owner === owner;
+  const groupOk = isId(group) ? s.gid === group : s.group === group;
+  if (!ownerOk || !groupOk) {
+    const shown = (name?: string, id?: string) => (name && name !== 'UNKNOWN' ? name : id);
+    reasons.push(`owner ${shown(s.owner, s.uid)}:${shown(s.group, s.gid)} → ${owner}:${group}`);
+  }
   return reasons.length ? { action: '~', summary: reasons.join(', '), script: fix } : null;
 }
 
 export function directory(o: DirectoryOptions): Resource<DirectoryState> {
   const probe: FactProbe<DirectoryState> = {
-    facts: { paths: [{ path: o.path }], users: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
+    facts: {
+      paths: [{ path: o.path }],
+      users: o.owner && !isId(o.owner) ? [o.owner] : [],
+      groups: o.group && !isId(o.group) ? [o.group] : [],
+    },
     read(f) {
       const fact = f.path(o.path);
       const s: DirectoryState = !fact ? { kind: 'none' }
-        : fact.kind === 'dir' ? { kind: 'dir', mode: fact.mode, owner: fact.owner, group: fact.group }
+        : fact.kind === 'dir' ? { kind: 'dir', mode: fact.mode, owner: fact.owner, group: fact.group, uid: fact.uid, gid: fact.gid }
         : { kind: 'other' };
-      if (o.owner && !f.user(o.owner)) s.ownerMissing = true;
-      if (o.group && !f.group(o.group)) s.groupMissing = true;
+      if (o.owner && !isId(o.owner) && !f.user(o.owner)) s.ownerMissing = true;
+      if (o.group && !isId(o.group) && !f.group(o.group)) s.groupMissing = true;
       return s;
     },
   };

@@ -21,6 +21,8 @@ export interface PathFact {
   mode: string;
   owner: string;
   group: string;
+  uid: string;
+  gid: string;
   size: number;
   /** Regular files only. */
   sha?: string;
@@ -58,7 +60,7 @@ export function factsScript(queries: FactQuery[]): string {
     const cases = [...wanted].filter(([, sha]) => sha).map(([p, sha]) => `  ${q(p)}) w=${sha};;`);
     out.push(
       'echo "@@mxp facts paths"',
-      `stat -c 'S|%F|%a|%U|%G|%s|%n' -- ${paths} 2>/dev/null`,
+      `stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- ${paths} 2>/dev/null`,
       // sha256sum only regular files: a FIFO or device would block it.
       `set --; for p in ${paths}; do [ -f "$p" ] && [ ! -L "$p" ] && set -- "$@" "$p"; done`,
       'if [ $# -gt 0 ]; then sha256sum -- "$@" 2>/dev/null | while read -r h p; do',
@@ -106,9 +108,9 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
     const tag = line.slice(0, 2);
     if (tag === 'S|') {
       const f = line.split('|');
-      if (f.length < 7) continue;
-      const path = f.slice(6).join('|');
-      paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: f[3]!, group: f[4]!, size: Number(f[5]) });
+      if (f.length < 9) continue;
+      const path = f.slice(8).join('|');
+      paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: f[3]!, group: f[4]!, uid: f[5]!, gid: f[6]!, size: Number(f[7]) });
     } else if (tag === 'H|') {
       const fact = paths.get(line.slice(67));
       if (fact) fact.sha = line.slice(2, 66);

@@ -12,5 +12,6 @@ export { release } from './release.ts';
 export { user, group } from './user.ts';
 export { flushHandlers } from './flush.ts';
 export { postgresRole, postgresDatabase, postgresSetting } from './postgres.ts';
+export { dockerCompose } from './docker-compose.ts';
 export type { Resource, Task, Change, Action, RoleContext, FactProbe } from './types.ts';
 export type { Facts, FactQuery } from './facts.ts';

@@ -50,11 +50,11 @@ describe('parseProbeOutput', () => {
 describe('facts read for all resources at once', () => {
   const facts = [
     '@@mxp facts paths',
-    'S|regular file|644|root|root|4|/etc/a',
-    'S|directory|755|root|adm|4096|/etc/d',
-    'S|symbolic link|777|root|root|7|/etc/l',
-    'S|regular empty file|600|root|root|0|/etc/odd|name',
-    'S|fifo|644|root|root|0|/etc/p',
+    'S|regular file|644|root|root|0|0|4|/etc/a',
+    'S|directory|755|root|adm|0|4|4096|/etc/d',
+    'S|symbolic link|777|root|root|0|0|7|/etc/l',
+    'S|regular empty file|600|root|root|0|0|0|/etc/odd|name',
+    'S|fifo|644|root|root|0|0|0|/etc/p',
     `H|${'a'.repeat(64)}|/etc/a`,
     `H|${'e'.repeat(64)}|/etc/odd|name`,
     'C|/etc/a|b2xkCg==',
@@ -70,7 +70,7 @@ describe('facts read for all resources at once', () => {
   const probeOf = (read: (f: import('../../../src/resources/facts.ts').Facts) => unknown) => res({ facts: {}, read });
 
   it.each([
-    ['a file, with its sha and the content sent because it differs', (f) => f.path('/etc/a'), { kind: 'file', mode: '644', owner: 'root', group: 'root', size: 4, sha: 'a'.repeat(64), content: 'b2xkCg==' }],
+    ['a file, with its sha and the content sent because it differs', (f) => f.path('/etc/a'), { kind: 'file', mode: '644', owner: 'root', group: 'root', uid: '0', gid: '0', size: 4, sha: 'a'.repeat(64), content: 'b2xkCg==' }],
     ['a directory', (f) => f.path('/etc/d')?.kind, 'dir'],
     ['a symlink, not followed', (f) => f.path('/etc/l')?.kind, 'link'],
     ['a path with a | in its name', (f) => f.path('/etc/odd|name')?.sha, 'e'.repeat(64)],
@@ -134,7 +134,7 @@ describe('facts read for all resources at once', () => {
       res('echo shell'),
     ]);
     expect(s.match(/^stat /gm)).toHaveLength(1);
-    expect(s).toContain("stat -c 'S|%F|%a|%U|%G|%s|%n' -- /etc/a '/etc/b c'");
+    expect(s).toContain("stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- /etc/a '/etc/b c'");
     expect(s).toContain(`/etc/a) w=${'f'.repeat(64)};;`);
     expect(s).toContain('getent passwd root www-data');
     expect(s).toContain('getent group adm');

@@ -137,7 +137,7 @@ describe('other probes on this machine', () => {
     const d = join(work, 'data');
     mkdirSync(d, { mode: 0o750 });
     chmodSync(d, 0o750);
-    expect(probeOne(directory({ path: d, ...mine }))).toEqual({ kind: 'dir', mode: '750', owner: ME, group: MY_GROUP });
+    expect(probeOne(directory({ path: d, ...mine }))).toEqual({ kind: 'dir', mode: '750', owner: ME, group: MY_GROUP, uid: String(process.getuid!()), gid: String(process.getgid!()) });
     writeFileSync(join(work, 'f'), '');
     expect(probeOne(directory({ path: join(work, 'f') }))).toEqual({ kind: 'other' });
     expect(probeOne(directory({ path: join(work, 'nope'), owner: NO_USER }))).toEqual({ kind: 'none', ownerMissing: true });

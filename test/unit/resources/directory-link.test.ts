@@ -1,7 +1,8 @@
-import { describe, it } from 'vitest';
-import { planDirectory, type DirectoryOptions, type DirectoryState } from '../../../src/resources/directory.ts';
+import { describe, expect, it } from 'vitest';
+import { directory, planDirectory, type DirectoryOptions, type DirectoryState } from '../../../src/resources/directory.ts';
 import { planLink, type LinkOptions, type LinkState } from '../../../src/resources/link.ts';
-import { expectPlan, type Expected } from '../helpers.ts';
+import { parseProbeOutput, probeScript } from '../../../src/engine/scripts.ts';
+import { expectPlan, sh, tempDir, type Expected } from '../helpers.ts';
 
 const D = '/var/lib/app';
 
@@ -20,6 +21,9 @@ describe('planDirectory', () => {
     { name: 'group missing', o: { group: 'matrix' }, s: { kind: 'none', groupMissing: true }, want: { unresolved: 'group matrix does not exist yet' } },
     { name: 'absent, nothing there: no-op', o: { state: 'absent' }, s: { kind: 'none' }, want: null },
     { name: 'absent removes recursively', o: { state: 'absent' }, s: dir('755'), want: { action: '-', summary: 'remove recursively', has: [`rm -rf ${D}`] } },
+    { name: 'numeric owner (a container user without a name here): compared by id', o: { owner: '1000', group: '1000', mode: 0o750 }, s: { kind: 'dir', mode: '750', owner: 'UNKNOWN', group: 'UNKNOWN', uid: '1000', gid: '1000' }, want: null },
+    { name: 'numeric owner, other id: chown by number', o: { owner: '1000', group: '1000', mode: 0o750 }, s: { kind: 'dir', mode: '750', owner: 'root', group: 'root', uid: '0', gid: '0' }, want: { action: '~', summary: 'owner root:root → 1000:1000', has: [`chown 1000:1000 ${D}`] } },
+    { name: 'numeric owner, unnamed id shown as a number', o: { owner: '1000' }, s: { kind: 'dir', mode: '755', owner: 'UNKNOWN', group: 'root', uid: '2000', gid: '0' }, want: { action: '~', summary: 'owner 2000:root → 1000:root' } },
     { name: 'absent does not care about a missing owner', o: { state: 'absent', owner: 'gone' }, s: { kind: 'none', ownerMissing: true }, want: null },
   ];
   it.each(rows)('$name', ({ o, s, want }) => expectPlan(planDirectory({ path: D, ...o }, s), want));
@@ -42,4 +46,14 @@ describe('planLink', () => {
     { name: 'absent refuses to remove a real file', o: { state: 'absent' }, s: { kind: 'other' }, want: { unresolved: /not a symlink; refusing/ } },
   ];
   it.each(rows)('$name', ({ o, s, want }) => expectPlan(planLink({ path: L, target: T, ...o }, s), want));
+});
+
+describe('directory probe, run for real', () => {
+  it('reports numeric ids and needs no passwd entry for a numeric owner', () => {
+    const d = tempDir();
+    const res = directory({ path: d, owner: '4242', group: '4242' });
+    const s = parseProbeOutput(sh(probeScript([res])).stdout, [res]).states[0];
+    expect(s).toMatchObject({ kind: 'dir', uid: String(process.getuid!()), gid: String(process.getgid!()) });
+    expect(s).not.toHaveProperty('ownerMissing');
+  });
 });
