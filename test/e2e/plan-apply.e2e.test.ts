@@ -27,10 +27,6 @@ const PLAYBOOK = `
       vars: { coturn_synapse_fragment: false }
   tasks:
     - file: { path: ${DEMO}, content: "greeting = hello\\n" }
-  handlers:
-    # Notified by coturn's Synapse fragment even when it is switched off; there is no Synapse here.
-    - name: restart synapse
-      command: { cmd: "true" }
 `;
 
 interface PlanJson {
