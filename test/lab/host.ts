@@ -87,8 +87,12 @@ export async function startHosts(specs: HostSpec[], opts: { owner?: string } = {
     const prepared = await Promise.all(claimed.map((s) => prepare(s, everyone)));
     await setKnownHosts(prepared);
     const started = await Promise.all(claimed.map((s) => boot(s, owner)));
-    // Hosts already up learn the new names too.
-    for (const o of others) await updateEtcHostsBlock(hostPaths(o.name).root, everyone);
+    // Hosts already up learn the new names too; one that another run stopped meanwhile needs them no more.
+    for (const o of others) {
+      await updateEtcHostsBlock(hostPaths(o.name).root, everyone).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT') throw e;
+      });
+    }
     return started;
   } catch (err) {
     await Promise.allSettled(claimed.map((s) => stopHost(s.name)));
