@@ -1,4 +1,4 @@
-import { UserError, UserErrors } from '../errors.ts';
+import { suggest, UserError, UserErrors } from '../errors.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { matchHosts, requireHosts } from '../inventory/patterns.ts';
 import type { Play, Playbook } from '../playbook/playbook.ts';
@@ -109,11 +109,24 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
     unknown = unknownKeys();
   }
   errors.push(...unknown);
-  if (!matchedAny) {
-    errors.push(new UserError(`no play matches any host${o.limit ? ` within --limit ${o.limit}` : ''}`, { file: pb.file }));
-  }
+  if (!matchedAny) errors.push(noHostsError(pb, inv, o.limit));
   if (errors.length) throw new UserErrors(errors);
   return [...works.values()];
+}
+
+/** Which patterns matched nothing, where, and what the inventory has instead (a typo is the usual cause). */
+function noHostsError(pb: Playbook, inv: Inventory, limit: string | undefined): UserError {
+  const names = [...inv.groups.keys(), ...inv.hosts.keys()];
+  const one = pb.plays.length === 1;
+  const patterns = pb.plays.map((p) => {
+    const hint = suggest(p.hosts, names);
+    return `'${p.hosts}'${!one && p.line ? ` (line ${p.line})` : ''}${hint && hint !== p.hosts ? `, did you mean ${hint}?` : ''}`;
+  });
+  return new UserError(
+    `no play matches any host${limit ? ` within --limit ${limit}` : ''}: hosts ${patterns.join('; ')} ` +
+      `(inventory hosts: ${[...inv.hosts.keys()].join(', ') || 'none'}; groups: ${[...inv.groups.keys()].join(', ')})`,
+    { file: pb.file, ...(one && pb.plays[0]!.line ? { line: pb.plays[0]!.line } : {}) },
+  );
 }
 
 function buildPlay(

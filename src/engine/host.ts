@@ -1,5 +1,6 @@
 import { isUnresolved, type Resource } from '../resources/types.ts';
 import type { Connection } from '../transport/connection.ts';
+import { UnreachableError } from '../transport/errors.ts';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
 import { planItems, type HostPlan, type PlannedItem } from './plan.ts';
 import { allItems, label, type HostWork } from './work.ts';
@@ -109,7 +110,7 @@ export class HostRun {
         steps.push({ kind: 'validate', group: group!, command: v, notify: [...new Set(g.members.flatMap((m) => m.item.resource.notify))] });
       }
     });
-    const res = await this.conn.run(applyScript(steps));
+    const res = await this.runApply(steps);
     const out = parseApplyOutput(res.stdout);
     const groupOf = (id: number) => {
       const s = steps.find((x) => x.kind === 'change' && x.id === id);
@@ -140,6 +141,18 @@ export class HostRun {
     }
   }
 
+  /** An apply script is read whole before it starts and runs to its end even if the connection drops (scripts.ts). */
+  private async runApply(steps: ApplyStep[]) {
+    try {
+      return await this.conn.run(applyScript(steps));
+    } catch (e) {
+      if (!(e instanceof UnreachableError)) throw e;
+      throw new UnreachableError(
+        `${e.message} while applying. The changes sent are applied whole or not at all, and the handlers they notify stay pending on the host: run again to converge.`,
+      );
+    }
+  }
+
   private async runHandlers(handlers: Map<string, Resource>, emit: (e: HostEvent) => void) {
     const names = [...this.notified].filter((n) => handlers.has(n));
     if (!names.length) return;
@@ -155,7 +168,7 @@ export class HostRun {
       else if (isUnresolved(p)) throw new ApplyFailure(`handler ${name}: ${p.unresolved}`);
       else steps.push({ kind: 'handler', id, name, script: p.script });
     });
-    const res = await this.conn.run(applyScript(steps));
+    const res = await this.runApply(steps);
     const out = parseApplyOutput(res.stdout);
     names.forEach((name, id) => {
       if (!out.ok.has(id)) return;

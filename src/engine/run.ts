@@ -83,14 +83,17 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
   return s;
 }
 
-/** Apply the approved plans: play by play, hosts in `serial` batches, stopping past max_fail_percentage. */
+/**
+ * Apply the approved plans: play by play, hosts in `serial` batches. A batch past its play's
+ * max_fail_percentage stops the whole run, as in Ansible: no later batch or play is started.
+ */
 export async function applyAll(pb: Playbook, works: HostWork[], s: Session, forks: number, rep: RunReporter): Promise<void> {
+  let aborted: string | undefined;
   for (const play of pb.plays) {
     const hosts = works
       .filter((w) => w.plays.some((p) => p.play.index === play.index))
       .map((w) => w.host.name)
       .filter((h) => !s.results.has(h));
-    let aborted: string | undefined;
     for (const batch of serialBatches(hosts, play.serial)) {
       if (aborted) {
         for (const h of batch) rep.hostDone(result(s, h, 'skipped', aborted));
@@ -110,7 +113,7 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
         }
       });
       if ((failed / batch.length) * 100 > play.maxFailPercentage) {
-        aborted = `not run: ${failed} of ${batch.length} hosts failed in an earlier batch of "${play.name}" (max_fail_percentage ${play.maxFailPercentage})`;
+        aborted = `not run: the run stopped after ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} of a batch of "${play.name}" failed (max_fail_percentage ${play.maxFailPercentage})`;
       }
     }
   }

@@ -6,8 +6,13 @@ import type { Resource } from '../resources/types.ts';
 export const STATE_DIR = '/var/lib/mxplay';
 export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
 
-/** Shell functions every apply script starts with. Backups keep the previous version of each file. */
-export const PRELUDE = `MXP_STATE=${STATE_DIR}
+/**
+ * Shell functions every apply script starts with. Backups keep the previous version of each file.
+ * SIGPIPE is ignored: if the connection drops, the next marker written to the dead stdout must
+ * not kill the script between a change and its validation, rollback or notification record.
+ */
+export const PRELUDE = `trap '' PIPE
+MXP_STATE=${STATE_DIR}
 umask 022
 mkdir -p -m 700 "$MXP_STATE/backup"
 MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
@@ -122,7 +127,7 @@ export type ApplyStep =
  * command, so a failing line in the middle of a step would not stop it.
  */
 function step(script: string): string {
-  return `( set -e\n${script}\n) >"$MXP_OUT" 2>&1; MXP_RC=$?`;
+  return `( trap - PIPE; set -e\n${script}\n) >"$MXP_OUT" 2>&1; MXP_RC=$?`;
 }
 
 /**
@@ -130,9 +135,11 @@ function step(script: string): string {
  * Files of a validation set are backed up as they are written; if the set's check fails, all of
  * them are restored before the script exits, so a config that fails its own check never stays.
  * Notifications are recorded on the host as soon as a step (or its whole set) succeeded.
+ * The whole script is one `{ }` block: the shell reads all of it before running any of it, so a
+ * connection lost while the script is still being sent runs nothing rather than a cut-off part.
  */
 export function applyScript(steps: ApplyStep[]): string {
-  const out = [PRELUDE];
+  const out = ['{', PRELUDE];
   for (const s of steps) {
     if (s.kind === 'change') {
       if (s.group !== undefined) out.push('MXP_RBON=1');
@@ -140,7 +147,7 @@ export function applyScript(steps: ApplyStep[]): string {
       if (s.group === undefined) for (const n of s.notify) out.push(`mxp_notify ${q(n)}`);
     } else if (s.kind === 'validate') {
       out.push(
-        `if ( ${s.command}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
+        `if ( trap - PIPE; ${s.command}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
         ...s.notify.map((n) => `mxp_notify ${q(n)}`),
         ': > "$MXP_RB"; MXP_RBON=',
       );
@@ -150,7 +157,7 @@ export function applyScript(steps: ApplyStep[]): string {
       );
     }
   }
-  out.push('echo "@@mxp done"', '');
+  out.push('echo "@@mxp done"', '}', '');
   return out.join('\n');
 }
 

@@ -91,7 +91,7 @@ export async function sshConnect(p: ConnectionParams): Promise<Connection> {
       roundTrips++;
       try {
         const r = await ssh.execCommand(shell, { stdin: script, noTrim: true });
-        if (r.code === null) throw new UnreachableError(`connection to ${p.name} lost while running (signal ${r.signal ?? 'none'})`);
+        if (r.code === null) throw new UnreachableError(`connection to ${p.name} lost${r.signal ? ` (signal ${r.signal})` : ''}`);
         return { code: r.code, stdout: r.stdout, stderr: r.stderr };
       } catch (e) {
         if (e instanceof UnreachableError) throw e;

@@ -1,6 +1,6 @@
 // Synapse from Debian's apt on PostgreSQL, converged by `mxplay run` on fresh lab hosts and
 // checked from the control machine over HTTP, as a Matrix client would.
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,45 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     const again = await run('--yes', '--json', '--limit', 'syn1', '-e', 'synapse_max_upload_size=100M');
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(changedOf(again, 'syn1')).toBe(0);
+  });
+
+  it('a rolling restart (serial 1, max_fail_percentage 0) stops at a host whose config Synapse rejects; the next host is not touched', async () => {
+    const show = async (h: string) => {
+      const r = await lab.ssh(h, 'systemctl show -p MainPID -p ActiveEnterTimestampMonotonic -p ExecMainStartTimestampMonotonic matrix-synapse; cat /etc/matrix-synapse/conf.d/media.yaml');
+      const prop = (k: string) => new RegExp(`^${k}=(\\d+)$`, 'm').exec(r.stdout)![1]!;
+      return { pid: prop('MainPID'), readyAt: BigInt(prop('ActiveEnterTimestampMonotonic')), startedAt: BigInt(prop('ExecMainStartTimestampMonotonic')), media: r.stdout.slice(r.stdout.indexOf('# managed')) };
+    };
+    await writeFile(join(project, 'rolling.yml'), '- name: rolling upgrade\n  hosts: matrix\n  serial: 1\n  max_fail_percentage: 0\n  roles: [postgres, synapse]\n');
+    const rolling = () => mxplay(['run', 'rolling.yml', '-i', 'e2e', '--yes', '-e', 'synapse_max_upload_size=200M'], { cwd: project });
+    const syn1Vars = join(project, 'inventory', 'e2e', 'host_vars', 'syn1.yml');
+    const good = await readFile(syn1Vars, 'utf8');
+    const [one, two] = [await show('syn1'), await show('syn2')];
+
+    // syn1, first in the inventory, is the first batch: its config fails Synapse's own check.
+    await writeFile(syn1Vars, `${good}synapse_url_previews: true\nsynapse_url_preview_ip_range_blacklist: ["not-an-ip-range"]\n`);
+    try {
+      const r = await rolling();
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout).toMatch(/^syn1 failed:\n {2}validation failed/m);
+      expect(r.stdout).toMatch(/^ {2}syn2\s+ok=\d+\s+changed=0\s+failed=0\s+unreachable=0\s+skipped=1/m);
+      expect(r.stdout).toContain('syn2 skipped:\n  not run: the run stopped after 1 of 1 host of a batch of "rolling upgrade" failed (max_fail_percentage 0)');
+      expect(r.stderr).not.toMatch(/^\[syn2\] (applying|~|\+)/m);
+    } finally {
+      await writeFile(syn1Vars, good);
+    }
+    // syn1 kept its old config and its Synapse; syn2 was never touched.
+    expect(await show('syn1')).toEqual(one);
+    expect(await show('syn2')).toEqual(two);
+    expect((await api(base('syn1'), '/_matrix/client/versions')).status).toBe(200);
+
+    // Fixed, the same run goes host by host: syn2 restarts only once syn1's Synapse is back up.
+    const r = await rolling();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const [one2, two2] = [await show('syn1'), await show('syn2')];
+    expect(one2.media).toContain('max_upload_size: 200M');
+    expect(two2.media).toContain('max_upload_size: 200M');
+    expect(one2.pid).not.toBe(one.pid);
+    expect(two2.pid).not.toBe(two.pid);
+    expect(one2.readyAt).toBeLessThan(two2.startedAt);
   });
 });

@@ -87,9 +87,8 @@ export async function startHosts(specs: HostSpec[], opts: { owner?: string } = {
     const prepared = await Promise.all(claimed.map((s) => prepare(s, everyone)));
     await setKnownHosts(prepared);
     const started = await Promise.all(claimed.map((s) => boot(s, owner)));
-    // Hosts already up learn the new names too.
+    // Hosts already up learn the new names too; one that another run stopped meanwhile needs them no more.
     for (const o of others) {
-      // A host being stopped meanwhile (its root already unmounted) needs no update.
       await updateEtcHostsBlock(hostPaths(o.name).root, everyone).catch((e: NodeJS.ErrnoException) => {
         if (e.code !== 'ENOENT') throw e;
       });

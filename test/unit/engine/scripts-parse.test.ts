@@ -201,6 +201,6 @@ describe('applyScript', () => {
     expect(s.indexOf("mxp_notify h0")).toBeLessThan(s.indexOf('step1'));
     expect(s.indexOf("mxp_notify h1")).toBeGreaterThan(s.indexOf('@@mxp valid 0'));
     expect(s.indexOf('MXP_RBON=1')).toBeLessThan(s.indexOf('step1'));
-    expect(s.trimEnd().endsWith('echo "@@mxp done"')).toBe(true);
+    expect(s.trimEnd().endsWith('echo "@@mxp done"\n}')).toBe(true);
   });
 });

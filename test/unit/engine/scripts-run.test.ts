@@ -1,6 +1,6 @@
 // The generated shell, run for real with /bin/sh (dash) against temp files: probes report what is
 // there, apply scripts write, validate, roll back and record notifications as they promise.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -393,3 +393,68 @@ describe('apply script without validation', () => {
     expect(readFileSync(p).equals(bytes)).toBe(true);
   });
 });
+
+/**
+ * Runs a script as the transport does (`/bin/sh -s`, the script on stdin), as if the connection
+ * dropped: nobody reads stdout any more, and with `cutBefore`, stdin ends where that text starts.
+ */
+function applyOverDroppedConnection(script: string, cutBefore?: string): Promise<void> {
+  const text = relocate(script);
+  const sent = cutBefore === undefined ? text : text.slice(0, text.indexOf(cutBefore));
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-s'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.stdout.destroy();
+    child.on('error', reject);
+    child.on('close', () => resolve());
+    child.stdin.on('error', () => {}); // the shell may exit before reading a cut-off script
+    child.stdin.end(sent);
+  });
+}
+
+describe('apply script when the connection drops', () => {
+  function steps(): ApplyStep[] {
+    const a = { path: join(work, 'a.conf'), content: 'new a\n', ...mine };
+    const b = { path: join(work, 'b.conf'), content: 'new b\n', ...mine };
+    writeFileSync(a.path, 'old a\n');
+    writeFileSync(b.path, 'old b\n');
+    return [
+      { kind: 'change', id: 0, script: (planFile(a, probeOne(file(a))) as Change).script, notify: ['reload web'] },
+      { kind: 'change', id: 1, script: (planFile(b, probeOne(file(b))) as Change).script, notify: ['restart app'], group: 0 },
+      { kind: 'validate', group: 0, command: `grep -q new ${b.path}`, notify: ['restart app'] },
+      { kind: 'change', id: 2, script: `echo ran > ${join(work, 'last')}`, notify: [] },
+    ];
+  }
+
+  it('a dead stdout does not stop the script: every step, check and notification still happens', async () => {
+    await applyOverDroppedConnection(applyScript(steps()));
+    expect(readFileSync(join(work, 'a.conf'), 'utf8')).toBe('new a\n');
+    expect(readFileSync(join(work, 'b.conf'), 'utf8')).toBe('new b\n');
+    expect(readFileSync(join(work, 'last'), 'utf8')).toBe('ran\n');
+    expect(pending()).toEqual(['reload web', 'restart app']);
+  });
+
+  it('a failing check still restores its set after the connection is gone', async () => {
+    const s = steps();
+    s[2] = { kind: 'validate', group: 0, command: 'false', notify: ['restart app'] };
+    await applyOverDroppedConnection(applyScript(s));
+    expect(readFileSync(join(work, 'b.conf'), 'utf8')).toBe('old b\n');
+    expect(pending()).toEqual(['reload web']);
+  });
+
+  it('a script cut off while being sent runs none of it', async () => {
+    const script = applyScript(steps());
+    expect(script).toContain('echo "@@mxp valid');
+    // cut in the middle of the validation set: after b.conf is written, before its check
+    await applyOverDroppedConnection(script, 'echo "@@mxp valid');
+    expect(readFileSync(join(work, 'a.conf'), 'utf8')).toBe('old a\n');
+    expect(readFileSync(join(work, 'b.conf'), 'utf8')).toBe('old b\n');
+    expect(pending()).toEqual([]);
+  });
+
+  it('commands inside a step get the default SIGPIPE back', async () => {
+    const out = join(work, 'sigpipe');
+    await applyOverDroppedConnection(applyScript([{ kind: 'change', id: 0, script: `trap > ${out}`, notify: [] }]));
+    expect(readFileSync(out, 'utf8')).not.toMatch(/PIPE/);
+  });
+});
+

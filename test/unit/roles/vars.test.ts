@@ -135,10 +135,11 @@ export default defineRole({
   handlers: { 'restart web': service.restart('web') },
 });
 `;
-  async function build(files: Record<string, string>, extra: string[] = []) {
+  async function build(files: Record<string, string>, extra: string[] = [], limit?: string) {
     const cwd = writeTree(tempDir(), { 'roles/web/role.ts': ROLE, 'site.yml': '- hosts: all\n  roles: [web]\n', ...files });
     try {
-      return { cwd, works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra) }) };
+      const o = { extraVars: parseExtraVars(extra), ...(limit ? { limit } : {}) };
+      return { cwd, works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), o) };
     } catch (e) {
       if (e instanceof UserErrors) return { cwd, errors: e.errors.map((x) => x.toString()) };
       throw e;
@@ -201,6 +202,18 @@ export default defineRole({
     expect(r.works![0]!.plays[0]!.items.map((i) => [i.role, i.resource.id])).toEqual([
       ['first', '/etc/first.early'], ['web', '/etc/web.conf'], ['second', '/etc/second.early'],
       ['tasks', '/etc/inline'], ['first', '/etc/first.late'], ['second', '/etc/second.late'],
+    ]);
+  });
+
+  it('a hosts pattern that matches no host: the pattern, its line, a "did you mean" and what the inventory has', async () => {
+    const inventory = 'all:\n  children:\n    matrix:\n      hosts:\n        h1: { web_port: 80, web_name: a }\n';
+    const one = await build({ 'site.yml': '- hosts: matrx\n  roles: [web]\n', 'inventory/hosts.yml': inventory });
+    expect(one.errors).toEqual([
+      `${join(one.cwd, 'site.yml')}:1: no play matches any host: hosts 'matrx', did you mean matrix? (inventory hosts: h1; groups: matrix, all)`,
+    ]);
+    const two = await build({ 'site.yml': '- hosts: dbservers\n  roles: [web]\n- hosts: webservers\n  roles: [web]\n', 'inventory/hosts.yml': inventory }, [], 'h1');
+    expect(two.errors).toEqual([
+      `${join(two.cwd, 'site.yml')}: no play matches any host within --limit h1: hosts 'dbservers' (line 1); 'webservers' (line 3) (inventory hosts: h1; groups: matrix, all)`,
     ]);
   });
 
