@@ -25,7 +25,8 @@ export interface RunInputs {
   hostKeyChecking?: HostKeyChecking;
 }
 
-export interface RunArgs extends RunInputs {
+/** How a run shows, asks and applies (shared by `run` and `apply`). */
+export interface RunFlags {
   check: boolean;
   diff: boolean;
   yes: boolean;
@@ -33,6 +34,8 @@ export interface RunArgs extends RunInputs {
   detailedExitcode: boolean;
   forks: number;
 }
+
+export interface RunArgs extends RunInputs, RunFlags {}
 
 export interface Built {
   playbook: Playbook;
@@ -78,13 +81,7 @@ export async function planRun(works: HostWork[], forks: number, o: { live: boole
   return { session, plans, failedEarly };
 }
 
-export interface ApplyOptions {
-  check: boolean;
-  diff: boolean;
-  yes: boolean;
-  json: boolean;
-  detailedExitcode: boolean;
-  forks: number;
+export interface ApplyOptions extends RunFlags {
   /** When the command started, for the recap. */
   t0: number;
 }
