@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { defineRole, z, secret, apt, template, service } from 'mxplay';
-import { FLAVOURS, fragment, restartSynapse, synapseSharedVars } from '../synapse/fragment.ts';
+import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from '../synapse/fragment.ts';
 
 const CONF = '/etc/turnserver.conf';
 const RESTART = 'restart coturn';
@@ -129,7 +129,7 @@ export default defineRole({
   },
   // Its turn fragment notifies Synapse's restart: defined here too, so coturn also plays on a host
   // without the synapse role.
-  handlers: (v) => ({ [RESTART]: service.restart('coturn', ready(v)), 'restart synapse': restartSynapse(v.synapse_http_port) }),
+  handlers: (v) => ({ [RESTART]: service.restart('coturn', ready(v)), ...synapseHandlers(v) }),
 });
 
 function ready(v: { coturn_listening_ips: string[]; coturn_listening_port: number }) {

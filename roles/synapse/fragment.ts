@@ -10,9 +10,15 @@ export const synapseSharedVars = {
   synapse_http_port: z.number().int().default(8008).describe("Synapse's plain HTTP listener"),
 };
 
-/** Restart Synapse and wait until it answers /health: the handler every Synapse role notifies. */
-export function restartSynapse(port: number): Resource {
-  return service.restart('matrix-synapse', { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 });
+/** The handler every Synapse fragment notifies. */
+export const RESTART_SYNAPSE = 'restart synapse';
+
+/**
+ * Restart Synapse and wait until it answers /health. Every role writing a Synapse file defines it,
+ * so each also plays without the synapse role in the same play.
+ */
+export function synapseHandlers(v: { synapse_http_port: number }): Record<string, Resource> {
+  return { [RESTART_SYNAPSE]: service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }) };
 }
 
 /** Facts that differ between the two package sources of Synapse. */
@@ -56,7 +62,7 @@ export function fragment(
   opts: { secret?: boolean } = {},
 ): Resource {
   const path = `${CONF_DIR}/${name}.yaml`;
-  const common = { path, validate: synapseCheck(f), notify: 'restart synapse' };
+  const common = { path, validate: synapseCheck(f), notify: RESTART_SYNAPSE };
   if (data === null) return file({ ...common, state: 'absent', kind: 'yaml' });
   return yamlFile({
     ...common,

@@ -3,7 +3,7 @@ import {
   defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
   postgresRole, postgresDatabase, type Facts,
 } from 'mxplay';
-import { FLAVOURS, fragment, restartSynapse, synapseSharedVars } from './fragment.ts';
+import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from './fragment.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
 
@@ -148,7 +148,7 @@ export default defineRole({
       && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source],
         v.synapse_db_manage ? v.synapse_db_name : undefined),
   ],
-  handlers: (v) => ({ 'restart synapse': restartSynapse(v.synapse_http_port) }),
+  handlers: synapseHandlers,
 });
 
 function ready(port: number) {
@@ -172,18 +172,15 @@ function matrixOrgSource(keyring: string, suite: string) {
  */
 function registerAdmin(user: string, password: string, server: string, port: number, f: typeof FLAVOURS.debian, localDb?: string) {
   const mxid = `@${user}:${server}`;
-  const register = command({
+  const query = `SELECT 1 FROM users WHERE name = '${mxid.replaceAll("'", "''")}'`;
+  return command({
     name: `register admin ${mxid}`,
-    ...(localDb ? {} : { unless: adminExistsPython(mxid, f) }),
+    // No users table yet (Synapse never started) reads as "not registered".
+    ...(localDb
+      ? { doneWhen: { facts: { sql: [{ db: localDb, query }] }, read: (facts: Facts) => { const r = facts.sql(localDb, query); return 'rows' in r && r.rows.length > 0; } } }
+      : { unless: adminExistsPython(mxid, f) }),
     cmd: `${f.registerCommand} --admin -u ${user} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port} <<'MXP_PW'\n${password}\nMXP_PW`,
   });
-  if (!localDb) return register;
-  const query = `SELECT 1 FROM users WHERE name = '${mxid.replaceAll("'", "''")}'`;
-  return {
-    ...register,
-    // No users table yet (Synapse never started) reads as "not registered".
-    probe: { facts: { sql: [{ db: localDb, query }] }, read: (facts: Facts) => { const r = facts.sql(localDb, query); return { done: 'rows' in r && r.rows.length > 0 }; } },
-  };
 }
 
 function adminExistsPython(mxid: string, f: typeof FLAVOURS.debian): string {

@@ -1,5 +1,5 @@
 import { defineRole, z, directory, template } from 'mxplay';
-import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
+import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers, RESTART_SYNAPSE } from '../synapse/fragment.ts';
 
 const DEFAULT_BLOCK_ERROR =
   'To continue using this homeserver you must review and agree to the terms and conditions at %(consent_uri)s';
@@ -82,7 +82,7 @@ export default defineRole({
       userConsent.server_notice_content = { msgtype: 'm.text', body: v.synapse_consent_server_notice_content };
     }
     // Synapse renders the documents per request (they are read at start): a change restarts it.
-    const doc = { mode: 0o644, owner: 'root', group: 'root', notify: 'restart synapse' };
+    const doc = { mode: 0o644, owner: 'root', group: 'root', notify: RESTART_SYNAPSE };
     return [
       directory({ path: v.synapse_consent_template_dir, mode: 0o755, owner: 'root', group: 'root' }),
       directory({ path: dir, mode: 0o755, owner: 'root', group: 'root' }),
@@ -93,7 +93,5 @@ export default defineRole({
     ];
   },
   // Same handler as the synapse role's (the first one in a play wins).
-  handlers: (v) => ({
-    'restart synapse': restartSynapse(v.synapse_http_port),
-  }),
+  handlers: synapseHandlers,
 });

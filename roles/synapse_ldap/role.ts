@@ -1,5 +1,5 @@
 import { defineRole, z, secret, apt } from 'mxplay';
-import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
+import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers } from '../synapse/fragment.ts';
 
 /**
  * LDAP logins for Synapse through matrix-synapse-ldap3 (`ldap_auth_provider.LdapAuthProviderModule`),
@@ -67,7 +67,5 @@ export default defineRole({
   },
   // The synapse role defines the same handler (the first one in a play wins); this one makes the
   // role usable in a play of its own against a host where Synapse is already installed.
-  handlers: (v) => ({
-    'restart synapse': restartSynapse(v.synapse_http_port),
-  }),
+  handlers: synapseHandlers,
 });

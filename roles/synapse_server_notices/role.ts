@@ -1,5 +1,5 @@
 import { defineRole, z } from 'mxplay';
-import { FLAVOURS, fragment, synapseSharedVars, restartSynapse } from '../synapse/fragment.ts';
+import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers } from '../synapse/fragment.ts';
 
 /** Synapse's `server_notices:` block (the system user that talks to users) in conf.d/server_notices.yaml. */
 export default defineRole({
@@ -27,7 +27,5 @@ export default defineRole({
     if (v.synapse_server_notices_system_mxid_avatar_url) notices.system_mxid_avatar_url = v.synapse_server_notices_system_mxid_avatar_url;
     return [fragment('server_notices', 'synapse_server_notices', { server_notices: notices }, flavour)];
   },
-  handlers: (v) => ({
-    'restart synapse': restartSynapse(v.synapse_http_port),
-  }),
+  handlers: synapseHandlers,
 });

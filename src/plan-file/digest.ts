@@ -1,4 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { sha256 } from '../resources/file.ts';
 import { mask, secretsKey } from '../secrets/secrets.ts';
 
 /** JSON with object keys sorted at every level: equal data gives equal text, whatever the key order. */
@@ -29,5 +30,5 @@ export function secretsDigest(): string {
  * would let a guess of its secret be tested; a changed secret shows in secretsDigest() instead.
  */
 export function inputDigest(content: string): string {
-  return createHash('sha256').update(mask(content)).digest('hex');
+  return sha256(mask(content));
 }

@@ -1,3 +1,4 @@
+import type { FactQuery, Facts } from './facts.ts';
 import { q } from './sh.ts';
 import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
@@ -10,6 +11,8 @@ export interface CommandOptions extends ResourceCommon {
   creates?: string;
   /** Skip when this check (run at probe time, so it must not change anything) succeeds. */
   unless?: string;
+  /** Skip when this reading of the batched facts (a row in a database, ...) says it is done. */
+  doneWhen?: { facts: FactQuery; read(f: Facts): boolean };
 }
 
 export interface CommandState {
@@ -23,6 +26,10 @@ export function planCommand(o: CommandOptions, s: CommandState): PlanResult {
 
 /** A command made idempotent by `creates` / `unless`; without them it runs (and changes) every time. */
 export function command(o: CommandOptions): Resource<CommandState> {
+  if (o.doneWhen) {
+    const { facts, read } = o.doneWhen;
+    return { type: 'command', id: o.name ?? o.cmd, probe: { facts, read: (f) => ({ done: read(f) }) }, plan: (s) => planCommand(o, s), ...common(o) };
+  }
   const guards = [
     o.creates ? `[ -e ${q(o.creates)} ]` : '',
     o.unless ? `( ${o.unless}\n) >/dev/null 2>&1` : '',

@@ -54,18 +54,14 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
 
 export function directory(o: DirectoryOptions): Resource<DirectoryState> {
   const probe: FactProbe<DirectoryState> = {
-    facts: {
-      paths: [{ path: o.path }],
-      users: o.owner && !isId(o.owner) ? [o.owner] : [],
-      groups: o.group && !isId(o.group) ? [o.group] : [],
-    },
+    facts: { paths: [{ path: o.path }], users: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
     read(f) {
       const fact = f.path(o.path);
       const s: DirectoryState = !fact ? { kind: 'none' }
         : fact.kind === 'dir' ? { kind: 'dir', mode: fact.mode, owner: fact.owner, group: fact.group, uid: fact.uid, gid: fact.gid }
         : { kind: 'other' };
-      if (o.owner && !isId(o.owner) && !f.user(o.owner)) s.ownerMissing = true;
-      if (o.group && !isId(o.group) && !f.group(o.group)) s.groupMissing = true;
+      if (o.owner && !f.user(o.owner)) s.ownerMissing = true;
+      if (o.group && !f.group(o.group)) s.groupMissing = true;
       return s;
     },
   };

@@ -45,16 +45,31 @@ export interface Facts {
 const CONTENT_LIMIT = 262144;
 
 const uniq = (xs: string[]) => [...new Set(xs)];
-const uniqSql = (xs: { db: string; query: string }[]) => [...new Map(xs.map((x) => [`${x.db}\0${x.query}`, x])).values()];
+const isId = (name: string) => /^\d+$/.test(name);
+
+/**
+ * All queries as one: each path, user, group, package, question and SQL query once. The script
+ * and the parser both work from it, so the order of debconf answers and SQL markers agrees.
+ * Numeric ids need no lookup (a container's uid may have no name on the host).
+ */
+function merge(queries: FactQuery[]) {
+  const wanted = new Map<string, string | undefined>();
+  for (const qy of queries) for (const p of qy.paths ?? []) if (!wanted.has(p.path) || p.sha) wanted.set(p.path, p.sha);
+  const all = <K extends 'users' | 'groups' | 'packages' | 'debconf'>(k: K) => uniq(queries.flatMap((x) => x[k] ?? []));
+  return {
+    wanted,
+    users: all('users').filter((n) => !isId(n)),
+    groups: all('groups').filter((n) => !isId(n)),
+    packages: all('packages'),
+    questions: all('debconf'),
+    sql: [...new Map(queries.flatMap((x) => x.sql ?? []).map((x) => [`${x.db}\0${x.query}`, x])).values()],
+  };
+}
 
 /** The shell that prints the facts for all queries, as sections `@@mxp facts <name>`. */
 export function factsScript(queries: FactQuery[]): string {
-  const wanted = new Map<string, string | undefined>();
-  for (const qy of queries) for (const p of qy.paths ?? []) if (!wanted.has(p.path) || p.sha) wanted.set(p.path, p.sha);
+  const { wanted, users, groups, packages, questions, sql } = merge(queries);
   const paths = [...wanted.keys()].map(q).join(' ');
-  const users = uniq(queries.flatMap((x) => x.users ?? []));
-  const groups = uniq(queries.flatMap((x) => x.groups ?? []));
-  const packages = uniq(queries.flatMap((x) => x.packages ?? []));
   const out: string[] = [];
   if (wanted.size) {
     const cases = [...wanted].filter(([, sha]) => sha).map(([p, sha]) => `  ${q(p)}) w=${sha};;`);
@@ -72,12 +87,10 @@ export function factsScript(queries: FactQuery[]): string {
   }
   if (users.length) out.push('echo "@@mxp facts users"', `getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
   if (groups.length) out.push('echo "@@mxp facts groups"', `getent group ${groups.map(q).join(' ')} 2>/dev/null`);
-  const questions = uniq(queries.flatMap((x) => x.debconf ?? []));
   if (questions.length) {
     // One perl start for all questions: one answer line per GET, in order.
     out.push('echo "@@mxp facts debconf"', `printf '${questions.map(() => 'GET %s\\n').join('')}' ${questions.map(q).join(' ')} | debconf-communicate 2>/dev/null`);
   }
-  const sql = uniqSql(queries.flatMap((x) => x.sql ?? []));
   if (sql.length) {
     out.push('echo "@@mxp facts sql"', `if ! command -v psql >/dev/null 2>&1; then echo 'DOWN|PostgreSQL is not installed'; else`);
     for (const db of uniq(sql.map((x) => x.db))) {
@@ -132,17 +145,17 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
     const plain = name.split(':')[0]!;
     if (!pkgs.has(plain)) pkgs.set(plain, v);
   }
-  const questions = uniq(queries.flatMap((x) => x.debconf ?? []));
+  const { questions, sql: queried } = merge(queries);
   const answers = new Map<string, string | null>();
   (sections.get('debconf') ?? []).forEach((line, i) => {
     const m = /^(\d+)(?: (.*))?$/.exec(line);
     if (questions[i] !== undefined) answers.set(questions[i]!, m && m[1] === '0' ? (m[2] ?? '') : null);
   });
-  const sql = sqlResults(uniqSql(queries.flatMap((x) => x.sql ?? [])), sections.get('sql') ?? []);
+  const sql = sqlResults(queried, sections.get('sql') ?? []);
   return {
     path: (p) => paths.get(p),
-    user: (n) => users.has(n),
-    group: (n) => groups.has(n),
+    user: (n) => isId(n) || users.has(n),
+    group: (n) => isId(n) || groups.has(n),
     pkg: (n) => pkgs.get(n),
     debconf: (question) => answers.get(question) ?? null,
     sql: (db, query) => sql.get(`${db}\0${query}`) ?? { down: 'PostgreSQL was not asked' },

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { UserError } from '../errors.ts';
+import { sha256 } from './file.ts';
 import { base64Heredoc, q } from './sh.ts';
 import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
@@ -168,7 +168,7 @@ function local(path: string, size: number, mtimeMs: number) {
   const stamp = `${size}:${mtimeMs}`;
   let hit = locals.get(path);
   if (hit?.stamp !== stamp) {
-    hit = { stamp, sha: createHash('sha256').update(readFileSync(path)).digest('hex') };
+    hit = { stamp, sha: sha256(readFileSync(path)) };
     locals.set(path, hit);
   }
   const entry = hit;

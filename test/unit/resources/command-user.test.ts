@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { command, planCommand, type CommandOptions } from '../../../src/resources/command.ts';
 import { group, planGroup, planUser, user, type GroupOptions, type GroupState, type UserOptions, type UserState } from '../../../src/resources/user.ts';
+import { parseProbeOutput } from '../../../src/engine/scripts.ts';
 import { expectPlan, type Expected } from '../helpers.ts';
 
 describe('planCommand', () => {
@@ -15,6 +16,12 @@ describe('planCommand', () => {
 describe('command() probe guards', () => {
   it('without guards it is never done', () => {
     expect(command({ cmd: 'x' }).probe).toBe(`echo '{"done":false}'`);
+  });
+  it('doneWhen reads the batched facts instead of running a guard', () => {
+    const c = command({ cmd: 'register', doneWhen: { facts: { sql: [{ db: 'synapse', query: 'SELECT 1' }] }, read: (f) => 'rows' in f.sql('synapse', 'SELECT 1') } });
+    const out = ['@@mxp facts sql', '@@db synapse', '|@@q 0', '|1', '@@mxp pending', ''].join('\n');
+    expect(parseProbeOutput(out, [c]).states).toEqual([{ done: true }]);
+    expect(parseProbeOutput('@@mxp facts sql\nDOWN|PostgreSQL is not installed\n', [c]).states).toEqual([{ done: false }]);
   });
   it('is identified by name, else by the command', () => {
     expect(command({ cmd: 'a b', name: 'n' }).id).toBe('n');
