@@ -59,7 +59,7 @@ mxp_fail() {
 export function probeScript(resources: Resource[]): string {
   const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
   const parts = resources.flatMap((r, i) => (typeof r.probe === 'string' ? [`echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`] : []));
-  return [facts, ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].filter((x, i) => i > 0 || x).join('\n');
+  return [...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
 }
 
 export interface ProbeOutput {
