@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { pollUntil } from './wait.ts';
+import { pollUntil, sleep } from './wait.ts';
 
 /** argv of a live (non-zombie) process, or undefined. */
 export async function processArgv(pid: number): Promise<string[] | undefined> {
@@ -19,12 +19,24 @@ export async function processArgv(pid: number): Promise<string[] | undefined> {
   }
 }
 
-/** True when `pid` is alive and its argv contains every one of `mustContain`. */
+/** True when `pid` is alive and its argv contains every one of `mustContain`.
+ * While a process is inside execve its cmdline reads empty for a moment (the
+ * new image's arguments are not mapped yet); nspawn is started through
+ * `unshare` and `sh`, two execs, and a boot poll that hit that moment once
+ * took a booting host for dead. An empty argv is read again until the exec is
+ * through. */
 export async function isProcess(pid: number | undefined, mustContain: string[]): Promise<boolean> {
   if (!pid) return false;
-  const argv = await processArgv(pid);
+  let argv = await processArgv(pid);
+  for (let i = 0; argv?.length === 0 && i < EXEC_REREADS; i++) {
+    await sleep(5);
+    argv = await processArgv(pid);
+  }
   return argv !== undefined && mustContain.every((s) => argv.includes(s));
 }
+
+/** 5 ms apart: an exec is through in well under a millisecond. */
+const EXEC_REREADS = 40;
 
 export async function allPids(): Promise<number[]> {
   return (await readdir('/proc')).filter((d) => /^\d+$/.test(d)).map(Number);
@@ -33,7 +45,13 @@ export async function allPids(): Promise<number[]> {
 /** Live processes whose argv contains every one of `mustContain`. */
 export async function findProcesses(mustContain: string[]): Promise<number[]> {
   const found: number[] = [];
-  for (const pid of await allPids()) if (await isProcess(pid, mustContain)) found.push(pid);
+  // One read each: kernel threads have an empty cmdline for good. A process
+  // caught inside an exec is missed here; callers that stop hosts also empty
+  // the host's cgroup.
+  for (const pid of await allPids()) {
+    const argv = await processArgv(pid);
+    if (argv && mustContain.every((s) => argv.includes(s))) found.push(pid);
+  }
   return found;
 }
 
