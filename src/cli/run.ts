@@ -131,8 +131,8 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
     }
   }
   const p = await progressFor(works, tty, a.json)('Applying');
-  const appliedWorks = works.filter((w) => !session.results.has(w.host.name));
-  await applyAll(playbook, appliedWorks, session, a.forks, {
+  // Hosts that failed planning go in too: they count against max_fail_percentage.
+  await applyAll(playbook, works, session, a.forks, {
     phase: p.phase,
     event: (h, e) => {
       p.event(h, e);

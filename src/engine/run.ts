@@ -89,18 +89,24 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
  */
 export async function applyAll(pb: Playbook, works: HostWork[], s: Session, forks: number, rep: RunReporter): Promise<void> {
   let aborted: string | undefined;
+  // Hosts that could not be reached or planned still count against
+  // max_fail_percentage, once, in the first batch they belong to (as an
+  // unreachable host does in Ansible): a rolling restart with one host down
+  // must not carry on as if it were healthy.
+  const failedAtPlan = new Set(s.results.keys());
   for (const play of pb.plays) {
     const hosts = works
       .filter((w) => w.plays.some((p) => p.play.index === play.index))
       .map((w) => w.host.name)
-      .filter((h) => !s.results.has(h));
+      .filter((h) => !s.results.has(h) || failedAtPlan.has(h));
     for (const batch of serialBatches(hosts, play.serial)) {
+      let failed = batch.filter((h) => failedAtPlan.delete(h)).length;
+      const toApply = batch.filter((h) => !s.results.has(h));
       if (aborted) {
-        for (const h of batch) rep.hostDone(result(s, h, 'skipped', aborted));
+        for (const h of toApply) rep.hostDone(result(s, h, 'skipped', aborted));
         continue;
       }
-      let failed = 0;
-      await pool(batch, forks, async (h) => {
+      await pool(toApply, forks, async (h) => {
         const run = s.runs.get(h)!;
         try {
           rep.phase(h, `applying ${play.name}`);

@@ -39,7 +39,7 @@ const play = (index: number, o: Partial<Play> = {}): Play => ({
  * Hosts h1..hN in every given play; a host in `failing` fails its step; `only` limits a play to
  * some hosts. Each applied step appends "host play" to one shared log, in the order they run.
  */
-async function runPlays(n: number, plays: Play[], failing: string[], only: Record<number, string[]> = {}) {
+async function runPlays(n: number, plays: Play[], failing: string[], only: Record<number, string[]> = {}, unreachable: string[] = []) {
   const dir = tempDir();
   const log = join(dir, 'applied');
   const s: Session = { runs: new Map(), plans: new Map(), results: new Map(), started: new Map() };
@@ -58,6 +58,11 @@ async function runPlays(n: number, plays: Play[], failing: string[], only: Recor
         })),
     };
     works.push(w);
+    if (unreachable.includes(name)) {
+      // What planAll leaves for a host it could not connect to: a result, no run, no plan.
+      s.results.set(name, { host: name, status: 'unreachable', ok: 0, changed: 0, handlers: [], roundTrips: 0, seconds: 0, message: 'connection refused' });
+      continue;
+    }
     const run = new HostRun(w, shellConnection(name, tempDir('mxp-state-')));
     s.runs.set(name, run);
     s.plans.set(name, await run.plan());
@@ -100,6 +105,34 @@ describe('serial batches and max_fail_percentage', () => {
     expect(r.status).toEqual(status);
     const changed = Object.entries(status).filter(([, st]) => st === 'changed').map(([h]) => `${h} 1`);
     expect([...r.applied].sort()).toEqual(changed.sort());
+  });
+
+  it.each([
+    {
+      why: 'serial 1, max 0, first host unreachable: the rolling change stops before touching anyone',
+      serial: 1, max: 0, unreachable: ['h1'],
+      status: { h1: 'unreachable', h2: 'skipped', h3: 'skipped', h4: 'skipped' },
+    },
+    {
+      why: 'serial 2, max 49, one host of the second batch unreachable: the first batch runs, its partner too, then the run stops',
+      serial: 2, max: 49, unreachable: ['h3'],
+      status: { h1: 'changed', h2: 'changed', h3: 'unreachable', h4: 'changed' },
+    },
+    {
+      why: 'serial 2, max 50: one unreachable host of two is tolerated and the batches keep their size',
+      serial: 2, max: 50, unreachable: ['h1'],
+      status: { h1: 'unreachable', h2: 'changed', h3: 'changed', h4: 'changed' },
+    },
+  ] as const)('$why', async ({ serial, max, unreachable, status }) => {
+    const r = await runPlays(4, [play(0, { serial, maxFailPercentage: max })], [], {}, [...unreachable]);
+    expect(r.status).toEqual(status);
+  });
+
+  it('an unreachable host counts once: a later play with max 0 still runs on the hosts that are up', async () => {
+    const plays = [play(0, { maxFailPercentage: 50 }), play(1, { serial: 1, maxFailPercentage: 0 })];
+    const r = await runPlays(2, plays, [], {}, ['h1']);
+    expect(r.status).toEqual({ h1: 'unreachable', h2: 'changed' });
+    expect(r.applied).toEqual(['h2 1', 'h2 2']);
   });
 
   it('batches run one after the other: with serial 1 the hosts are applied in inventory order', async () => {
