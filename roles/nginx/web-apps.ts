@@ -46,11 +46,17 @@ export function webAppNames(v: WebAppVars): string[] {
 }
 
 /**
- * An app needs a name of its own: on the Matrix host's name it would shadow (nginx) or be shadowed
- * by (apache) the Matrix virtual host. For the proxy roles' schemas (`.superRefine`).
+ * An app needs a name of its own: on the Matrix host's name (or Jitsi's) it would shadow (nginx) or
+ * be shadowed by (apache) that virtual host. For the proxy roles' schemas (`.superRefine`).
  */
 export function webAppDomainsCheck(
-  v: WebAppVars & { synapse_public_baseurl: string; synapse_server_name: string; proxy_serve_base_domain: boolean },
+  v: WebAppVars & {
+    synapse_public_baseurl: string;
+    synapse_server_name: string;
+    proxy_serve_base_domain: boolean;
+    proxy_serve_jitsi: boolean;
+    jitsi_domain?: string | undefined;
+  },
   ctx: z.RefinementCtx,
 ): void {
   let matrix: string;
@@ -61,6 +67,7 @@ export function webAppDomainsCheck(
   }
   const taken = new Map([[matrix, 'the Matrix virtual host (synapse_public_baseurl)']]);
   if (v.proxy_serve_base_domain) taken.set(v.synapse_server_name, 'the base domain virtual host');
+  if (v.proxy_serve_jitsi && v.jitsi_domain) taken.set(v.jitsi_domain, 'the Jitsi virtual host (jitsi_domain)');
   for (const key of ['element_domain', 'synapse_admin_domain'] as const) {
     const name = v[key];
     if (!name) continue;

@@ -83,6 +83,8 @@ describe('proxy roles: an app needs a virtual host name of its own', () => {
     { name: 'synapse-admin on the base domain it serves', o: { proxy_serve_base_domain: true, synapse_admin_domain: 'example.com' }, want: ['synapse_admin_domain: example.com is already served by the base domain virtual host: give the app a name of its own'] },
     { name: 'the base domain when it is not served here: fine', o: { synapse_admin_domain: 'example.com' }, want: [] },
     { name: 'both apps on one name', o: { element_domain: 'apps.example.com', synapse_admin_domain: 'apps.example.com' }, want: ['synapse_admin_domain: apps.example.com is already served by element_domain: give the app a name of its own'] },
+    { name: 'Element on the name Jitsi is served on', o: { proxy_serve_jitsi: true, jitsi_domain: 'meet.example.com', element_domain: 'meet.example.com' }, want: ['element_domain: meet.example.com is already served by the Jitsi virtual host (jitsi_domain): give the app a name of its own'] },
+    { name: 'Element on the Jitsi name advertised but served elsewhere: fine', o: { jitsi_domain: 'meet.example.com', element_domain: 'meet.example.com' }, want: [] },
     { name: 'not a host name', o: { element_domain: 'https://element.example.com' }, want: ['element_domain: a host name like element.example.com'] },
     { name: 'an allow list entry that is no address', o: { synapse_admin_allow_networks: ['intranet'] }, want: [expect.stringMatching(/^synapse_admin_allow_networks\.0: /)] },
   ])('$name', ({ o, want }) => {
