@@ -1,7 +1,7 @@
 import { isUnresolved, type Resource } from '../resources/types.ts';
 import type { Connection } from '../transport/connection.ts';
 import { UnreachableError } from '../transport/errors.ts';
-import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
+import { applyScript, busyMessage, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
 import { planItems, type HostPlan, type PlannedItem } from './plan.ts';
 import { allItems, label, type HostWork } from './work.ts';
 
@@ -34,6 +34,8 @@ export class HostRun {
   async plan(): Promise<HostPlan> {
     const items = allItems(this.work);
     const probed = await this.probe(items.map((i) => i.resource));
+    // Its state is half-way through another apply: planning from it would be planning from nothing.
+    if (probed.busy !== undefined) return { host: this.work.host.name, items: [], errors: [busyMessage(probed.busy)], pendingHandlers: [] };
     const planned = planItems(items, probed.states, probed.errors);
     for (const n of probed.pending) this.notified.add(n);
     return { host: this.work.host.name, ...planned, pendingHandlers: probed.pending };
@@ -144,7 +146,10 @@ export class HostRun {
   /** An apply script is read whole before it starts and runs to its end even if the connection drops (scripts.ts). */
   private async runApply(steps: ApplyStep[]) {
     try {
-      return await this.conn.run(applyScript(steps));
+      const res = await this.conn.run(applyScript(steps));
+      const busy = parseApplyOutput(res.stdout).busy;
+      if (busy !== undefined) throw new ApplyFailure(busyMessage(busy));
+      return res;
     } catch (e) {
       if (!(e instanceof UnreachableError)) throw e;
       throw new UnreachableError(

@@ -5,9 +5,22 @@ import type { Resource } from '../resources/types.ts';
 /** Where mxplay keeps its own state on a host: backups of replaced files, pending handlers. */
 export const STATE_DIR = '/var/lib/mxplay';
 export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
+/**
+ * Held (flock) by an apply script for as long as it runs. An apply whose connection dropped goes on
+ * running on the host; a run started meanwhile must neither plan from its half-applied state nor
+ * apply beside it. The file says who holds it.
+ */
+export const LOCK_FILE = `${STATE_DIR}/apply.lock`;
+
+/** What a host says when another apply holds the lock, for the plan's and the apply's errors. */
+export function busyMessage(holder: string): string {
+  return `another mxplay apply is still running on this host (${holder || 'holder unknown'}), perhaps one whose connection was lost: nothing was done; run again once it has ended`;
+}
 
 /**
- * Shell functions every apply script starts with. Backups keep the previous version of each file.
+ * Shell functions every apply script starts with, after taking the host's lock (steps run without
+ * its descriptor, so a daemon a step starts cannot keep it). Backups keep the previous version of
+ * each file.
  * SIGPIPE is ignored: if the connection drops, the next marker written to the dead stdout must
  * not kill the script between a change and its validation, rollback or notification record.
  */
@@ -15,6 +28,9 @@ export const PRELUDE = `trap '' PIPE
 MXP_STATE=${STATE_DIR}
 umask 022
 mkdir -p -m 700 "$MXP_STATE/backup"
+exec 9>>${LOCK_FILE}
+if ! flock -n 9; then echo "@@mxp busy $(cat ${LOCK_FILE})"; exit 1; fi
+echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
 MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
 trap 'rm -f "$MXP_OUT" "$MXP_RB"' EXIT
 MXP_RBON=
@@ -59,13 +75,17 @@ mxp_fail() {
 export function probeScript(resources: Resource[]): string {
   const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
   const parts = resources.flatMap((r, i) => (typeof r.probe === 'string' ? [`echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`] : []));
-  return [...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
+  // A shared lock only while testing: it fails while an apply holds the lock, and is gone at once.
+  const busy = `if [ -e ${LOCK_FILE} ] && ! flock -s -n ${LOCK_FILE} true; then echo "@@mxp busy $(cat ${LOCK_FILE})"; fi`;
+  return [busy, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
 }
 
 export interface ProbeOutput {
   states: unknown[];
   errors: (string | undefined)[];
   pending: string[];
+  /** Set when another apply holds the host's lock: who holds it. */
+  busy?: string;
 }
 
 export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOutput {
@@ -75,7 +95,12 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
   const pending: string[] = [];
   let current: number | string | null = null;
   const lines = new Map<number | string, string[]>();
+  let busy: string | undefined;
   for (const line of stdout.split('\n')) {
+    if (line.startsWith('@@mxp busy')) {
+      busy = line.slice(10).trim();
+      continue;
+    }
     const m = /^@@mxp (?:probe (\d+)|facts (\w+)|(pending))$/.exec(line);
     if (m) {
       current = m[1] !== undefined ? Number(m[1]) : (m[2] ?? 'pending');
@@ -113,7 +138,7 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
       errors[i] = `the probe printed something that is not JSON: ${last.slice(0, 200)}`;
     }
   });
-  return { states, errors, pending };
+  return { states, errors, pending, ...(busy !== undefined ? { busy } : {}) };
 }
 
 /** One step of an apply script: a change, or the check that closes a validation set. */
@@ -127,7 +152,7 @@ export type ApplyStep =
  * command, so a failing line in the middle of a step would not stop it.
  */
 function step(script: string): string {
-  return `( trap - PIPE; set -e\n${script}\n) >"$MXP_OUT" 2>&1; MXP_RC=$?`;
+  return `( trap - PIPE; set -e\n${script}\n) 9>&- >"$MXP_OUT" 2>&1; MXP_RC=$?`;
 }
 
 /**
@@ -147,7 +172,7 @@ export function applyScript(steps: ApplyStep[]): string {
       if (s.group === undefined) for (const n of s.notify) out.push(`mxp_notify ${q(n)}`);
     } else if (s.kind === 'validate') {
       out.push(
-        `if ( trap - PIPE; ${s.command}\n) >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
+        `if ( trap - PIPE; ${s.command}\n) 9>&- >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
         ...s.notify.map((n) => `mxp_notify ${q(n)}`),
         ': > "$MXP_RB"; MXP_RBON=',
       );
@@ -162,6 +187,8 @@ export function applyScript(steps: ApplyStep[]): string {
 }
 
 export interface ApplyOutput {
+  /** Another apply held the host's lock: who; nothing ran. */
+  busy?: string;
   ok: Set<number>;
   valid: Set<number>;
   failed?: { step: string; code: number; output: string; rolledBack: boolean };
@@ -180,6 +207,7 @@ export function parseApplyOutput(stdout: string): ApplyOutput {
     else if (line === '@@out') out.push('');
     else if (line === '@@mxp rolledback' && r.failed) r.failed.rolledBack = true;
     else if (line === '@@mxp done') r.done = true;
+    else if (line.startsWith('@@mxp busy')) r.busy = line.slice(10).trim();
   }
   if (r.failed) r.failed.output = out.join('\n').trim();
   return r;

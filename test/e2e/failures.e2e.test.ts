@@ -167,6 +167,10 @@ describe('failures injected during an apply on three lab hosts', () => {
     ].join('\n'));
     expect(killed.stdout.trim().split('\n'), killed.stderr).toHaveLength(1);
     const r = await running;
+    // The cut-off apply still holds saf1: a new run neither plans from its half-done state nor applies beside it.
+    const meanwhile = await run('r2', '--limit', 'saf1');
+    expect(meanwhile.code, meanwhile.stdout + meanwhile.stderr).toBe(1);
+    expect(meanwhile.stdout).toMatch(/^saf1 failed:\n {2}another mxplay apply is still running on this host \(pid \d+ since [\dT:Z-]+\)/m);
     await lab.ssh('saf1', 'echo go > /run/saf-gate; rm -f /run/saf-gate /run/saf-held');
 
     expect(r.code, r.stdout + r.stderr).toBe(1);

@@ -458,3 +458,54 @@ describe('apply script when the connection drops', () => {
   });
 });
 
+
+describe('one apply at a time on a host', () => {
+  /** An apply that holds the host's lock until `release()` (a connection-less apply still running). */
+  async function applyInProgress() {
+    const go = join(work, 'go');
+    const child = spawn('/bin/sh', ['-c', relocate(applyScript([{ kind: 'change', id: 0, script: `while [ ! -e ${go} ]; do sleep 0.02; done`, notify: [] }]))], { stdio: 'ignore' });
+    const lock = join(state, 'apply.lock');
+    for (const until = Date.now() + 10_000; !(existsSync(lock) && readFileSync(lock, 'utf8').startsWith('pid ')); ) {
+      if (Date.now() > until) throw new Error('the apply never took its lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return {
+      release: () => {
+        writeFileSync(go, '');
+        return new Promise((r) => child.once('exit', r));
+      },
+    };
+  }
+  const write = (name: string): ApplyStep => ({ kind: 'change', id: 0, script: `echo new > ${join(work, name)}`, notify: ['reload web'] });
+
+  it('while one runs, a probe says so and who holds it, and a second apply does nothing', async () => {
+    const first = await applyInProgress();
+    try {
+      expect(probe([file({ path: join(work, 'x'), content: 'x', ...mine })]).busy).toMatch(/^pid \d+ since \d{4}-\d\d-\d\dT[\d:]+Z$/);
+      const second = apply([write('second')]);
+      expect(second.code).toBe(1);
+      expect(second.busy).toMatch(/^pid \d+ since /);
+      expect(existsSync(join(work, 'second'))).toBe(false);
+      expect(pending()).toEqual([]);
+    } finally {
+      await first.release();
+    }
+    expect(probe([]).busy).toBeUndefined();
+    const third = apply([write('third')]);
+    expect(third.busy).toBeUndefined();
+    expect(third.done).toBe(true);
+    expect(pending()).toEqual(['reload web']);
+  });
+
+  it('a daemon started by a step does not keep the lock once the apply has ended', () => {
+    const pidFile = join(work, 'daemon.pid');
+    const first = apply([{ kind: 'change', id: 0, script: `sleep 30 >/dev/null 2>&1 & echo $! > ${pidFile}`, notify: [] }]);
+    try {
+      expect(first.done).toBe(true);
+      expect(probe([]).busy).toBeUndefined();
+      expect(apply([write('after')]).done).toBe(true);
+    } finally {
+      process.kill(Number(readFileSync(pidFile, 'utf8')));
+    }
+  });
+});
