@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, type Node } from 'yaml';
 import { UserError } from '../errors.ts';
 
 /** A parsed YAML file that still knows the line of every key, for errors that point at file:line. */
@@ -21,8 +21,11 @@ export function parseYaml(text: string, file: string): YamlFile {
   const shown = displayPath(file);
   const err = doc.errors[0];
   if (err) {
-    const line = lineCounter.linePos(err.pos[0]).line;
-    throw new UserError(`malformed YAML: ${err.message.split('\n')[0]}`, { file: shown, line });
+    // The parser notices a missing closing quote only at the end of the file: point at the opening one.
+    const opened = err.code === 'MISSING_CHAR' ? unclosedQuoteOffset(text) : undefined;
+    const line = lineCounter.linePos(opened ?? err.pos[0]).line;
+    const message = opened !== undefined ? 'this quoted string is never closed' : err.message.split('\n')[0];
+    throw new UserError(`malformed YAML: ${message}`, { file: shown, line });
   }
   const lines = new Map<string, number>();
   const walk = (node: Node | null | undefined, path: (string | number)[]) => {
@@ -48,6 +51,22 @@ export function parseYaml(text: string, file: string): YamlFile {
     data: doc.toJS({ maxAliasCount: 1000 }),
     lineOf: (p) => lines.get(JSON.stringify(p.map((x) => (typeof x === 'number' ? x : String(x))))),
   };
+}
+
+/** Where the first quoted scalar that lacks its closing quote starts, if any. */
+function unclosedQuoteOffset(text: string): number | undefined {
+  let found: number | undefined;
+  const closed = (t: CST.FlowScalar) =>
+    t.type === 'double-quoted-scalar' ? /(^|[^\\])(\\\\)*"$/.test(t.source.slice(1)) : /'$/.test(t.source.slice(1));
+  for (const token of new Parser().parse(text)) {
+    if (token.type !== 'document') continue;
+    CST.visit(token, (item) => {
+      for (const t of [item.key, item.value]) {
+        if (found === undefined && (t?.type === 'double-quoted-scalar' || t?.type === 'single-quoted-scalar') && !closed(t)) found = t.offset;
+      }
+    });
+  }
+  return found;
 }
 
 export function loadYaml(file: string): YamlFile {

@@ -67,6 +67,8 @@ describe('loadPlaybook', () => {
 
   it.each([
     ['malformed YAML', '- hosts: all\n  roles: [a, b\n  tasks: []\n', /^malformed YAML/, 3, undefined],
+    ['a double quote never closed: the line it opens on', '- hosts: all\n  vars:\n    a: "unclosed\n    b: 2\n  roles: [x]\n', /^malformed YAML: this quoted string is never closed$/, 3, undefined],
+    ['a single quote never closed, after closed ones', "- hosts: 'all'\n  vars:\n    a: 'it''s'\n    b: 'open\n  roles: [x]\n", /^malformed YAML: this quoted string is never closed$/, 4, undefined],
     ['duplicate key', '- hosts: all\n  hosts: web\n', /^malformed YAML: Map keys must be unique/, 2, undefined],
     ['not a list', 'hosts: all\n', /a playbook is a list of plays/, 1, undefined],
     ['a play that is not a mapping', '- hosts: all\n- just a string\n', /a play is a mapping/, 2, undefined],
