@@ -50,6 +50,29 @@ export function formerMasker(after: string): (line: string) => string {
   };
 }
 
+/**
+ * `key: value`, `key=value` and `"key": "value"` whose key names a secret (…secret, …password,
+ * …token, …_pass, …): the value is masked even when no run knows it, as in a file being removed
+ * with the password it held, or a literal a template carries. Booleans and numbers stay
+ * (`registration_requires_token: true` is a setting, not a secret), and so do block indicators.
+ */
+const SECRET_ASSIGNMENT =
+  /(^|[\s{,"'-])([\w.-]*(?:secret|secret_key|password|passwd|token|pepper|private_key|[_-]pass))(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}\]#;]+)/gi;
+const NOT_SECRET_VALUE = /^(["']?)(true|false|yes|no|on|off|null|~|-?\d+(\.\d+)?|[|>][-+]?|\*{8})\1$/i;
+
+export function maskSecretAssignments(line: string): string {
+  return line.replace(SECRET_ASSIGNMENT, (all, pre: string, key: string, sep: string, value: string) => {
+    if (NOT_SECRET_VALUE.test(value) || value === '""' || value === "''") return all;
+    const quote = value[0] === '"' || value[0] === "'" ? value[0] : '';
+    return `${pre}${key}${sep}${quote}${MASK}${quote}`;
+  });
+}
+
+/** Every line of a text through maskSecretAssignments. */
+export function maskSecretLines(text: string): string {
+  return text.split('\n').map(maskSecretAssignments).join('\n');
+}
+
 /** A file's whole current text with formerMasker applied to every line. */
 export function maskFormer(before: string, after: string): string {
   return before.split('\n').map(formerMasker(after)).join('\n');

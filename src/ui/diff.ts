@@ -1,6 +1,6 @@
 import { createTwoFilesPatch } from 'diff';
 import type { FileDiff } from '../resources/types.ts';
-import { formerMasker, mask } from '../secrets/secrets.ts';
+import { formerMasker, mask, maskSecretAssignments } from '../secrets/secrets.ts';
 import { c } from './color.ts';
 
 /** A unified diff of a file change, secrets masked; colour is added only for terminals. */
@@ -23,7 +23,11 @@ export function unifiedDiff(d: FileDiff, colour = true): string {
     .replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2')
     .split('\n')
     .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===='))))
-    .map((l, i) => (i >= 2 && l.startsWith('-') ? '-' + mask(former(l.slice(1))) : mask(l)));
+    .map((l, i) => {
+      if (i < 2 || l === '') return mask(l);
+      const body = l.slice(1);
+      return l[0]! + maskSecretAssignments(mask(l.startsWith('-') ? former(body) : body));
+    });
   while (lines.at(-1) === '') lines.pop();
   if (!colour) return lines.join('\n');
   return lines

@@ -1,7 +1,11 @@
 import type { HostPlan } from '../engine/plan.ts';
-import { mask, maskFormer } from '../secrets/secrets.ts';
+import { mask, maskFormer, maskSecretLines } from '../secrets/secrets.ts';
 
-const formerMasked = (before: string | null, after: string | null) => (before !== null && after !== null ? maskFormer(before, after) : before);
+/** Before and after of a file diff for JSON: a replaced secret masked where the new one stands, secret-looking assignments masked. */
+const maskedTexts = (before: string | null, after: string | null) => ({
+  before: before === null ? null : maskSecretLines(after === null ? before : maskFormer(before, after)),
+  after: after === null ? null : maskSecretLines(after),
+});
 
 /** The plan as data (for --json and saved plans): secrets masked, secret file contents left out. */
 export function planToJson(plans: HostPlan[]) {
@@ -21,7 +25,7 @@ export function planToJson(plans: HostPlan[]) {
           ? {
               diff: i.change.diff.hidden
                 ? { path: i.change.diff.path, hidden: true }
-                : { path: i.change.diff.path, before: formerMasked(i.change.diff.before, i.change.diff.after), after: i.change.diff.after },
+                : { path: i.change.diff.path, ...maskedTexts(i.change.diff.before, i.change.diff.after) },
             }
           : {}),
       })),

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { deriveSecret, isRegisteredSecret, looksSecret, mask, maskFormer, registerSecret, secret } from '../../../src/secrets/secrets.ts';
+import { file } from '../../../src/resources/file.ts';
+import { deriveSecret, isRegisteredSecret, looksSecret, mask, maskFormer, maskSecretAssignments, registerSecret, secret } from '../../../src/secrets/secrets.ts';
 import { unifiedDiff } from '../../../src/ui/diff.ts';
+import { planToJson } from '../../../src/ui/plan-json.ts';
+import { item } from '../helpers.ts';
 
 // Secrets are process-wide; every test registers its own distinct values.
 
@@ -146,5 +149,42 @@ describe('maskFormer: a replaced secret, unknown to this run, is masked where th
     const d = unifiedDiff({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, false);
     expect(d).not.toContain('OLD-unknown-2');
     expect(d).toBe('--- /etc/turnserver.conf\n+++ /etc/turnserver.conf\n@@ -1,1 +1,1 @@\n-static-auth-secret=********\n+static-auth-secret=********');
+  });
+});
+
+describe('maskSecretAssignments: a value under a secret-looking key is masked even when no run knows it', () => {
+  it.each([
+    ['YAML', 'bind_password: "ldap-old-unknown"', 'bind_password: "********"'],
+    ['YAML, unquoted, indented', '    registration_shared_secret: abcdefgh1234', '    registration_shared_secret: ********'],
+    ['YAML list item', '- password: hunter2hunter2', '- password: ********'],
+    ['ini', 'static-auth-secret=turn-old-unknown', 'static-auth-secret=********'],
+    ['env file, upper case', 'JICOFO_AUTH_PASSWORD=old-env-unknown', 'JICOFO_AUTH_PASSWORD=********'],
+    ['JSON', '  "smtp_pass": "mail-old-unknown",', '  "smtp_pass": "********",'],
+    ['flow map, several on one line', 'args: { user: synapse, password: dbpw-unknown, host: db }', 'args: { user: synapse, password: ********, host: db }'],
+    ['a key ending in secret_key', 'macaroon_secret_key: "mac-unknown-1"', 'macaroon_secret_key: "********"'],
+    ['a boolean setting whose name ends in token stays', 'registration_requires_token: true', 'registration_requires_token: true'],
+    ['a number stays', 'max_token_count = 10', 'max_token_count = 10'],
+    ['a block scalar indicator stays', 'private_key: |', 'private_key: |'],
+    ['an empty value stays', 'password: ""', 'password: ""'],
+    ['keys that only contain a secret word stay', 'password_config: { enabled: false }', 'password_config: { enabled: false }'],
+    ['nginx proxy_pass is a directive, not an assignment', 'proxy_pass http://127.0.0.1:8008;', 'proxy_pass http://127.0.0.1:8008;'],
+    ['already masked stays as it is', 'password: ********', 'password: ********'],
+  ])('%s', (_name, line, want) => expect(maskSecretAssignments(line)).toBe(want));
+
+  it('a file removed with a secret no run knows any more: its diff shows the key, never the value', () => {
+    const d = unifiedDiff({ path: '/etc/matrix-synapse/conf.d/ldap.yaml', before: 'password_providers:\n  - config:\n      bind_password: "gone-unknown-secret"\n', after: null }, false);
+    expect(d).not.toContain('gone-unknown-secret');
+    expect(d).toContain('-      bind_password: "********"');
+  });
+
+  it('the JSON plan masks the same way, before and after', () => {
+    const plan = planToJson([{
+      host: 'h', pendingHandlers: [], errors: [],
+      items: [{ status: 'change', item: item(file({ path: '/etc/x.conf', content: 'password=literal-in-template\n' })), change: { action: '~', summary: 's', script: 'true', diff: { path: '/etc/x.conf', before: 'password=old-literal\n', after: 'password=literal-in-template\n' } } }],
+    }]);
+    const text = JSON.stringify(plan);
+    expect(text).not.toContain('old-literal');
+    expect(text).not.toContain('literal-in-template');
+    expect(text).toContain('password=********');
   });
 });
