@@ -32,8 +32,10 @@ export async function isProcess(pid: number | undefined, mustContain: string[]):
     await sleep(5);
     argv = await processArgv(pid);
   }
-  return argv !== undefined && mustContain.every((s) => argv.includes(s));
+  return hasAll(argv, mustContain);
 }
+
+const hasAll = (argv: string[] | undefined, mustContain: string[]) => argv !== undefined && mustContain.every((s) => argv.includes(s));
 
 /** 5 ms apart: an exec is through in well under a millisecond. */
 const EXEC_REREADS = 40;
@@ -48,10 +50,7 @@ export async function findProcesses(mustContain: string[]): Promise<number[]> {
   // One read each: kernel threads have an empty cmdline for good. A process
   // caught inside an exec is missed here; callers that stop hosts also empty
   // the host's cgroup.
-  for (const pid of await allPids()) {
-    const argv = await processArgv(pid);
-    if (argv && mustContain.every((s) => argv.includes(s))) found.push(pid);
-  }
+  for (const pid of await allPids()) if (hasAll(await processArgv(pid), mustContain)) found.push(pid);
   return found;
 }
 
