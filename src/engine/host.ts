@@ -112,8 +112,7 @@ export class HostRun {
         steps.push({ kind: 'validate', group: group!, command: v, notify: [...new Set(g.members.flatMap((m) => m.item.resource.notify))] });
       }
     });
-    const res = await this.runApply(steps);
-    const out = parseApplyOutput(res.stdout);
+    const { res, out } = await this.runApply(steps);
     const groupOf = (id: number) => {
       const s = steps.find((x) => x.kind === 'change' && x.id === id);
       return s && s.kind === 'change' ? s.group : undefined;
@@ -143,13 +142,13 @@ export class HostRun {
     }
   }
 
-  /** An apply script is read whole before it starts and runs to its end even if the connection drops (scripts.ts). */
+  /** An apply script is read whole before it starts and runs to its end even if the connection drops (scripts.ts). Its output, parsed. */
   private async runApply(steps: ApplyStep[]) {
     try {
       const res = await this.conn.run(applyScript(steps));
-      const busy = parseApplyOutput(res.stdout).busy;
-      if (busy !== undefined) throw new ApplyFailure(busyMessage(busy));
-      return res;
+      const out = parseApplyOutput(res.stdout);
+      if (out.busy !== undefined) throw new ApplyFailure(busyMessage(out.busy));
+      return { res, out };
     } catch (e) {
       if (!(e instanceof UnreachableError)) throw e;
       throw new UnreachableError(
@@ -173,8 +172,7 @@ export class HostRun {
       else if (isUnresolved(p)) throw new ApplyFailure(`handler ${name}: ${p.unresolved}`);
       else steps.push({ kind: 'handler', id, name, script: p.script });
     });
-    const res = await this.runApply(steps);
-    const out = parseApplyOutput(res.stdout);
+    const { res, out } = await this.runApply(steps);
     names.forEach((name, id) => {
       if (!out.ok.has(id)) return;
       this.notified.delete(name);
