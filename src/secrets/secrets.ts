@@ -50,14 +50,20 @@ export function formerMasker(after: string): (line: string) => string {
   };
 }
 
+/** How the name of a variable (or a config key) that holds a secret ends. */
+const SECRET_NAME_ENDINGS = ['secret', 'password', 'passwd', 'token', 'pepper', 'private_key'];
+const SECRET_NAME = new RegExp(`(${SECRET_NAME_ENDINGS.join('|')})$`, 'i');
+
 /**
  * `key: value`, `key=value` and `"key": "value"` whose key names a secret (…secret, …password,
  * …token, …_pass, …): the value is masked even when no run knows it, as in a file being removed
  * with the password it held, or a literal a template carries. Booleans and numbers stay
  * (`registration_requires_token: true` is a setting, not a secret), and so do block indicators.
  */
-const SECRET_ASSIGNMENT =
-  /(^|[\s{,"'-])([\w.-]*(?:secret|secret_key|password|passwd|token|pepper|private_key|[_-]pass))(["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,}\]#;]+)/gi;
+const SECRET_ASSIGNMENT = new RegExp(
+  `(^|[\\s{,"'-])([\\w.-]*(?:${[...SECRET_NAME_ENDINGS, 'secret_key', '[_-]pass'].join('|')}))(["']?\\s*[:=]\\s*)("[^"]*"|'[^']*'|[^\\s,}\\]#;]+)`,
+  'gi',
+);
 const NOT_SECRET_VALUE = /^(["']?)(true|false|yes|no|on|off|null|~|-?\d+(\.\d+)?|[|>][-+]?|\*{8})\1$/i;
 
 export function maskSecretAssignments(line: string): string {
@@ -105,5 +111,5 @@ export function deriveSecret(master: string, purpose: string): string {
 
 /** Variable names that look like secrets: masked by `mxplay inventory` even without a role schema. */
 export function looksSecret(key: string): boolean {
-  return /(secret|password|passwd|token|pepper|private_key)$/i.test(key) && !/_file$/.test(key);
+  return SECRET_NAME.test(key);
 }
