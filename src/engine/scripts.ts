@@ -12,6 +12,10 @@ export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
  */
 export const LOCK_FILE = `${STATE_DIR}/apply.lock`;
 
+/** The probe's and the apply's line when another apply holds the lock, and how it is read back. */
+const SAY_BUSY = `echo "@@mxp busy $(cat ${LOCK_FILE})"`;
+const busyHolder = (line: string) => (line.startsWith('@@mxp busy') ? line.slice(10).trim() : undefined);
+
 /** What a host says when another apply holds the lock, for the plan's and the apply's errors. */
 export function busyMessage(holder: string): string {
   return `another mxplay apply is still running on this host (${holder || 'holder unknown'}), perhaps one whose connection was lost: nothing was done; run again once it has ended`;
@@ -29,7 +33,7 @@ MXP_STATE=${STATE_DIR}
 umask 022
 mkdir -p -m 700 "$MXP_STATE/backup"
 exec 9>>${LOCK_FILE}
-if ! flock -n 9; then echo "@@mxp busy $(cat ${LOCK_FILE})"; exit 1; fi
+if ! flock -n 9; then ${SAY_BUSY}; exit 1; fi
 echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
 MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
 trap 'rm -f "$MXP_OUT" "$MXP_RB"' EXIT
@@ -76,7 +80,7 @@ export function probeScript(resources: Resource[]): string {
   const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
   const parts = resources.flatMap((r, i) => (typeof r.probe === 'string' ? [`echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`] : []));
   // A shared lock only while testing: it fails while an apply holds the lock, and is gone at once.
-  const busy = `if [ -e ${LOCK_FILE} ] && ! flock -s -n ${LOCK_FILE} true; then echo "@@mxp busy $(cat ${LOCK_FILE})"; fi`;
+  const busy = `if [ -e ${LOCK_FILE} ] && ! flock -s -n ${LOCK_FILE} true; then ${SAY_BUSY}; fi`;
   return [busy, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
 }
 
@@ -97,8 +101,9 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
   const lines = new Map<number | string, string[]>();
   let busy: string | undefined;
   for (const line of stdout.split('\n')) {
-    if (line.startsWith('@@mxp busy')) {
-      busy = line.slice(10).trim();
+    const holder = busyHolder(line);
+    if (holder !== undefined) {
+      busy = holder;
       continue;
     }
     const m = /^@@mxp (?:probe (\d+)|facts (\w+)|(pending))$/.exec(line);
@@ -200,14 +205,15 @@ export function parseApplyOutput(stdout: string): ApplyOutput {
   const out: string[] = [];
   for (const line of stdout.split('\n')) {
     let m: RegExpExecArray | null;
-    if ((m = /^@@mxp ok (\d+)$/.exec(line))) r.ok.add(Number(m[1]));
+    const holder = busyHolder(line);
+    if (holder !== undefined) r.busy = holder;
+    else if ((m = /^@@mxp ok (\d+)$/.exec(line))) r.ok.add(Number(m[1]));
     else if ((m = /^@@mxp valid (\d+)$/.exec(line))) r.valid.add(Number(m[1]));
     else if ((m = /^@@mxp fail (\S+) (\d+)$/.exec(line))) r.failed = { step: m[1]!, code: Number(m[2]), output: '', rolledBack: false };
     else if (line.startsWith('@@out ')) out.push(line.slice(6));
     else if (line === '@@out') out.push('');
     else if (line === '@@mxp rolledback' && r.failed) r.failed.rolledBack = true;
     else if (line === '@@mxp done') r.done = true;
-    else if (line.startsWith('@@mxp busy')) r.busy = line.slice(10).trim();
   }
   if (r.failed) r.failed.output = out.join('\n').trim();
   return r;
