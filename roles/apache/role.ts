@@ -2,9 +2,9 @@ import { defineRole, z, apt, command, link, directory, template, service } from 
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
-  jitsiChoice, jitsiChoiceMessage, jitsiVhost,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
 } from '../nginx/proxy.ts';
-import { webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
+import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
 
 const CHECK = 'apache2ctl configtest';
 const RELOAD = 'reload apache';
@@ -16,8 +16,8 @@ export default defineRole({
   vars: z.object({
     ...proxyVars,
     apache_vhost_extra: z.string().default('')
-      .describe('extra directives placed verbatim in the Matrix <VirtualHost> (checked by apache2ctl configtest before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck),
+      .describe('raw Apache config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix <VirtualHost>; whoever writes it writes config. apache2ctl configtest checks it before any reload'),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('apache', import.meta.url, v);
@@ -48,6 +48,7 @@ export default defineRole({
           gen,
           wellKnownDir: WELL_KNOWN_DIR,
           acmeWebroot: v.proxy_acme_webroot ?? '',
+          ...templateEncoders,
         },
         validate: CHECK,
         notify: RELOAD,

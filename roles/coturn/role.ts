@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { defineRole, z, secret, apt, template, service } from 'mxplay';
+import { defineRole, z, secret, apt, template, service, absolutePath, ipAddress, port, turnserverOption } from 'mxplay';
 import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from '../synapse/fragment.ts';
 
 const CONF = '/etc/turnserver.conf';
@@ -59,21 +59,39 @@ const peer = z.string().refine((s) => {
   return v !== 0 && /^\d+$/.test(len) && Number(len) <= (v === 4 ? 32 : 128);
 }, 'an IP address, a range A-B or a CIDR block');
 
+/** One line of turnserver.conf holds a value: no line break, no NUL. */
+const oneLine = (s: string) => !/[\0\r\n]/.test(s);
+/** coturn keeps a realm in a buffer of 127 bytes (STUN_MAX_REALM_SIZE): a longer one would be cut. */
+const REALM_MAX_BYTES = 127;
+/** static-auth-secret="..." must fit the 1023 bytes coturn reads as one line. */
+const SECRET_MAX_BYTES = 1000;
+/** external-ip: the public address, or public/private when the host is behind NAT. */
+const externalIp = z.string().refine((s) => {
+  const parts = s.split('/');
+  return parts.length <= 2 && parts.every((p) => isIP(p) !== 0);
+}, 'an IP address, or public/private addresses like 203.0.113.5/10.0.0.5');
+
 export default defineRole({
   name: 'coturn',
   description: 'coturn TURN server with a shared secret, and the Synapse turn_* settings from the same data',
   vars: z.object({
-    coturn_realm: z.string().min(1).describe('TURN realm, usually the public TURN host name; also the host in the default turn_uris'),
-    coturn_shared_secret: secret().optional()
+    coturn_realm: z.string().min(1)
+      .refine((s) => oneLine(s) && Buffer.byteLength(s) <= REALM_MAX_BYTES,
+        `one line of at most ${REALM_MAX_BYTES} bytes (coturn's limit for a realm): no line break or NUL`)
+      .describe('TURN realm, usually the public TURN host name; also the host in the default turn_uris'),
+    coturn_shared_secret: secret()
+      .refine((s) => oneLine(s) && Buffer.byteLength(s) <= SECRET_MAX_BYTES,
+        `one line of /etc/turnserver.conf: no line break or NUL, at most ${SECRET_MAX_BYTES} bytes`)
+      .optional()
       .describe("coturn static-auth-secret = Synapse turn_shared_secret; derived from mxplay_master_secret ('turn_shared_secret') when unset"),
-    coturn_listening_port: z.number().int().default(3478),
-    coturn_tls_listening_port: z.number().int().default(5349),
-    coturn_listening_ips: z.array(z.string()).default([]).describe('addresses coturn listens on (empty: all)'),
-    coturn_external_ip: z.string().optional().describe('public address when the host is behind NAT (external-ip)'),
+    coturn_listening_port: port.default(3478),
+    coturn_tls_listening_port: port.default(5349),
+    coturn_listening_ips: z.array(ipAddress).default([]).describe('addresses coturn listens on (empty: all)'),
+    coturn_external_ip: externalIp.optional().describe('public address when the host is behind NAT (external-ip)'),
     coturn_min_port: z.number().int().min(1024).max(65535).default(49152).describe('first UDP port of the relay range'),
     coturn_max_port: z.number().int().min(1024).max(65535).default(65535).describe('last UDP port of the relay range'),
-    coturn_tls_cert: z.string().optional().describe('path on the host of the TLS certificate chain (enables turns: on the TLS port)'),
-    coturn_tls_key: z.string().optional().describe('path on the host of the TLS private key'),
+    coturn_tls_cert: absolutePath.optional().describe('path on the host of the TLS certificate chain (enables turns: on the TLS port)'),
+    coturn_tls_key: absolutePath.optional().describe('path on the host of the TLS private key'),
     coturn_denied_peer_ips: z.array(peer).default(PRIVATE_PEERS)
       .describe('peer addresses relays may not reach (address, A-B range or CIDR); private and special ranges by default'),
     coturn_allowed_peer_ips: z.array(peer).default([])
@@ -112,6 +130,7 @@ export default defineRole({
           tls,
           denied: v.coturn_denied_peer_ips.map(peerRange),
           allowed: v.coturn_allowed_peer_ips.map(peerRange),
+          turnserverOption,
         },
       }),
       // No /etc/default/coturn: its TURNSERVER_ENABLED is read only by the sysvinit script;

@@ -1,4 +1,4 @@
-import { defineRole, z } from 'mxplay';
+import { defineRole, z, hostName } from 'mxplay';
 import { hostname, releaseSchemas, staticApp, webAppVars } from '../nginx/web-apps.ts';
 
 export default defineRole({
@@ -16,7 +16,7 @@ export default defineRole({
     synapse_server_name: z.string().min(1).describe('the server name in user IDs: default_server_config server_name'),
     synapse_public_baseurl: z.url().describe('public URL of the client API: default_server_config base_url'),
     // Shared with the proxy roles (.well-known/matrix/client).
-    jitsi_domain: z.string().optional().describe('Jitsi server for video calls (jitsi.preferred_domain)'),
+    jitsi_domain: hostName('meet.example.com').optional().describe('Jitsi server for video calls (jitsi.preferred_domain)'),
     element_brand: z.string().min(1).default('Element').describe('product name shown in Element (brand)'),
     element_room_directory_servers: z.array(z.string().min(1)).optional()
       .describe('servers listed in the room directory (room_directory.servers); default: synapse_server_name only'),

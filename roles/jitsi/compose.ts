@@ -3,6 +3,8 @@
 // service is given only the variables it reads, so a value that one service uses changes only
 // that service's configuration and `docker compose up` recreates only that container.
 
+import { envValue } from 'mxplay';
+
 export const SERVICES = ['web', 'prosody', 'jicofo', 'jvb'] as const;
 export type Service = (typeof SERVICES)[number];
 
@@ -43,8 +45,11 @@ export function configFolders(config: string): { path: string; mode: number; own
   ];
 }
 
-/** A value .env can hold single-quoted (taken literally by compose: no `$` interpolation). */
-export const envSafe = (s: string) => !/['\n\r]/.test(s);
+/**
+ * A password the images can use: jicofo's image writes it between double quotes of its HOCON
+ * config (password = "..."), unescaped. (.env itself holds any value but a NUL: see envValue.)
+ */
+export const passwordSafe = (s: string) => !/["'\\\0\n\r]/.test(s);
 
 /** The .env beside the compose file: every value the services get from the role. */
 export function envFile(v: JitsiSettings, config: string, pw: JitsiPasswords): string {
@@ -62,11 +67,15 @@ export function envFile(v: JitsiSettings, config: string, pw: JitsiPasswords): s
     ['JICOFO_AUTH_PASSWORD', pw.jicofo],
     ['JVB_AUTH_PASSWORD', pw.jvb],
   ];
-  const bad = values.find(([, val]) => !envSafe(String(val)));
-  if (bad) throw new Error(`${bad[0]}: a value in .env cannot hold a quote or a line break`);
   return [
     '# Managed by mxplay, role jitsi: values for docker-compose.yml beside it. Local edits are overwritten.',
-    ...values.map(([k, val]) => `${k}='${val}'`),
+    ...values.map(([k, val]) => {
+      try {
+        return `${k}=${envValue(String(val))}`;
+      } catch (e) {
+        throw new Error(`${k}: ${(e as Error).message}`);
+      }
+    }),
     '',
   ].join('\n');
 }

@@ -1,18 +1,18 @@
-import { defineRole, z, secret, apt, service, directory, file, yamlFile, dockerCompose } from 'mxplay';
-import { SERVICES, composeFile, configFolders, envFile, envSafe } from './compose.ts';
+import { defineRole, z, secret, apt, service, directory, file, yamlFile, dockerCompose, absolutePath, hostName, ipAddress, port } from 'mxplay';
+import { SERVICES, composeFile, configFolders, envFile, passwordSafe } from './compose.ts';
 import { jitsiSharedVars } from './shared.ts';
 
 const UP = 'docker compose up jitsi';
-const path = z.string().regex(/^\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/, 'an absolute path (letters, digits, . _ - /)');
-const envText = z.string().refine(envSafe, 'no quote or line break (the value goes into .env)');
-const hostName = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i, 'a host name like meet.example.com');
+const path = absolutePath;
+const timeZone = z.string().regex(/^[A-Za-z0-9_+-]+(\/[A-Za-z0-9_+-]+)*$/, 'a time zone like Europe/Berlin or UTC');
+const PASSWORD_MESSAGE = 'no quote, backslash or line break (jicofo writes it into a quoted string of its config)';
 const perService = <T extends z.ZodType>(t: T) => z.partialRecord(z.enum(SERVICES), t).default({});
 
 export default defineRole({
   name: 'jitsi',
   description: 'Jitsi Meet (web, prosody, jicofo, jvb) with Docker Compose from Debian, behind the nginx or apache role',
   vars: z.object({
-    jitsi_domain: hostName.describe('public host name of Jitsi Meet: PUBLIC_URL is https://<jitsi_domain>; also what Element is told (.well-known)'),
+    jitsi_domain: hostName('meet.example.com').describe('public host name of Jitsi Meet: PUBLIC_URL is https://<jitsi_domain>; also what Element is told (.well-known)'),
     jitsi_dir: path.default('/srv/jitsi').describe('folder of the compose project: docker-compose.yml and .env'),
     jitsi_config_dir: path.optional().describe("CONFIG: the containers' config and storage folders; default <jitsi_dir>/config"),
     jitsi_compose_project: z.string().regex(/^[a-z0-9][a-z0-9_-]*$/, 'lower-case letters, digits, _ and -').default('jitsi')
@@ -23,18 +23,18 @@ export default defineRole({
       .describe('tag of all four images (one Jitsi release)'),
     jitsi_pull_policy: z.enum(['always', 'missing', 'never', 'daily', 'weekly']).default('missing')
       .describe('compose pull_policy: missing pulls an image only when it is not on the host; never uses local images only'),
-    jitsi_http_bind: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
+    jitsi_http_bind: ipAddress.default('127.0.0.1')
       .describe("address the web container's HTTP port is published on (loopback: only the proxy on this host reaches it)"),
     ...jitsiSharedVars,
-    jitsi_web_internal_port: z.number().int().min(1).max(65535).default(8000)
+    jitsi_web_internal_port: port.default(8000)
       .describe('port the web container listens on inside (8000 from stable-11146 on, 80 before)'),
-    jitsi_jvb_port: z.number().int().min(1).max(65535).default(10000).describe('UDP port of the video bridge, published on all addresses (open it in the firewall)'),
-    jitsi_jvb_advertise_ips: z.array(z.union([z.ipv4(), z.ipv6()])).default([])
+    jitsi_jvb_port: port.default(10000).describe('UDP port of the video bridge, published on all addresses (open it in the firewall)'),
+    jitsi_jvb_advertise_ips: z.array(ipAddress).default([])
       .describe('addresses the bridge announces to clients (JVB_ADVERTISE_IPS): the public address when the host is behind NAT'),
-    jitsi_timezone: envText.default('UTC').describe('TZ of the containers'),
-    jitsi_jicofo_auth_password: secret().refine(envSafe, 'no quote or line break').optional()
+    jitsi_timezone: timeZone.default('UTC').describe('TZ of the containers'),
+    jitsi_jicofo_auth_password: secret().refine(passwordSafe, PASSWORD_MESSAGE).optional()
       .describe("XMPP password of jicofo (JICOFO_AUTH_PASSWORD); derived from mxplay_master_secret when unset"),
-    jitsi_jvb_auth_password: secret().refine(envSafe, 'no quote or line break').optional()
+    jitsi_jvb_auth_password: secret().refine(passwordSafe, PASSWORD_MESSAGE).optional()
       .describe("XMPP password of the video bridge (JVB_AUTH_PASSWORD); derived from mxplay_master_secret when unset"),
     jitsi_service_env: perService(z.record(z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'an environment variable name'), z.string()))
       .describe("more environment variables per service, e.g. { web: { ENABLE_WELCOME_PAGE: '0' } } (see docker-jitsi-meet's env.example)"),

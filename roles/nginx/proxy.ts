@@ -7,15 +7,17 @@
 // with the same names and defaults as the synapse role, so one value drives both.
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { z, command, directory, file, template, type Resource, type Task } from 'mxplay';
+import {
+  z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port,
+  type Resource, type Task,
+} from 'mxplay';
 import { jitsiSharedVars } from '../jitsi/shared.ts';
-import { webAppNames, webAppVars } from './web-apps.ts';
+import { templateEncoders, webAppNames, webAppVars } from './web-apps.ts';
 
 export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
 export const SELF_SIGNED_DIR = '/etc/ssl/mxplay-selfsigned';
-
-const ipOrCidr = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
 
 export const proxyVars = {
   // Shared with the synapse role (same names, same types and defaults).
@@ -23,12 +25,13 @@ export const proxyVars = {
     .describe('the server name in user IDs; its https://<name>/.well-known/matrix/* delegates to the Matrix host'),
   synapse_public_baseurl: z.url({ protocol: /^https$/ })
     .refine((u) => ['', '443'].includes(new URL(u).port), 'the proxy serves clients on port 443: no other port here')
+    .refine(urlHostOk, 'its host must be a host name like matrix.example.com or an IP address: it names the virtual host')
     .describe('public URL of the client API, e.g. https://matrix.example.com/; its host name is the virtual host'),
-  synapse_http_port: z.number().int().default(8008).describe("Synapse's plain HTTP listener, proxied to"),
+  synapse_http_port: port.default(8008).describe("Synapse's plain HTTP listener, proxied to"),
   synapse_max_upload_size: z.string().regex(/^\d+[KMG]?$/, 'a size like 50M').default('50M')
     .describe("Synapse's upload limit; the proxy's request body limit follows it"),
 
-  proxy_synapse_host: z.string().default('127.0.0.1').describe('address of Synapse as seen from the proxy'),
+  proxy_synapse_host: hostOrIp('synapse.internal').default('127.0.0.1').describe('address of Synapse as seen from the proxy'),
   proxy_serve_base_domain: z.boolean().default(false)
     .describe('this host also serves https://<synapse_server_name>/ (only its /.well-known/matrix/*); otherwise publish those documents on the base domain yourself (see README)'),
   proxy_federation_port: z.union([z.literal(443), z.literal(8448)]).default(443)
@@ -36,20 +39,20 @@ export const proxyVars = {
   proxy_synapse_admin: z.boolean().default(false).describe("proxy /_synapse/admin (Synapse's admin API)"),
   proxy_synapse_admin_allow: z.array(ipOrCidr).default([])
     .describe('addresses or networks allowed to reach /_synapse/admin; empty: everyone (the API still needs an admin token)'),
-  proxy_tls_certificate: z.string().optional().describe('path on the host of the certificate (full chain, PEM) for all names served'),
-  proxy_tls_certificate_key: z.string().optional().describe('path on the host of its private key'),
+  proxy_tls_certificate: absolutePath.optional().describe('path on the host of the certificate (full chain, PEM) for all names served'),
+  proxy_tls_certificate_key: absolutePath.optional().describe('path on the host of its private key'),
   proxy_tls_self_signed: z.boolean().default(false)
     .describe(`labs only: make a CA and a server certificate in ${SELF_SIGNED_DIR}/ (clients must trust ca.crt there)`),
   proxy_listen_ipv6: z.boolean().default(true).describe('nginx: listen on IPv6 too (Apache listens as its ports.conf says)'),
-  proxy_ready_port: z.number().int().min(1).max(65535).default(8799)
+  proxy_ready_port: port.default(8799)
     .describe('loopback-only port answering which configuration is live: reloads are waited for by polling it'),
-  proxy_acme_webroot: z.string().optional()
+  proxy_acme_webroot: absolutePath.optional()
     .describe('serve http://<name>/.well-known/acme-challenge/ from this folder (certbot --webroot) instead of redirecting it'),
-  jitsi_domain: z.string().optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi); with proxy_serve_jitsi also served here'),
+  jitsi_domain: hostName('meet.example.com').optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi); with proxy_serve_jitsi also served here'),
   // Jitsi Meet of the jitsi role: its own virtual host, proxied to the web container.
   proxy_serve_jitsi: z.boolean().default(false)
     .describe('serve https://<jitsi_domain>/ proxied to the Jitsi web container (role jitsi), websockets included'),
-  proxy_jitsi_host: z.string().default('127.0.0.1').describe("address of the Jitsi web container's published HTTP port as seen from the proxy"),
+  proxy_jitsi_host: hostOrIp('jitsi.internal').default('127.0.0.1').describe("address of the Jitsi web container's published HTTP port as seen from the proxy"),
   ...jitsiSharedVars,
   proxy_support_contacts: z.array(z.object({
     role: z.enum(['m.role.admin', 'm.role.security']).default('m.role.admin'),
@@ -63,6 +66,17 @@ export const proxyVars = {
   // Element web and synapse-admin on virtual hosts of their own (see web-apps.ts).
   ...webAppVars,
 };
+
+/** The URL's host can name a virtual host: a host name or an IP address (IPv6 in brackets). */
+function urlHostOk(u: string): boolean {
+  let host: string;
+  try {
+    host = new URL(u).hostname;
+  } catch {
+    return true; // reported as no URL
+  }
+  return isHostName(host) || isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0;
+}
 
 /** The refinements both roles apply to their whole schema. */
 export function tlsChoice<T extends { proxy_tls_self_signed: boolean; proxy_tls_certificate?: string; proxy_tls_certificate_key?: string }>(v: T) {
@@ -80,6 +94,20 @@ export const jitsiChoiceMessage = {
   path: ['jitsi_domain'],
   message: 'proxy_serve_jitsi needs jitsi_domain: a host name of its own (not the Matrix host or the server name)',
 };
+
+/**
+ * The base domain served as a virtual host (proxy_serve_base_domain) must be a plain host name:
+ * the synapse role's server name may also carry a port, which no virtual host can be named by.
+ */
+export function baseDomainCheck(v: { proxy_serve_base_domain: boolean; synapse_server_name: string }, ctx: z.RefinementCtx): void {
+  if (v.proxy_serve_base_domain && !isHostName(v.synapse_server_name)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['synapse_server_name'],
+      message: 'proxy_serve_base_domain serves it as a virtual host: it must be a host name like example.com (no port)',
+    });
+  }
+}
 
 const proxyObject = z.object(proxyVars);
 export type ProxyVars = z.output<typeof proxyObject>;
@@ -257,6 +285,6 @@ export function readiness(port: number, gen: string) {
  */
 export function jitsiVhost(s: ProxySite, path: string, validate: string, notify: string): Task {
   return s.jitsi
-    ? template({ path, src: 'jitsi.conf.ejs', data: { site: s }, validate, notify })
+    ? template({ path, src: 'jitsi.conf.ejs', data: { site: s, ...templateEncoders }, validate, notify })
     : file({ path, state: 'absent', kind: 'template', validate, notify });
 }

@@ -2,9 +2,9 @@ import { defineRole, z, apt, link, directory, template, service } from 'mxplay';
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR,
-  jitsiChoice, jitsiChoiceMessage, jitsiVhost,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
 } from './proxy.ts';
-import { webAppDomainsCheck, webAppSites } from './web-apps.ts';
+import { templateEncoders, webAppDomainsCheck, webAppSites } from './web-apps.ts';
 
 const CHECK = 'nginx -t';
 const RELOAD = 'reload nginx';
@@ -15,8 +15,8 @@ export default defineRole({
   vars: z.object({
     ...proxyVars,
     nginx_vhost_extra: z.string().default('')
-      .describe('extra directives placed verbatim in the Matrix server block (checked by nginx -t before any reload)'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck),
+      .describe('raw nginx config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix server block; whoever writes it writes config. nginx -t checks it before any reload'),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const gen = generation('nginx', import.meta.url, v);
@@ -34,7 +34,7 @@ export default defineRole({
       template({
         path: '/etc/nginx/conf.d/mxplay-matrix.conf',
         src: 'matrix.conf.ejs',
-        data: { site: s, gen, wellKnownDir: WELL_KNOWN_DIR, acmeWebroot: v.proxy_acme_webroot ?? '' },
+        data: { site: s, gen, wellKnownDir: WELL_KNOWN_DIR, acmeWebroot: v.proxy_acme_webroot ?? '', ...templateEncoders },
         validate: CHECK,
         notify: RELOAD,
       }),

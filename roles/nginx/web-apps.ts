@@ -5,12 +5,15 @@
 //
 // The variables below are shared (same names, same schemas) by the app roles and the proxy roles:
 // one value on a host drives both. In the proxy roles an unset domain means "no such vhost".
-import { z, apt, directory, file, release, template, type Task } from 'mxplay';
+import {
+  z, apt, directory, file, release, template, hostName, ipOrCidr, absolutePath, nginxString, nginxLiteral, apacheString, type Task,
+} from 'mxplay';
 import type { ProxySite } from './proxy.ts';
 
-export const hostname = z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i, 'a host name like element.example.com');
-const ipOrCidr = z.union([z.ipv4(), z.ipv6(), z.cidrv4(), z.cidrv6()]);
-const absolutePath = z.string().regex(/^\/[^\s'"]*$/, 'an absolute path without spaces or quotes');
+/** The encoders the proxy templates quote values with (src/resources/config-text.ts). */
+export const templateEncoders = { nginxString, nginxLiteral, apacheString };
+
+export const hostname = hostName('element.example.com');
 
 /** The pieces of an app role's release variables (see the release resource). */
 export const releaseSchemas = {
@@ -87,7 +90,7 @@ export function webAppSites(confDir: string, s: ProxySite, v: WebAppVars, o: { v
     // unknown names), and that stays the Matrix host.
     const path = `${confDir}/mxplay-web-${name}.conf`;
     return domain
-      ? template({ path, src: `${name}.conf.ejs`, data: { site: s, domain, dir }, ...o })
+      ? template({ path, src: `${name}.conf.ejs`, data: { site: s, domain, dir, ...templateEncoders }, ...o })
       : file({ path, state: 'absent', ...o });
   };
   return [

@@ -39,6 +39,18 @@ export const FLAVOURS: Record<'debian' | 'matrix.org', SynapseFlavour> = {
 
 export const CONF_DIR = '/etc/matrix-synapse/conf.d';
 
+/** Synapse's service user, the same in both package flavours (created by the package's postinst). */
+export const SYNAPSE_USER = 'matrix-synapse';
+
+/**
+ * Owner and mode of a fragment holding a secret. Not root:nogroup 0640: on Debian nogroup is the
+ * primary group of several daemons (nobody, _apt, sshd, matrix-synapse itself), so the user is the
+ * only principal that is Synapse's alone. Owning the file gives Synapse no power it lacks: the
+ * packages make /etc/matrix-synapse its own (dpkg-statoverride). Until the package has created the
+ * user, such a fragment is '?' in a plan and written once the package is installed.
+ */
+export const SECRET_FRAGMENT = { mode: 0o600, owner: SYNAPSE_USER, group: 'root' } as const;
+
 /**
  * Synapse's own check of the whole config set: the base file plus every conf.d fragment.
  * It is `python -m synapse.config`, but with synapse.app.homeserver imported first: Debian's
@@ -68,7 +80,8 @@ export function fragment(
     ...common,
     data,
     header: `managed by mxplay, role ${owner}: owns ${Object.keys(data).sort().join(', ')}`,
-    // Fragments holding secrets are readable by Synapse's group only.
-    ...(opts.secret ? { mode: 0o640, owner: 'root', group: 'nogroup' } : { mode: 0o644 }),
+    // Fragments holding secrets are readable by Synapse's user only: both packages make it
+    // matrix-synapse with group nogroup, which other daemons share (no group of its own).
+    ...(opts.secret ? SECRET_FRAGMENT : { mode: 0o644 }),
   });
 }

@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import {
   defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
-  postgresRole, postgresDatabase, type Facts,
+  postgresRole, postgresDatabase, pipedFrom, q, type Facts,
 } from 'mxplay';
 import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from './fragment.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
+/** Synapse's signing key, as both packages' stock homeserver.yaml name it. */
+const SIGNING_KEY = '/etc/matrix-synapse/homeserver.signing.key';
 
 export default defineRole({
   name: 'synapse',
@@ -56,7 +58,8 @@ export default defineRole({
     }).prefault({}),
     synapse_mau_limit: z.number().int().positive().optional().describe('block the server above this many monthly active users'),
     synapse_admin_user: z.string().regex(/^[a-z0-9._=\-/]+$/, 'a Matrix localpart (lowercase)').optional(),
-    synapse_admin_password: secret().optional(),
+    // register_new_matrix_user strips the password it reads: leading or trailing blanks would be lost.
+    synapse_admin_password: secret().refine((s) => s.trim() === s, 'no leading or trailing spaces or line breaks (Synapse\'s registration tool strips them)').optional(),
   }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
     path: ['synapse_matrix_org_keyring'],
     message: 'the matrix.org package source needs the path of its archive key',
@@ -142,6 +145,10 @@ export default defineRole({
   // first start (a consent listener without user_consent kills it): start it once they all wrote theirs.
   atPlayEnd: (v) => [
     service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
+    // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
+    // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
+    // server. Once it exists, Synapse's user alone (it stays the owner).
+    command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
     // A changed config must be live before the admin user is registered against it.
     flushHandlers(),
     v.synapse_admin_user && v.synapse_admin_password
@@ -179,17 +186,16 @@ function registerAdmin(user: string, password: string, server: string, port: num
     ...(localDb
       ? { doneWhen: { facts: { sql: [{ db: localDb, query }] }, read: (facts: Facts) => { const r = facts.sql(localDb, query); return 'rows' in r && r.rows.length > 0; } } }
       : { unless: adminExistsPython(mxid, f) }),
-    cmd: `${f.registerCommand} --admin -u ${user} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port} <<'MXP_PW'\n${password}\nMXP_PW`,
+    cmd: pipedFrom(password, `${f.registerCommand} --admin -u ${q(user)} --password-file /dev/stdin -c /etc/matrix-synapse/conf.d/secrets.yaml http://127.0.0.1:${port}`),
   });
 }
 
 function adminExistsPython(mxid: string, f: typeof FLAVOURS.debian): string {
-  return `${f.python} - <<'MXP_PY'
-import yaml, psycopg2
+  return pipedFrom(`import sys, yaml, psycopg2
 args = yaml.safe_load(open('/etc/matrix-synapse/conf.d/database.yaml'))['database']['args']
 conn = psycopg2.connect(**{k: v for k, v in args.items() if k in ('user', 'password', 'database', 'host', 'port')})
 cur = conn.cursor()
-cur.execute('SELECT 1 FROM users WHERE name = %s', (${JSON.stringify(mxid)},))
+cur.execute('SELECT 1 FROM users WHERE name = %s', (sys.argv[1],))
 raise SystemExit(0 if cur.fetchone() else 1)
-MXP_PY`;
+`, `${f.python} - ${q(mxid)}`);
 }

@@ -1,4 +1,4 @@
-import { defineRole, z, directory, template } from 'mxplay';
+import { defineRole, z, directory, template, absolutePath, jinjaHtmlText } from 'mxplay';
 import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers, RESTART_SYNAPSE } from '../synapse/fragment.ts';
 
 const DEFAULT_BLOCK_ERROR =
@@ -18,16 +18,17 @@ export default defineRole({
   vars: z.object({
     synapse_consent_enabled: z.boolean().default(true)
       .describe("false removes the user_consent fragment (then take 'consent' out of synapse_listener_resources)"),
-    synapse_consent_template_dir: z.string().regex(/^\/[^\s]*[^/\s]$/, 'an absolute path without a trailing slash')
+    synapse_consent_template_dir: absolutePath
       .default('/etc/matrix-synapse/consent_templates')
       .describe('where the policy documents live: <dir>/en/<version>.html and <dir>/en/success.html'),
     synapse_consent_policies: z.record(
       z.string().regex(/^[A-Za-z0-9._-]+$/, 'a version like 1.0 (letters, digits, . _ -)'),
       z.string().min(1),
-    ).default({}).describe('version → HTML body of that policy (Jinja2 is allowed: has_consented, public_version, user, version); the accept form is added'),
+    ).default({}).describe('version → HTML body of that policy, placed verbatim: raw HTML and Jinja2 by design (has_consented, public_version, user, version), rendered by Synapse; the accept form is added'),
     synapse_consent_version: z.string().regex(/^[A-Za-z0-9._-]+$/, 'a version like 1.0').optional()
       .describe('the version users must accept; a key of synapse_consent_policies. Required when enabled'),
-    synapse_consent_policy_name: z.string().min(1).default('Privacy Policy').describe('the name shown in the documents and to clients'),
+    synapse_consent_policy_name: z.string().min(1).refine((s) => !s.includes('\0'), 'no NUL character (HTML cannot hold one)').default('Privacy Policy')
+      .describe('the name shown in the documents (as text: HTML and Jinja2 in it are shown, not run) and to clients'),
     synapse_consent_server_notice_content: z.string().min(1).optional()
       .describe('server notice sent to users who have not consented (%(consent_uri)s is their link); needs the synapse_server_notices role'),
     synapse_consent_block_events_error: z.string().min(1).nullable().default(DEFAULT_BLOCK_ERROR)
@@ -87,8 +88,8 @@ export default defineRole({
       directory({ path: v.synapse_consent_template_dir, mode: 0o755, owner: 'root', group: 'root' }),
       directory({ path: dir, mode: 0o755, owner: 'root', group: 'root' }),
       ...Object.entries(v.synapse_consent_policies).map(([version, body]) =>
-        template({ ...doc, path: `${dir}/${version}.html`, src: 'policy.html.ejs', data: { version, body, policy_name: v.synapse_consent_policy_name } })),
-      template({ ...doc, path: `${dir}/success.html`, src: 'success.html.ejs', data: { policy_name: v.synapse_consent_policy_name } }),
+        template({ ...doc, path: `${dir}/${version}.html`, src: 'policy.html.ejs', data: { version, body, policy_name: v.synapse_consent_policy_name, jinjaHtmlText } })),
+      template({ ...doc, path: `${dir}/success.html`, src: 'success.html.ejs', data: { policy_name: v.synapse_consent_policy_name, jinjaHtmlText } }),
       fragment('user_consent', 'synapse_consent', { user_consent: userConsent }, flavour),
     ];
   },

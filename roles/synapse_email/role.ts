@@ -3,7 +3,8 @@ import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers } from '../synap
 
 /**
  * Synapse's `email:` block (SMTP relay, sender, validation mails, notifications) in its own conf.d
- * fragment. The fragment always holds the SMTP password when one is set, so it is 0640 root:nogroup.
+ * fragment. The fragment always holds the SMTP password when one is set, so it is readable by
+ * Synapse's user only (SECRET_FRAGMENT).
  */
 export default defineRole({
   name: 'synapse_email',

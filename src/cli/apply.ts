@@ -5,7 +5,7 @@ import { compareHosts } from '../plan-file/compare.ts';
 import { readPlanFile } from '../plan-file/format.ts';
 import { compareInputs, extraVarsForApply, planInputs, registerLikelySecrets } from '../plan-file/inputs.ts';
 import { hostRecords } from '../plan-file/make.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { toMaskedJson } from '../ui/plan-json.ts';
 import { buildRun, planRun, reviewAndApply, type RunInputs } from './run.ts';
@@ -19,14 +19,15 @@ export interface ApplyArgs {
   extraVars: string[];
   forks: number;
   hostKeyChecking?: HostKeyChecking;
+  secrets: SecretRegistry;
 }
 
 function refuse(a: ApplyArgs, problems: string[]): number {
-  stderr.write(mask(
+  stderr.write(a.secrets.mask(
     `error: refusing to apply ${a.plan}: it no longer matches; nothing was changed on any host:\n` +
       `${problems.map((p) => `  - ${p}`).join('\n')}\nMake a new plan and review it.\n`,
   ));
-  if (a.json) stdout.write(toMaskedJson({ applied: false, refused: problems }) + '\n');
+  if (a.json) stdout.write(toMaskedJson({ applied: false, refused: problems }, a.secrets) + '\n');
   return 1;
 }
 
@@ -55,18 +56,19 @@ export async function applyCommand(a: ApplyArgs): Promise<number> {
     ...(i.skipTags ? { skipTags: i.skipTags } : {}),
     extraVars: extraVarsForApply(i.extraVars, a.extraVars, a.plan),
     ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}),
+    secrets: a.secrets,
   };
   const built = await buildRun(inputs);
-  registerLikelySecrets(built.inventory, inputs.extraVars);
-  const now = planInputs(built.playbook, built.inventory, inputs);
+  registerLikelySecrets(built.inventory, inputs.extraVars, a.secrets);
+  const now = planInputs(built.playbook, built.inventory, inputs, a.secrets);
   const stale = compareInputs(i.files, now.files);
   if (now.secrets !== i.secrets) stale.push('a secret value (in the inventory, an -e secret or the master secret) changed since the plan was made');
   if (stale.length) return refuse(a, stale);
 
-  const planned = await planRun(built.works, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
+  const planned = await planRun(built, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
   try {
     const hosts = built.works.map((w) => w.host.name);
-    const problems = compareHosts(pf.hosts, hostRecords(hosts, planned.plans, planned.failedEarly));
+    const problems = compareHosts(pf.hosts, hostRecords(hosts, planned.plans, planned.failedEarly, a.secrets));
     if (problems.length) return refuse(a, problems);
     return await reviewAndApply(built, planned, { check: false, diff: a.diff, yes: a.yes, json: a.json, detailedExitcode: false, forks: a.forks, t0 });
   } finally {

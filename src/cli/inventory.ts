@@ -4,36 +4,53 @@ import { UserError } from '../errors.ts';
 import { loadInventory } from '../inventory/inventory.ts';
 import { requireHosts } from '../inventory/patterns.ts';
 import { availableRoles, loadRole, roleSearchPath } from '../roles/loader.ts';
-import { looksSecret, mask } from '../secrets/secrets.ts';
-import { describeVars } from './roles.ts';
+import type { z } from 'zod';
+import { isPlainObject } from '../config/yaml-file.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
+import { collectSecrets, looksSecret } from '../secrets/secrets.ts';
 
-/** Keys any role declares as secret(): masked by name, since this command validates no role. */
-async function secretKeys(): Promise<Set<string>> {
-  const keys = new Set<string>();
+/** The schema of every role variable: where a value, at any depth, is declared secret(). */
+async function varSchemas(): Promise<Map<string, z.ZodType>> {
+  const schemas = new Map<string, z.ZodType>();
   const path = roleSearchPath();
   for (const name of availableRoles(path)) {
     const { def } = await loadRole(name, path);
-    for (const v of describeVars(def.vars)) if (v.secret) keys.add(v.name);
+    for (const [k, s] of Object.entries(def.vars.shape)) if (!schemas.has(k)) schemas.set(k, s as z.ZodType);
   }
-  return keys;
+  return schemas;
 }
 
-export async function inventoryCommand(a: { inventory: string; host?: string; json: boolean }): Promise<number> {
+/** Strings under a key that names a secret, at any depth (a role this inventory's roles do not know may hold them). */
+function addBySecretKeys(v: unknown, secrets: SecretRegistry, underSecretKey = false): void {
+  if (typeof v === 'string' && underSecretKey) secrets.add(v);
+  else if (Array.isArray(v)) v.forEach((x) => addBySecretKeys(x, secrets, underSecretKey));
+  else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) addBySecretKeys(x, secrets, underSecretKey || looksSecret(k));
+}
+
+export async function inventoryCommand(a: { inventory: string; host?: string; json: boolean; secrets: SecretRegistry }): Promise<number> {
   const inv = loadInventory(a.inventory);
   const names = a.host ? requireHosts(inv, a.host, '--host') : [...inv.hosts.keys()];
-  const secret = await secretKeys();
+  const schemas = await varSchemas();
+  // Every secret of every host is known before any host is printed: one host's secret can sit in another's vars.
+  for (const h of inv.hosts.values()) {
+    for (const [k, v] of Object.entries(h.vars)) {
+      const s = schemas.get(k);
+      if (s) collectSecrets(s, v, a.secrets);
+    }
+    addBySecretKeys(h.vars, a.secrets);
+  }
   const out: Record<string, unknown> = {};
   for (const n of names) {
     const h = inv.hosts.get(n);
     if (!h) throw new UserError(`no such host`, { host: n });
     const vars: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(h.vars)) vars[k] = secret.has(k) || looksSecret(k) ? '********' : v;
+    for (const [k, v] of Object.entries(h.vars)) vars[k] = looksSecret(k) || (typeof v === 'string' && a.secrets.has(v)) ? '********' : v;
     out[n] = {
       groups: h.groups,
       vars,
       ...(a.host ? { origins: Object.fromEntries(Object.entries(h.origins).map(([k, o]) => [k, `${o.file}${o.line ? `:${o.line}` : ''} (${o.layer})`])) } : {}),
     };
   }
-  stdout.write(mask(a.json ? JSON.stringify(out, null, 2) + '\n' : stringify(out)));
+  stdout.write(a.secrets.mask(a.json ? JSON.stringify(out, null, 2) + '\n' : stringify(out)));
   return 0;
 }

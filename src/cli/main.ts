@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UserError, UserErrors } from '../errors.ts';
-import { mask } from '../secrets/secrets.ts';
+import { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 
 const HELP = `mxplay — declarative playbooks over SSH, with roles for a Matrix homeserver stack
@@ -24,7 +24,8 @@ Run options:
   --skip-tags LIST            leave out resources with these tags
   -e, --extra-vars K=V|@FILE  highest-precedence variables (repeatable)
   -f, --forks N               hosts worked on at once (default 10)
-  --host-key-checking MODE    strict (default), accept-new, off
+  --host-key-checking MODE    strict (default), accept-new, off; a host's stricter
+                              mxplay_host_key_checking in the inventory wins
   --json                      machine-readable plan and results on stdout
 
 Plan options (and the run options -i -l -t --skip-tags -e -f --host-key-checking --detailed-exitcode):
@@ -32,8 +33,11 @@ Plan options (and the run options -i -l -t --skip-tags -e -f --host-key-checking
   --format FORMAT             json, markdown or text (also for show); default from FILE's
                               extension (.md, .txt, else json), text on stdout without -o
 
-Apply options: -y/--yes, --diff, --json, -f, --host-key-checking, and -e K=V only for the
-  secret extra vars the plan was made with (a plan never stores a secret).
+Apply options: -y/--yes, --diff, --json, -f, --host-key-checking. Secret extra vars belong in a
+  -e @FILE given to plan (its values may come from !env, !file or !command): apply reads that
+  file again, and a plan never stores a secret. Never put a secret in argv (-e K=V is seen by
+  every process and kept in shell history); apply still takes -e K=V only to give again a secret
+  K=V a plan was made with.
 
 Exit codes: 0 converged or nothing to do; 1 error or a failed host; 2 changes pending (--check --detailed-exitcode).
 `;
@@ -46,7 +50,8 @@ async function planFormat(f: string) {
   return f as (typeof FORMATS)[number];
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** One command; `secrets` is the run's registry, filled as inputs are read, masking every output. */
+export async function main(argv: string[], secrets = new SecretRegistry()): Promise<number> {
   const { values: o, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -98,6 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       ...(o['skip-tags'] ? { skipTags: list(o['skip-tags'])! } : {}),
       extraVars: o['extra-vars'] ?? [],
       ...(hkc ? { hostKeyChecking: hkc } : {}),
+      secrets,
     };
   };
   switch (cmd) {
@@ -142,11 +148,12 @@ export async function main(argv: string[]): Promise<number> {
         extraVars: o['extra-vars'] ?? [],
         forks: forks(),
         ...(hkc ? { hostKeyChecking: hkc } : {}),
+        secrets,
       });
     }
     case 'inventory': {
       const { inventoryCommand } = await import('./inventory.ts');
-      return inventoryCommand({ inventory: needInventory(), ...(o.host ? { host: o.host } : {}), json: !!o.json });
+      return inventoryCommand({ inventory: needInventory(), ...(o.host ? { host: o.host } : {}), json: !!o.json, secrets });
     }
     case 'roles': {
       const { rolesCommand } = await import('./roles.ts');
@@ -158,9 +165,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 export async function cli(argv: string[]): Promise<void> {
+  const secrets = new SecretRegistry();
+  const mask = (t: string) => secrets.mask(t);
   let code: number;
   try {
-    code = await main(argv);
+    code = await main(argv, secrets);
   } catch (e) {
     if (e instanceof UserErrors) {
       process.stderr.write(mask(`error: ${e.errors.length} problem${e.errors.length === 1 ? '' : 's'} in the input; nothing was changed on any host:\n${e.errors.map((x) => `  - ${x}`).join('\n')}\n`));

@@ -6,6 +6,7 @@ import { planInputs, registerLikelySecrets } from '../plan-file/inputs.ts';
 import { hostRecords, makePlanFile } from '../plan-file/make.ts';
 import { planTotals, renderPlanFileText } from '../ui/plan-file-text.ts';
 import { renderPlanMarkdown } from '../ui/plan-markdown.ts';
+import { SecretRegistry } from '../secrets/registry.ts';
 import { buildRun, planRun, type RunInputs } from './run.ts';
 
 export const FORMATS = ['json', 'markdown', 'text'] as const;
@@ -26,9 +27,9 @@ export function formatFor(output: string | undefined): PlanFormat {
   return 'json';
 }
 
-export function renderAs(pf: PlanFile, format: PlanFormat, colour: boolean): string {
-  if (format === 'markdown') return renderPlanMarkdown(pf);
-  if (format === 'text') return renderPlanFileText(pf, colour);
+export function renderAs(pf: PlanFile, format: PlanFormat, colour: boolean, secrets: SecretRegistry): string {
+  if (format === 'markdown') return renderPlanMarkdown(pf, secrets);
+  if (format === 'text') return renderPlanFileText(pf, colour, secrets);
   // Already masked field by field (makePlanFile): masking the text again could cut into a digest.
   return JSON.stringify(pf, null, 2) + '\n';
 }
@@ -39,19 +40,19 @@ export function renderAs(pf: PlanFile, format: PlanFormat, colour: boolean): str
  */
 export async function planCommand(a: PlanArgs): Promise<number> {
   const built = await buildRun(a);
-  registerLikelySecrets(built.inventory, a.extraVars);
-  const inputs = planInputs(built.playbook, built.inventory, a);
+  registerLikelySecrets(built.inventory, a.extraVars, a.secrets);
+  const inputs = planInputs(built.playbook, built.inventory, a, a.secrets);
   // Stdout is the plan itself without -o: progress then goes to stderr as plain lines.
-  const planned = await planRun(built.works, a.forks, { live: !!stdout.isTTY && !!a.output, quiet: false });
+  const planned = await planRun(built, a.forks, { live: !!stdout.isTTY && !!a.output, quiet: false });
   try {
     const hosts = built.works.map((w) => w.host.name);
-    const pf = makePlanFile(inputs, hostRecords(hosts, planned.plans, planned.failedEarly));
+    const pf = makePlanFile(inputs, hostRecords(hosts, planned.plans, planned.failedEarly, a.secrets), a.secrets);
     const format = a.format ?? formatFor(a.output);
     if (a.output) {
-      writeFileSync(a.output, renderAs(pf, format, false));
+      writeFileSync(a.output, renderAs(pf, format, false, a.secrets));
       stdout.write(`${planTotals(pf)}; written to ${a.output}${format === 'json' ? ` (review: mxplay show ${a.output}; apply: mxplay apply ${a.output})` : ''}\n`);
     } else {
-      stdout.write(renderAs(pf, format, !!stdout.isTTY));
+      stdout.write(renderAs(pf, format, !!stdout.isTTY, a.secrets));
     }
     if (pf.summary.failed) return 1;
     return a.detailedExitcode && pf.summary.changes > 0 ? 2 : 0;
@@ -63,6 +64,7 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 /** `mxplay show plan.json`: a saved plan rendered for a terminal, a merge request, or as JSON. */
 export function showCommand(a: { plan: string; format?: PlanFormat }): number {
   const pf = readPlanFile(a.plan);
-  stdout.write(renderAs(pf, a.format ?? 'text', !!stdout.isTTY));
+  // A saved plan holds no secret: it was masked when it was made.
+  stdout.write(renderAs(pf, a.format ?? 'text', !!stdout.isTTY, new SecretRegistry()));
   return 0;
 }

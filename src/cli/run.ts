@@ -6,6 +6,7 @@ import type { HostWork } from '../engine/work.ts';
 import { loadInventory, type Inventory } from '../inventory/inventory.ts';
 import { loadPlaybook, type Playbook } from '../playbook/playbook.ts';
 import { parseExtraVars } from '../roles/vars.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { planSummary, renderPlan } from '../ui/plan-text.ts';
 import { planToJson, toMaskedJson } from '../ui/plan-json.ts';
@@ -23,6 +24,8 @@ export interface RunInputs {
   skipTags?: string[];
   extraVars: string[];
   hostKeyChecking?: HostKeyChecking;
+  /** The run's secrets: filled while building, used by every output. */
+  secrets: SecretRegistry;
 }
 
 /** How a run shows, asks and applies (shared by `run` and `apply`). */
@@ -41,6 +44,7 @@ export interface Built {
   playbook: Playbook;
   inventory: Inventory;
   works: HostWork[];
+  secrets: SecretRegistry;
 }
 
 export interface Planned {
@@ -57,23 +61,25 @@ export async function buildRun(a: RunInputs): Promise<Built> {
   const playbook = loadPlaybook(a.playbook);
   const works = await buildWork(playbook, inventory, {
     extraVars: parseExtraVars(a.extraVars),
+    secrets: a.secrets,
     ...(a.limit ? { limit: a.limit } : {}),
     ...(a.tags ? { tags: a.tags } : {}),
     ...(a.skipTags ? { skipTags: a.skipTags } : {}),
     ...(a.hostKeyChecking ? { connection: { hostKeyChecking: a.hostKeyChecking } } : {}),
   });
-  return { playbook, inventory, works };
+  return { playbook, inventory, works, secrets: a.secrets };
 }
 
 /** Live per-host progress on a terminal, plain lines on stderr otherwise (none with --json). */
-function progressFor(works: HostWork[], live: boolean, quiet: boolean) {
+function progressFor(works: HostWork[], secrets: SecretRegistry, live: boolean, quiet: boolean) {
   const hosts = works.map((w) => w.host.name);
-  return (title: string): Promise<Progress> => (live ? liveProgress(title, hosts) : Promise.resolve(plainProgress(stderr, quiet)));
+  return (title: string): Promise<Progress> => (live ? liveProgress(title, hosts, secrets) : Promise.resolve(plainProgress(stderr, secrets, quiet)));
 }
 
 /** Connect to every host and plan it. The caller closes the session (closeAll). */
-export async function planRun(works: HostWork[], forks: number, o: { live: boolean; quiet: boolean }): Promise<Planned> {
-  const p = await progressFor(works, o.live, o.quiet)('Planning');
+export async function planRun(built: Built, forks: number, o: { live: boolean; quiet: boolean }): Promise<Planned> {
+  const { works, secrets } = built;
+  const p = await progressFor(works, secrets, o.live, o.quiet)('Planning');
   const session = await planAll(works, forks, p);
   await p.close();
   const plans = works.flatMap((w) => session.plans.get(w.host.name) ?? []).filter((pl) => !session.results.has(pl.host));
@@ -91,7 +97,7 @@ export interface ApplyOptions extends RunFlags {
  * Exit codes: 0 converged or nothing to do, 1 error or failed host, 2 changes pending (--check --detailed-exitcode).
  */
 export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOptions): Promise<number> {
-  const { playbook, works } = built;
+  const { playbook, works, secrets } = built;
   const { session, plans, failedEarly } = planned;
   const hosts = works.map((w) => w.host.name);
   const tty = !!stdout.isTTY && !a.json;
@@ -99,7 +105,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const print = (s: string) => stdout.write(s + '\n');
 
   if (!a.json) {
-    print(renderPlan(plans, failedEarly, { diffs: true, colour: tty }));
+    print(renderPlan(plans, failedEarly, { diffs: true, colour: tty, secrets }));
     print(`\nPlan: ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}` +
       (failedEarly.length ? `, ${failedEarly.length} host(s) failed or unreachable` : ''));
   }
@@ -107,30 +113,30 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const finish = (applied: boolean): number => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
     const secs = (Date.now() - a.t0) / 1000;
-    if (a.json) print(toMaskedJson({ check: a.check, applied, plan: planToJson(plans), results }));
-    else print(renderRecap(results, secs));
+    if (a.json) print(toMaskedJson({ check: a.check, applied, plan: planToJson(plans, secrets), results }, secrets));
+    else print(renderRecap(results, secs, secrets));
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
     if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
     return 0;
   };
 
   if (a.check || changes === 0) {
-    finishUnapplied(works, session, plainProgress(stderr, true));
+    finishUnapplied(works, session, plainProgress(stderr, secrets, true));
     return finish(false);
   }
   if (!a.yes) {
     if (!stdin.isTTY) {
       stderr.write('Not applying: no terminal to ask on. Review the plan, then re-run with --yes (or use --check for a dry run).\n');
-      finishUnapplied(works, session, plainProgress(stderr, true));
+      finishUnapplied(works, session, plainProgress(stderr, secrets, true));
       return 1;
     }
     if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {
       stderr.write('Nothing applied.\n');
-      finishUnapplied(works, session, plainProgress(stderr, true));
+      finishUnapplied(works, session, plainProgress(stderr, secrets, true));
       return 1;
     }
   }
-  const p = await progressFor(works, tty, a.json)('Applying');
+  const p = await progressFor(works, secrets, tty, a.json)('Applying');
   // Hosts that failed planning go in too: they count against max_fail_percentage.
   await applyAll(playbook, works, session, a.forks, {
     phase: p.phase,
@@ -138,7 +144,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
       p.event(h, e);
       // --diff: each file's diff again as it is applied, for logs of the apply itself.
       if (a.diff && !a.json && e.kind === 'changed' && e.item.change?.diff) {
-        stdout.write(`[${h}] ${e.item.item.resource.type} ${e.item.item.resource.id}\n${unifiedDiff(e.item.change.diff, tty)}\n`);
+        stdout.write(`[${h}] ${e.item.item.resource.type} ${e.item.item.resource.id}\n${unifiedDiff(e.item.change.diff, secrets, tty)}\n`);
       }
     },
     hostDone: p.hostDone,
@@ -150,7 +156,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
 export async function runCommand(a: RunArgs): Promise<number> {
   const t0 = Date.now();
   const built = await buildRun(a);
-  const planned = await planRun(built.works, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
+  const planned = await planRun(built, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
   try {
     return await reviewAndApply(built, planned, { ...a, t0 });
   } finally {

@@ -1,6 +1,8 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { relative } from 'node:path';
-import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, type Node } from 'yaml';
+import { homedir } from 'node:os';
+import { dirname, relative, resolve } from 'node:path';
+import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.ts';
 
 /** A parsed YAML file that still knows the line of every key, for errors that point at file:line. */
@@ -8,6 +10,11 @@ export interface YamlFile {
   file: string;
   data: unknown;
   lineOf(path: (string | number)[]): number | undefined;
+  /**
+   * Every value this file's `!env`, `!file` and `!command` tags produced (no duplicates, no empty
+   * string): secrets, for the caller to register for masking.
+   */
+  secrets: string[];
 }
 
 export function displayPath(file: string): string {
@@ -46,11 +53,103 @@ export function parseYaml(text: string, file: string): YamlFile {
     }
   };
   walk(doc.contents as Node, []);
+  const secrets = resolveSecretTags(doc, file, shown, lineCounter);
   return {
     file: shown,
     data: doc.toJS({ maxAliasCount: 1000 }),
     lineOf: (p) => lines.get(JSON.stringify(p.map((x) => (typeof x === 'number' ? x : String(x))))),
+    secrets,
   };
+}
+
+/** The tags a value can be read with from outside the file; each value they give is a secret. */
+export const SECRET_TAGS = ['!env', '!file', '!command'] as const;
+type SecretTag = (typeof SECRET_TAGS)[number];
+const isSecretTag = (t: string | undefined): t is SecretTag => (SECRET_TAGS as readonly string[]).includes(t ?? '');
+
+/** One trailing newline (as `echo` and editors leave) is not part of the value. */
+const chomp = (s: string) => s.replace(/\r?\n$/, '');
+
+/**
+ * Replaces each `!env NAME`, `!file PATH` and `!command CMD` scalar by the value it names, once per
+ * node (an alias of it reuses the value; the same command twice in a file runs once), and returns
+ * the values. Any other tag the YAML schema does not know (`!vault`, `!foo`) is an error: kept as a
+ * string, as the yaml library does, it would be used as the value itself.
+ */
+function resolveSecretTags(doc: Document, file: string, shown: string, lineCounter: LineCounter): string[] {
+  const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
+  for (const w of doc.warnings) {
+    const tag = w.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: (.*)$/.exec(w.message)?.[1] : undefined;
+    if (tag === undefined || isSecretTag(tag)) continue;
+    const shownTag = tag.replace(/^tag:yaml\.org,2002:/, '!!');
+    const vault = shownTag === '!vault' ? ': Ansible Vault is not supported; read the secret with !file or !command (a password manager) instead' : ` (mxplay knows ${SECRET_TAGS.join(', ')})`;
+    throw new UserError(`unknown YAML tag ${shownTag}${vault}`, { file: shown, line: lineAt(w.pos[0]) });
+  }
+  const secrets = new Set<string>();
+  const commands = new Map<string, string>();
+  visit(doc, {
+    Node(key, node) {
+      if (!isSecretTag(node.tag)) return;
+      const tag = node.tag;
+      const line = lineAt(node.range?.[0]);
+      if (key === 'key') throw new UserError(`${tag} is for values, not keys`, { file: shown, line });
+      if (!isScalar(node)) throw new UserError(`${tag} takes a string (${tagArgument[tag]}), not a list or mapping`, { file: shown, line });
+      const arg = String(node.value ?? '').trim();
+      if (!arg) throw new UserError(`${tag} needs ${tagArgument[tag]}`, { file: shown, line });
+      const value = tag === '!env' ? fromEnv(arg, shown, line)
+        : tag === '!file' ? fromFile(arg, file, shown, line)
+        : commands.get(arg) ?? fromCommand(arg, file, shown, line);
+      if (tag === '!command') commands.set(arg, value);
+      node.value = value;
+      if (value !== '') secrets.add(value);
+    },
+  });
+  return [...secrets];
+}
+
+const tagArgument: Record<SecretTag, string> = {
+  '!env': 'the name of an environment variable',
+  '!file': 'the path of a file',
+  '!command': 'a shell command',
+};
+
+function fromEnv(name: string, shown: string, line: number | undefined): string {
+  const v = process.env[name];
+  if (v === undefined) throw new UserError(`!env ${name}: the environment variable ${name} is not set`, { file: shown, line });
+  return v;
+}
+
+/** PATH relative to the YAML file's folder, `~` for the home folder. */
+function fromFile(path: string, file: string, shown: string, line: number | undefined): string {
+  const p = resolve(dirname(file), path === '~' ? homedir() : path.startsWith('~/') ? homedir() + path.slice(1) : path);
+  try {
+    return chomp(readFileSync(p, 'utf8'));
+  } catch (e) {
+    throw new UserError(`!file ${path}: cannot read ${displayPath(p)} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { file: shown, line });
+  }
+}
+
+/**
+ * The stdout of `/bin/sh -c CMD`, run in the YAML file's folder. From a terminal, stdin and stderr
+ * are the terminal's, so a password manager can ask for its passphrase; otherwise stdin is empty
+ * and stderr is kept for the error. The output never appears in an error.
+ */
+function fromCommand(cmd: string, file: string, shown: string, line: number | undefined): string {
+  const interactive = !!process.stdin.isTTY;
+  const r = spawnSync('/bin/sh', ['-c', cmd], {
+    cwd: dirname(file),
+    encoding: 'utf8',
+    stdio: [interactive ? 'inherit' : 'ignore', 'pipe', interactive ? 'inherit' : 'pipe'],
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const fail = (why: string) => new UserError(`!command ${cmd}: ${why}`, { file: shown, line });
+  if (r.error) throw fail(`could not run it (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`);
+  if (r.status !== 0) {
+    const how = r.status === null ? `was killed by ${r.signal}` : `exited with status ${r.status}`;
+    const err = (r.stderr ?? '').trim();
+    throw fail(interactive ? `${how} (its stderr is above)` : err ? `${how}: ${err.length > 2000 ? '…' + err.slice(-2000) : err}` : `${how}, with nothing on stderr`);
+  }
+  return chomp(r.stdout);
 }
 
 /** Where the first quoted scalar that lacks its closing quote starts, if any. */

@@ -6,7 +6,8 @@ import { inlineTaskTypes } from '../playbook/inline-tasks.ts';
 import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
 import type { TaskContext } from '../roles/define.ts';
 import { fixedLayer, hostLayer, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type VarLayer } from '../roles/vars.ts';
-import { deriveSecret, registerSecret } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
+import { collectSecrets, deriveSecret } from '../secrets/secrets.ts';
 import type { PendingResource, Resource, RoleContext, Task } from '../resources/types.ts';
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
 import type { HostWork, PlayWork, WorkItem } from './work.ts';
@@ -17,6 +18,8 @@ export interface BuildOptions {
   skipTags?: string[];
   extraVars: VarLayer;
   connection?: ConnectionDefaults;
+  /** The run's secrets: every secret value the build meets is added here. */
+  secrets: SecretRegistry;
 }
 
 function flatten(tasks: Task[], ctx: RoleContext, out: Resource[] = []): Resource[] {
@@ -91,7 +94,7 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
         }
       }
       const merged = mergeLayers([hl, playLayer, o.extraVars]);
-      if (typeof merged.values.mxplay_master_secret === 'string') registerSecret(merged.values.mxplay_master_secret);
+      if (typeof merged.values.mxplay_master_secret === 'string') o.secrets.add(merged.values.mxplay_master_secret);
       work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file));
     }
   }
@@ -151,7 +154,7 @@ function buildPlay(
       if (typeof master !== 'string' || master.length < 16) {
         throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
       }
-      return deriveSecret(master, `${hostName}:${purpose}`);
+      return o.secrets.add(deriveSecret(master, `${hostName}:${purpose}`));
     },
   });
 
@@ -170,6 +173,7 @@ function buildPlay(
       errors.push(...v.errors);
       continue;
     }
+    collectSecrets(def.vars, v.vars, o.secrets);
     const tags = [entry.role, ...entry.tags, ...play.tags];
     try {
       const ctx = ctxFor(entry.role);

@@ -12,6 +12,15 @@ export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
  */
 export const LOCK_FILE = `${STATE_DIR}/apply.lock`;
 
+/**
+ * How many previous versions of each file the backups keep (the newest is the one a failed
+ * validation restores; older ones are for a human going back by hand). Few on purpose: the files
+ * are configs that hold secrets, and a rotated password must not live on in old backups for ever.
+ * Version 0 is `backup/<path>`, older ones `backup/<path>.mxp-1`, `.mxp-2`, each with a `.mxp-meta`
+ * beside it (`MODE UID GID` of the file, or `absent`): the copies themselves are all 0600.
+ */
+export const BACKUP_VERSIONS = 3;
+
 /** The probe's and the apply's line when another apply holds the lock, and how it is read back. */
 const SAY_BUSY = `echo "@@mxp busy $(cat ${LOCK_FILE})"`;
 const busyHolder = (line: string) => (line.startsWith('@@mxp busy') ? line.slice(10).trim() : undefined);
@@ -23,8 +32,8 @@ export function busyMessage(holder: string): string {
 
 /**
  * Shell functions every apply script starts with, after taking the host's lock (steps run without
- * its descriptor, so a daemon a step starts cannot keep it). Backups keep the previous version of
- * each file.
+ * its descriptor, so a daemon a step starts cannot keep it). Backups keep the previous versions of
+ * each file (see BACKUP_VERSIONS), private to root.
  * SIGPIPE is ignored: if the connection drops, the next marker written to the dead stdout must
  * not kill the script between a change and its validation, rollback or notification record.
  */
@@ -32,22 +41,42 @@ export const PRELUDE = `trap '' PIPE
 MXP_STATE=${STATE_DIR}
 umask 022
 mkdir -p -m 700 "$MXP_STATE/backup"
+# Backups hold old secrets: root's alone (also those an older mxplay left readable by their group).
+chmod -R go= "$MXP_STATE/backup"
 exec 9>>${LOCK_FILE}
 if ! flock -n 9; then ${SAY_BUSY}; exit 1; fi
 echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
 MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
 trap 'rm -f "$MXP_OUT" "$MXP_RB"' EXIT
 MXP_RBON=
+MXP_KEEP=${BACKUP_VERSIONS}
+mxp_version_mv() {
+  for x in '' .mxp-meta; do
+    if [ -e "$1$x" ] || [ -L "$1$x" ]; then mv -f "$1$x" "$2$x"; else rm -f "$2$x"; fi
+  done
+}
 mxp_backup() {
-  b="$MXP_STATE/backup$1"; mkdir -p "\${b%/*}"
+  b="$MXP_STATE/backup$1"
+  (umask 077; mkdir -p "\${b%/*}")
   [ -n "$MXP_RBON" ] && printf '%s\\n' "$1" >> "$MXP_RB"
-  if [ -e "$1" ] || [ -L "$1" ]; then cp -pP "$1" "$b.mxp-tmp" && mv -f "$b.mxp-tmp" "$b" && rm -f "$b.absent"
-  else rm -f "$b"; : > "$b.absent"; fi
+  i=$((MXP_KEEP - 1)); rm -f "$b.mxp-$i" "$b.mxp-$i.mxp-meta" "$b.absent"
+  while [ $i -gt 1 ]; do mxp_version_mv "$b.mxp-$((i - 1))" "$b.mxp-$i"; i=$((i - 1)); done
+  if [ $MXP_KEEP -gt 1 ]; then mxp_version_mv "$b" "$b.mxp-1"; else rm -f "$b" "$b.mxp-meta"; fi
+  if [ -e "$1" ] || [ -L "$1" ]; then
+    m=$(stat -c '%a %u %g' -- "$1") && rm -f "$b.mxp-tmp" \\
+      && (umask 077; cp -P --preserve=timestamps -- "$1" "$b.mxp-tmp") && { [ -L "$b.mxp-tmp" ] || chmod 600 "$b.mxp-tmp"; } \\
+      && mv -f "$b.mxp-tmp" "$b" && (umask 077; echo "$m" > "$b.mxp-meta")
+  else (umask 077; echo absent > "$b.mxp-meta"); fi
 }
 mxp_restore() {
   b="$MXP_STATE/backup$1"
-  if [ -e "$b.absent" ]; then rm -f "$1"
-  elif [ -e "$b" ] || [ -L "$b" ]; then cp -pP "$b" "$1.mxp-tmp" && mv -f "$1.mxp-tmp" "$1"; fi
+  [ -f "$b.mxp-meta" ] || return 0
+  read -r m u g < "$b.mxp-meta"
+  if [ "$m" = absent ]; then rm -f "$1"
+  else
+    rm -f "$1.mxp-tmp" && cp -P --preserve=timestamps -- "$b" "$1.mxp-tmp" && chown -h "$u:$g" "$1.mxp-tmp" \\
+      && { [ -L "$1.mxp-tmp" ] || chmod "$m" "$1.mxp-tmp"; } && mv -f "$1.mxp-tmp" "$1"
+  fi
 }
 mxp_put() {
   mxp_backup "$1"

@@ -21,6 +21,8 @@ export interface Inventory {
   source: string;
   hosts: Map<string, Host>;
   groups: Map<string, Set<string>>; // group -> host names (transitively)
+  /** Every value read with `!env`, `!file` or `!command` in the inventory and its vars files: to register as secrets. */
+  secretValues: string[];
 }
 
 interface GroupNode {
@@ -75,6 +77,13 @@ export function loadInventory(arg: string, cwd = process.cwd()): Inventory {
   const path = resolveInventoryPath(arg, cwd);
   const { main, dir } = inventoryFiles(path);
   const y = loadYaml(main);
+  // Each vars file is read (and its !command run) once, however many hosts it applies to.
+  const loaded = new Map<string, YamlFile[]>();
+  const varsOf = (kind: 'group_vars' | 'host_vars', name: string) => {
+    const k = `${kind}/${name}`;
+    if (!loaded.has(k)) loaded.set(k, varFiles(dir, kind, name));
+    return loaded.get(k)!;
+  };
   if (!isPlainObject(y.data)) throw new UserError('an inventory is a mapping of groups (all: …)', { file: y.file });
 
   const groups = new Map<string, GroupNode>();
@@ -154,11 +163,13 @@ export function loadInventory(arg: string, cwd = process.cwd()): Inventory {
     // Ansible's precedence: every group's inline vars, then every group_vars file (each in group order).
     for (const g of myGroups) if (g.vars) put(g.vars.values, g.vars.file, g.vars.path, `group ${g.name} (inventory)`);
     for (const g of myGroups) {
-      for (const f of varFiles(dir, 'group_vars', g.name)) put((f.data as Record<string, unknown>) ?? {}, f, [], `group_vars/${g.name}`);
+      for (const f of varsOf('group_vars', g.name)) put((f.data as Record<string, unknown>) ?? {}, f, [], `group_vars/${g.name}`);
     }
     for (const e of entries) put(e.vars, y, e.path, `host ${name} (inventory)`);
-    for (const f of varFiles(dir, 'host_vars', name)) put((f.data as Record<string, unknown>) ?? {}, f, [], `host_vars/${name}`);
+    for (const f of varsOf('host_vars', name)) put((f.data as Record<string, unknown>) ?? {}, f, [], `host_vars/${name}`);
     hosts.set(name, { name, groups: myGroups.map((g) => g.name), vars, origins });
   }
-  return { source: main, hosts, groups: members };
+  const secretValues = new Set(y.secrets);
+  for (const files of loaded.values()) for (const f of files) for (const v of f.secrets) secretValues.add(v);
+  return { source: main, hosts, groups: members, secretValues: [...secretValues] };
 }

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { sha256 } from '../resources/file.ts';
-import { mask, secretsKey } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 
 /** JSON with object keys sorted at every level: equal data gives equal text, whatever the key order. */
 export function canonicalJson(value: unknown): string {
@@ -16,19 +16,19 @@ export function canonicalJson(value: unknown): string {
  * states and scripts can hold secrets (a file's old content, a password), and a plain hash of them
  * would let whoever reads the plan test guesses offline.
  */
-export function fingerprint(value: unknown): string {
-  return createHmac('sha256', secretsKey()).update(canonicalJson(value)).digest('hex');
+export function fingerprint(value: unknown, secrets: SecretRegistry): string {
+  return createHmac('sha256', secrets.key()).update(canonicalJson(value)).digest('hex');
 }
 
 /** Whether any secret value of the run changed, without saying anything about one. */
-export function secretsDigest(): string {
-  return fingerprint('mxplay plan: the secret values of the run');
+export function secretsDigest(secrets: SecretRegistry): string {
+  return fingerprint('mxplay plan: the secret values of the run', secrets);
 }
 
 /**
  * Digest of an input file, taken with every secret value masked: a plain hash of a small vars file
  * would let a guess of its secret be tested; a changed secret shows in secretsDigest() instead.
  */
-export function inputDigest(content: string): string {
-  return sha256(mask(content));
+export function inputDigest(content: string, secrets: SecretRegistry): string {
+  return sha256(secrets.mask(content));
 }

@@ -6,7 +6,8 @@ import { UserError } from '../errors.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import { roleSearchPath } from '../roles/loader.ts';
-import { isRegisteredSecret, looksSecret, registerSecret } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
+import { looksSecret } from '../secrets/secrets.ts';
 import { inputDigest, secretsDigest } from './digest.ts';
 import type { PlanExtraVar, PlanInputs } from './format.ts';
 
@@ -44,8 +45,8 @@ export function buildInputFiles(pb: Playbook, inv: Inventory, extraVarArgs: stri
 }
 
 /** Digests of the input files, named as the user sees them (relative to the working folder). */
-export function digestFiles(files: string[]): InputFile[] {
-  return files.map((f) => ({ path: displayPath(f), sha256: inputDigest(readFileSync(f, 'utf8')) }));
+export function digestFiles(files: string[], secrets: SecretRegistry): InputFile[] {
+  return files.map((f) => ({ path: displayPath(f), sha256: inputDigest(readFileSync(f, 'utf8'), secrets) }));
 }
 
 /** Pure: what changed between the files a plan was made from and the files a build reads now. */
@@ -69,19 +70,19 @@ const valueOf = (arg: string) => String(parseYamlScalar(arg.slice(arg.indexOf('=
  * Values under secret-looking keys (inventory vars, -e k=v) are masked and keyed into the digests
  * too, even where no role of this playbook declares them secret(): the plan records those inputs.
  */
-export function registerLikelySecrets(inv: Inventory, extraVarArgs: string[]): void {
+export function registerLikelySecrets(inv: Inventory, extraVarArgs: string[], secrets: SecretRegistry): void {
   for (const h of inv.hosts.values()) {
-    for (const [k, v] of Object.entries(h.vars)) if (looksSecret(k) && typeof v === 'string') registerSecret(v);
+    for (const [k, v] of Object.entries(h.vars)) if (looksSecret(k) && typeof v === 'string') secrets.add(v);
   }
-  for (const a of extraVarArgs) if (!a.startsWith('@') && a.includes('=') && looksSecret(keyOf(a))) registerSecret(valueOf(a));
+  for (const a of extraVarArgs) if (!a.startsWith('@') && a.includes('=') && looksSecret(keyOf(a))) secrets.add(valueOf(a));
 }
 
 /** -e arguments as the plan keeps them: a secret value (by its key's name, or known as a secret) only by its key. */
-export function storedExtraVars(args: string[]): PlanExtraVar[] {
+export function storedExtraVars(args: string[], secrets: SecretRegistry): PlanExtraVar[] {
   return args.map((a) => {
     if (a.startsWith('@') || !a.includes('=')) return a;
     const key = keyOf(a);
-    return looksSecret(key) || isRegisteredSecret(valueOf(a)) ? { key, secret: true as const } : a;
+    return looksSecret(key) || secrets.has(valueOf(a)) ? { key, secret: true as const } : a;
   });
 }
 
@@ -117,6 +118,7 @@ export function planInputs(
   pb: Playbook,
   inv: Inventory,
   a: { playbook: string; inventory: string; limit?: string; tags?: string[]; skipTags?: string[]; extraVars: string[] },
+  secrets: SecretRegistry,
 ): PlanInputs {
   return {
     playbook: a.playbook,
@@ -124,8 +126,8 @@ export function planInputs(
     ...(a.limit ? { limit: a.limit } : {}),
     ...(a.tags?.length ? { tags: a.tags } : {}),
     ...(a.skipTags?.length ? { skipTags: a.skipTags } : {}),
-    extraVars: storedExtraVars(a.extraVars),
-    files: digestFiles(buildInputFiles(pb, inv, a.extraVars)),
-    secrets: secretsDigest(),
+    extraVars: storedExtraVars(a.extraVars, secrets),
+    files: digestFiles(buildInputFiles(pb, inv, a.extraVars), secrets),
+    secrets: secretsDigest(secrets),
   };
 }

@@ -17,7 +17,8 @@ const presence = z.enum(['present', 'absent']).optional();
 
 export const inlineTaskTypes = {
   file: {
-    schema: z.strictObject({ path: z.string(), content: z.string().optional(), state: presence, ...owned, ...common }),
+    // sensitive: the content is secret as a whole (a key, a token file): plans show only that it changes.
+    schema: z.strictObject({ path: z.string(), content: z.string().optional(), sensitive: z.boolean().optional(), state: presence, ...owned, ...common }),
     make: (o: any): Resource => file(o),
   },
   directory: {

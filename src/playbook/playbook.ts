@@ -38,6 +38,8 @@ export interface Playbook {
   file: string;
   dir: string;
   plays: Play[];
+  /** Every value read with `!env`, `!file` or `!command` in the playbook (play vars): to register as secrets. */
+  secretValues: string[];
 }
 
 /** `site.yml` → ./site.yml, else playbooks/site.yml, else the path as given. */
@@ -134,5 +136,5 @@ export function loadPlaybook(arg: string, cwd = process.cwd()): Playbook {
       line: y.lineOf([index]),
     };
   });
-  return { file: y.file, dir: dirname(file), plays };
+  return { file: y.file, dir: dirname(file), plays, secretValues: y.secrets };
 }

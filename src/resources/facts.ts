@@ -3,7 +3,7 @@
 // one `debconf-communicate` for every question, one psql session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
 // on a host with 60 resources that was most of a no-op run.
-import { q } from './sh.ts';
+import { pipedFrom, q } from './sh.ts';
 
 /** What a resource wants to know. `sha`: the content it wants; a file whose content differs is sent back. */
 export interface FactQuery {
@@ -97,7 +97,7 @@ export function factsScript(queries: FactQuery[]): string {
       // Each query after a marker line; the first error stops the session (its message follows).
       const body = sql.map((x, i) => [x, i] as const).filter(([x]) => x.db === db).map(([x, i]) => `\\echo @@q ${i}\n${x.query};`);
       // Every line prefixed with |: an empty value is a line too.
-      out.push(`echo '@@db ${db.replaceAll("'", '')}'`, `runuser -u postgres -- psql -X -At -F '|' -v ON_ERROR_STOP=1 -d ${q(db)} 2>&1 <<'MXP_SQL' | sed 's/^/|/'\n${body.join('\n')}\nMXP_SQL`);
+      out.push(`echo '@@db ${db.replaceAll("'", '')}'`, pipedFrom(`${body.join('\n')}\n`, `runuser -u postgres -- psql -X -At -F '|' -v ON_ERROR_STOP=1 -d ${q(db)} 2>&1 | sed 's/^/|/'`));
     }
     out.push('fi');
   }

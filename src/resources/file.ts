@@ -55,6 +55,14 @@ function decode(b64: string | undefined): string | null {
   return buf.includes(0) ? null : buf.toString('utf8');
 }
 
+/** A PEM private key (RSA, EC, OpenSSH, PKCS#8, encrypted or not): secret by its nature. */
+const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
+/** Content shown only as changing: the task says so, or one side holds a private key. */
+function hiddenDiff(o: FileOptions, ...texts: (string | Buffer | null | undefined)[]): { hidden?: true } {
+  return o.sensitive || texts.some((t) => t != null && PRIVATE_KEY.test(t.toString())) ? { hidden: true } : {};
+}
+
 export function planFile(o: FileOptions, s: FileState): PlanResult {
   const path = o.path;
   if ((o.state ?? 'present') === 'absent') {
@@ -64,7 +72,7 @@ export function planFile(o: FileOptions, s: FileState): PlanResult {
       action: '-',
       summary: 'remove',
       script: `mxp_backup ${q(path)}\nrm -f ${q(path)}${o.onChange ? `\n${o.onChange}` : ''}`,
-      diff: { path, before: decode(s.content), after: null, ...(o.sensitive ? { hidden: true } : {}) },
+      diff: { path, before: decode(s.content), after: null, ...hiddenDiff(o, decode(s.content)) },
     };
   }
   if (s.ownerMissing) return { unresolved: `user ${o.owner} does not exist yet` };
@@ -78,7 +86,7 @@ export function planFile(o: FileOptions, s: FileState): PlanResult {
   const group = o.group ?? 'root';
   const put = `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
   const tail = o.onChange ? `\n${o.onChange}` : '';
-  const hidden = o.sensitive ? { hidden: true } : {};
+  const hidden = hiddenDiff(o, content, decode(s.content));
 
   if (s.kind === 'none' || s.kind === 'link') {
     return {

@@ -1,10 +1,10 @@
 import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
-import { q } from './sh.ts';
+import { pipedFrom, q } from './sh.ts';
 import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 /** SQL run as the postgres superuser over the local socket, read from stdin (no secret in argv). */
 function psql(sql: string, db = 'postgres'): string {
-  return `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${q(db)} <<'MXP_SQL'\n${sql}\nMXP_SQL`;
+  return pipedFrom(`${sql}\n`, `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${q(db)}`);
 }
 
 export const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;

@@ -13,13 +13,20 @@ export interface VarLayer {
 /** Variables every host may carry besides role variables (connection and run settings). */
 export const isReservedVar = (k: string) => k.startsWith('ansible_') || k.startsWith('mxplay_');
 
+export interface ExtraVarsLayer extends VarLayer {
+  /** Every value read with `!env`, `!file` or `!command` in the `-e @file`s: to register as secrets. */
+  secretValues: string[];
+}
+
 /** `-e key=value` (value read as a YAML scalar, so 100 is a number) and `-e @file.yml`. */
-export function parseExtraVars(args: string[]): VarLayer {
+export function parseExtraVars(args: string[]): ExtraVarsLayer {
   const values: Record<string, unknown> = {};
   const origins: Record<string, VarOrigin> = {};
+  const secretValues = new Set<string>();
   for (const a of args) {
     if (a.startsWith('@')) {
       const y = loadYaml(a.slice(1));
+      for (const v of y.secrets) secretValues.add(v);
       if (!isPlainObject(y.data)) throw new UserError('extra vars file must be a mapping', { file: y.file });
       for (const [k, v] of Object.entries(y.data)) {
         values[k] = v;
@@ -33,7 +40,7 @@ export function parseExtraVars(args: string[]): VarLayer {
     values[k] = parseYamlScalar(a.slice(eq + 1) || '""');
     origins[k] = { file: 'command line', layer: 'extra vars (-e)' };
   }
-  return { values, origin: (k) => origins[k] ?? { file: 'command line', layer: 'extra vars (-e)' } };
+  return { values, origin: (k) => origins[k] ?? { file: 'command line', layer: 'extra vars (-e)' }, secretValues: [...secretValues] };
 }
 
 export function hostLayer(host: Host): VarLayer {
@@ -86,6 +93,8 @@ export function validateRoleVars<S extends VarsSchema>(
 ): { ok: true; vars: z.output<S> } | { ok: false; errors: UserError[] } {
   const input: Record<string, unknown> = {};
   for (const k of schemaKeys(schema)) if (k in merged.values) input[k] = merged.values[k];
+  const nul = nulErrors(input, merged.origin, context);
+  if (nul.length) return { ok: false, errors: nul };
   const r = schema.safeParse(input);
   if (r.success) return { ok: true, vars: r.data };
   const errors = r.error.issues.map((issue) => {
@@ -98,6 +107,30 @@ export function validateRoleVars<S extends VarsSchema>(
     return new UserError(message, { ...(o ? { file: o.file, line: o.line } : {}), ...context, key });
   });
   return { ok: false, errors };
+}
+
+/**
+ * A NUL byte cannot reach a host: shells, config files and SQL all end a string there, and shell
+ * quoting would drop it silently. Refused wherever it sits, naming the path to it.
+ */
+function nulErrors(
+  input: Record<string, unknown>,
+  origin: (k: string) => VarOrigin | undefined,
+  context: { host: string; role: string },
+): UserError[] {
+  const found: string[] = [];
+  const walk = (v: unknown, path: string) => {
+    if (typeof v === 'string') {
+      if (v.includes('\0')) found.push(path);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${path}[${i}]`));
+    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+  };
+  for (const [k, v] of Object.entries(input)) walk(v, k);
+  return found.map((path) => {
+    const key = path.split(/[.[]/)[0]!;
+    const o = origin(key);
+    return new UserError(`${path}: contains a NUL byte, which no shell, config file or database value can carry`, { ...(o ? { file: o.file, line: o.line } : {}), ...context, key });
+  });
 }
 
 function describe(schema: VarsSchema, key: string): string {

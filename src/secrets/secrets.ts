@@ -1,54 +1,6 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-
-/**
- * Every secret value the run has seen. Output layers call mask() on everything they print, so a
- * secret is hidden wherever it ends up: progress, diffs, errors, JSON, plan files.
- */
-const known = new Set<string>();
-const MASK = '********';
-
-export function registerSecret(value: string): string {
-  // Very short values would mask innocent text everywhere; schemas demand a usable length anyway.
-  if (value.length >= 4) known.add(value);
-  return value;
-}
-
-export function isRegisteredSecret(value: string): boolean {
-  return known.has(value);
-}
-
-export function mask(text: string): string {
-  if (known.size === 0 || !text) return text;
-  let out = text;
-  // Longest first, so a secret containing another is masked whole.
-  for (const s of [...known].sort((a, b) => b.length - a.length)) {
-    if (out.includes(s)) out = out.split(s).join(MASK);
-  }
-  return out;
-}
-
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/**
- * Masks, in a line of a file's current text, a value that stands where the new text has a secret.
- * A secret being replaced (rotated, or given differently) is not known to this run, yet it sits on
- * the line the new secret is on: "static-auth-secret=OLD" matches "static-auth-secret=NEW", and
- * is shown as "static-auth-secret=********".
- */
-export function formerMasker(after: string): (line: string) => string {
-  const lines = new Map<string, RegExp>();
-  if (known.size) {
-    for (const line of after.split('\n')) {
-      const masked = mask(line);
-      if (masked !== line && !lines.has(masked)) lines.set(masked, new RegExp(`^${masked.split(MASK).map(escapeRe).join('.+?')}$`));
-    }
-  }
-  return (line) => {
-    for (const [masked, re] of lines) if (re.test(line)) return masked;
-    return line;
-  };
-}
+import { MASK, type SecretRegistry } from './registry.ts';
 
 /** How the name of a variable (or a config key) that holds a secret ends. */
 const SECRET_NAME_ENDINGS = ['secret', 'password', 'passwd', 'token', 'pepper', 'private_key'];
@@ -61,7 +13,7 @@ const SECRET_NAME = new RegExp(`(${SECRET_NAME_ENDINGS.join('|')})$`, 'i');
  * (`registration_requires_token: true` is a setting, not a secret), and so do block indicators.
  */
 const SECRET_ASSIGNMENT = new RegExp(
-  `(^|[\\s{,"'-])([\\w.-]*(?:${[...SECRET_NAME_ENDINGS, 'secret_key', '[_-]pass'].join('|')}))(["']?\\s*[:=]\\s*)("[^"]*"|'[^']*'|[^\\s,}\\]#;]+)`,
+  `(^|[\\s{,"'-])([\\w.-]*(?:${[...SECRET_NAME_ENDINGS, 'secret_key', '[_-]pass'].join('|')}))(["']?\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"?|'(?:[^']|'')*'?|[^\\s,}\\]#;]+)`,
   'gi',
 );
 const NOT_SECRET_VALUE = /^(["']?)(true|false|yes|no|on|off|null|~|-?\d+(\.\d+)?|[|>][-+]?|\*{8})\1$/i;
@@ -79,25 +31,11 @@ export function maskSecretLines(text: string): string {
   return text.split('\n').map(maskSecretAssignments).join('\n');
 }
 
-/** A file's whole current text with formerMasker applied to every line. */
-export function maskFormer(before: string, after: string): string {
-  return before.split('\n').map(formerMasker(after)).join('\n');
-}
-
-/**
- * A key made of every secret value known: saved plans key their fingerprints with it, so a
- * fingerprint cannot be used to test a guess of one secret without knowing all of them.
- */
-export function secretsKey(): Buffer {
-  return createHash('sha256').update([...known].sort().join('\0')).digest();
-}
-
 /** A role variable holding a secret: validated as a non-empty string and masked in every output. */
 export function secret() {
   return z
     .string()
     .min(8, 'a secret must have at least 8 characters')
-    .transform((v) => registerSecret(v))
     .meta({ secret: true });
 }
 
@@ -106,10 +44,68 @@ export function secret() {
  * control machine and lost: the same master and purpose always give the same value.
  */
 export function deriveSecret(master: string, purpose: string): string {
-  return registerSecret(createHmac('sha256', master).update(purpose).digest('base64url').slice(0, 40));
+  return createHmac('sha256', master).update(purpose).digest('base64url').slice(0, 40);
 }
 
 /** Variable names that look like secrets: masked by `mxplay inventory` even without a role schema. */
 export function looksSecret(key: string): boolean {
   return SECRET_NAME.test(key);
+}
+
+interface Def {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  element?: z.ZodType;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  out?: z.ZodType;
+  options?: z.ZodType[];
+  valueType?: z.ZodType;
+  items?: z.ZodType[];
+  left?: z.ZodType;
+  right?: z.ZodType;
+  getter?: () => z.ZodType;
+}
+
+const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: Def } })._zod.def;
+
+/**
+ * Adds to the run's registry every value that a schema declares secret(), at any depth
+ * (`postgres_users[].password` as well as `synapse_db_password`), from the validated data.
+ */
+export function collectSecrets(schema: z.ZodType, value: unknown, into: SecretRegistry): void {
+  if (value === undefined || value === null) return;
+  if ((schema.meta() as { secret?: boolean } | undefined)?.secret && typeof value === 'string') into.add(value);
+  const d = defOf(schema);
+  const rec = value as Record<string, unknown>;
+  switch (d.type) {
+    case 'object':
+      if (typeof value === 'object') for (const [k, s] of Object.entries(d.shape ?? {})) collectSecrets(s, rec[k], into);
+      break;
+    case 'array':
+      if (Array.isArray(value)) for (const x of value) collectSecrets(d.element!, x, into);
+      break;
+    case 'tuple':
+      if (Array.isArray(value)) d.items?.forEach((s, i) => collectSecrets(s, value[i], into));
+      break;
+    case 'record':
+      if (typeof value === 'object') for (const x of Object.values(rec)) collectSecrets(d.valueType!, x, into);
+      break;
+    case 'union':
+      for (const o of d.options ?? []) collectSecrets(o, value, into);
+      break;
+    case 'intersection':
+      collectSecrets(d.left!, value, into);
+      collectSecrets(d.right!, value, into);
+      break;
+    case 'pipe':
+      collectSecrets(d.in!, value, into);
+      collectSecrets(d.out!, value, into);
+      break;
+    case 'lazy':
+      collectSecrets(d.getter!(), value, into);
+      break;
+    default:
+      if (d.innerType) collectSecrets(d.innerType, value, into);
+  }
 }

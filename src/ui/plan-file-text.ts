@@ -1,6 +1,6 @@
 import { changesOf } from '../plan-file/make.ts';
 import type { PlanChange, PlanFile, PlanHost } from '../plan-file/format.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import { c } from './color.ts';
 
 const plain = { green: String, red: String, yellow: String, cyan: String, bold: String, dim: String } satisfies typeof c;
@@ -47,10 +47,10 @@ function hostText(h: PlanHost, k: typeof c): string[] {
 }
 
 /** A saved plan for a terminal (or a .txt file, without colour): the same layout as `run --check`. */
-export function renderPlanFileText(pf: PlanFile, colour: boolean): string {
+export function renderPlanFileText(pf: PlanFile, colour: boolean, secrets: SecretRegistry): string {
   const k = colour ? c : plain;
   const lines = [k.dim(`Plan of ${describeInputs(pf)}; made ${pf.created} by mxplay ${pf.mxplay}`), ''];
   for (const h of pf.hosts) lines.push(...hostText(h, k));
   lines.push('', planTotals(pf));
-  return mask(lines.join('\n')) + '\n';
+  return secrets.mask(lines.join('\n')) + '\n';
 }

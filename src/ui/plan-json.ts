@@ -1,14 +1,15 @@
 import type { HostPlan } from '../engine/plan.ts';
-import { mask, maskFormer, maskSecretLines } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
+import { maskSecretLines } from '../secrets/secrets.ts';
 
 /** Before and after of a file diff for JSON: a replaced secret masked where the new one stands, secret-looking assignments masked. */
-const maskedTexts = (before: string | null, after: string | null) => ({
-  before: before === null ? null : maskSecretLines(after === null ? before : maskFormer(before, after)),
+const maskedTexts = (secrets: SecretRegistry, before: string | null, after: string | null) => ({
+  before: before === null ? null : maskSecretLines(after === null ? before : secrets.maskFormer(before, after)),
   after: after === null ? null : maskSecretLines(after),
 });
 
 /** The plan as data (for --json and saved plans): secrets masked, secret file contents left out. */
-export function planToJson(plans: HostPlan[]) {
+export function planToJson(plans: HostPlan[], secrets: SecretRegistry) {
   return plans.map((p) => ({
     host: p.host,
     pending_handlers: p.pendingHandlers,
@@ -25,13 +26,13 @@ export function planToJson(plans: HostPlan[]) {
           ? {
               diff: i.change.diff.hidden
                 ? { path: i.change.diff.path, hidden: true }
-                : { path: i.change.diff.path, ...maskedTexts(i.change.diff.before, i.change.diff.after) },
+                : { path: i.change.diff.path, ...maskedTexts(secrets, i.change.diff.before, i.change.diff.after) },
             }
           : {}),
       })),
   }));
 }
 
-export function toMaskedJson(value: unknown): string {
-  return mask(JSON.stringify(value, null, 2));
+export function toMaskedJson(value: unknown, secrets: SecretRegistry): string {
+  return secrets.mask(JSON.stringify(value, null, 2));
 }

@@ -1,6 +1,6 @@
 import { changesOf } from '../plan-file/make.ts';
 import type { PlanChange, PlanFile, PlanHost } from '../plan-file/format.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import { describeInputs, planTotals, plural, secretNote } from './plan-file-text.ts';
 
 /** Text that renders as itself in markdown and inside HTML (summary lines, table cells). */
@@ -60,7 +60,7 @@ function hostBlock(h: PlanHost): string[] {
 }
 
 /** A saved plan as a merge-request comment: a summary table, then each host's changes and diffs, collapsible. */
-export function renderPlanMarkdown(pf: PlanFile): string {
+export function renderPlanMarkdown(pf: PlanFile, secrets: SecretRegistry): string {
   const lines = [
     `### mxplay plan: ${plural(pf.summary.changes, 'change')} on ${plural(pf.summary.hosts, 'host')}${pf.summary.failed ? `, ${pf.summary.failed} failed` : ''}`,
     '',
@@ -73,5 +73,5 @@ export function renderPlanMarkdown(pf: PlanFile): string {
   ];
   for (const h of pf.hosts) lines.push(...hostBlock(h));
   lines.push(mdText(planTotals(pf)));
-  return mask(lines.join('\n')) + '\n';
+  return secrets.mask(lines.join('\n')) + '\n';
 }

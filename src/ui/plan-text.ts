@@ -1,6 +1,6 @@
 import { countChanges, type HostPlan, type PlannedItem } from '../engine/plan.ts';
 import type { HostResult } from '../engine/run.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import { c } from './color.ts';
 import { unifiedDiff } from './diff.ts';
 
@@ -15,7 +15,7 @@ function indent(text: string, by: string): string {
 }
 
 /** The plan as a reviewer reads it: per host, each change with its reason and the file diffs. */
-export function renderPlan(plans: HostPlan[], failed: HostResult[], opts: { diffs: boolean; colour: boolean }): string {
+export function renderPlan(plans: HostPlan[], failed: HostResult[], opts: { diffs: boolean; colour: boolean; secrets: SecretRegistry }): string {
   const out: string[] = [];
   for (const plan of plans) {
     const n = countChanges(plan);
@@ -28,7 +28,7 @@ export function renderPlan(plans: HostPlan[], failed: HostResult[], opts: { diff
       const why = p.status === 'deferred' ? p.reason! : p.change!.summary;
       out.push(`  ${paint(sym)} ${what}${c.dim(`  [${p.item.role}]`)}  ${why}`);
       if (opts.diffs && p.change?.diff) {
-        const d = unifiedDiff(p.change.diff, opts.colour);
+        const d = unifiedDiff(p.change.diff, opts.secrets, opts.colour);
         if (d) out.push(indent(d, '      '));
       }
     }
@@ -38,7 +38,7 @@ export function renderPlan(plans: HostPlan[], failed: HostResult[], opts: { diff
     out.push(c.bold(f.host) + '  ' + c.red(f.status.toUpperCase()));
     if (f.message) out.push(indent(f.message, '    '));
   }
-  return mask(out.join('\n'));
+  return opts.secrets.mask(out.join('\n'));
 }
 
 export function planSummary(plans: HostPlan[]): { changes: number; hosts: number } {

@@ -1,6 +1,6 @@
 import type { HostEvent } from '../engine/host.ts';
 import type { HostResult, RunReporter } from '../engine/run.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 
 export interface Progress extends RunReporter {
   /** End this phase's display: hosts still running it are shown as done. */
@@ -17,8 +17,8 @@ function describe(e: HostEvent): string {
 }
 
 /** Plain lines for logs and CI: one line per step, prefixed with the host. */
-export function plainProgress(out: NodeJS.WritableStream, quiet = false): Progress {
-  const say = (host: string, text: string) => !quiet && out.write(mask(`[${host}] ${text}\n`));
+export function plainProgress(out: NodeJS.WritableStream, secrets: SecretRegistry, quiet = false): Progress {
+  const say = (host: string, text: string) => !quiet && out.write(secrets.mask(`[${host}] ${text}\n`));
   return {
     phase: say,
     event: (h, e) => say(h, describe(e)),
@@ -28,7 +28,8 @@ export function plainProgress(out: NodeJS.WritableStream, quiet = false): Progre
 }
 
 /** listr2's live per-host display, for terminals. Loaded only when used: it costs start-up time. */
-export async function liveProgress(title: string, hosts: string[]): Promise<Progress> {
+export async function liveProgress(title: string, hosts: string[], secrets: SecretRegistry): Promise<Progress> {
+  const mask = (t: string) => secrets.mask(t);
   const { Listr } = await import('listr2');
   type Slot = { setTitle(t: string): void; output(t: string): void; finish(err?: Error): void };
   const slots = new Map<string, Slot>();

@@ -1,11 +1,11 @@
 import type { HostResult } from '../engine/run.ts';
-import { mask } from '../secrets/secrets.ts';
+import type { SecretRegistry } from '../secrets/registry.ts';
 import { c } from './color.ts';
 
 const colourOf = { ok: c.green, changed: c.yellow, failed: c.red, unreachable: c.red, skipped: c.cyan };
 
 /** One line per host, Ansible style, then the causes of failures. */
-export function renderRecap(results: HostResult[], seconds: number): string {
+export function renderRecap(results: HostResult[], seconds: number, secrets: SecretRegistry): string {
   const width = Math.max(...results.map((r) => r.host.length), 4);
   const lines = ['', c.bold('RECAP')];
   for (const r of results) {
@@ -26,5 +26,5 @@ export function renderRecap(results: HostResult[], seconds: number): string {
     }
   }
   lines.push('', c.dim(`finished in ${seconds.toFixed(1)}s`));
-  return mask(lines.join('\n'));
+  return secrets.mask(lines.join('\n'));
 }

@@ -55,7 +55,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     await lab?.stop();
   });
 
-  it('converges postgres, synapse and synapse_email; the fragment is 0640 root:nogroup and Synapse answers', async () => {
+  it('converges postgres, synapse and synapse_email; the fragment is 0600 matrix-synapse (Synapse's user alone) and Synapse answers', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'mail1')).toBeGreaterThan(10);
@@ -64,7 +64,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     expect((email as unknown as { role: string }).role).toBe('synapse_email');
 
     const st = await lab.ssh('mail1', `stat -c '%a %U:%G' ${FRAGMENT} && cat ${FRAGMENT}`);
-    expect(st.stdout).toContain('640 root:nogroup');
+    expect(st.stdout).toContain('600 matrix-synapse:root');
     expect(st.stdout).toContain('role synapse_email: owns email');
     expect(st.stdout).toContain(`smtp_host: ${CONTROL_IP}`);
     expect(st.stdout).toContain(`smtp_port: ${sink.port}`);

@@ -91,7 +91,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     await lab?.stop();
   });
 
-  it('converges postgres, synapse and synapse_ldap; the fragment owns modules:, is 0640 root:nogroup', async () => {
+  it('converges postgres, synapse and synapse_ldap; the fragment owns modules:, is 0600 matrix-synapse', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'ldap1')).toBeGreaterThan(10);
@@ -101,7 +101,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect((ldap as unknown as { role: string }).role).toBe('synapse_ldap');
 
     const st = await lab.ssh('ldap1', `stat -c '%a %U:%G' ${FRAGMENT} && cat ${FRAGMENT}; dpkg-query -W -f '\${Status}\\n' matrix-synapse-ldap3 python3-pkg-resources`);
-    expect(st.stdout).toContain('640 root:nogroup');
+    expect(st.stdout).toContain('600 matrix-synapse:root');
     expect(st.stdout).toContain('role synapse_ldap: owns modules');
     expect(st.stdout).toContain('module: ldap_auth_provider.LdapAuthProviderModule');
     expect(st.stdout).toContain('uri: ldap://ldapsrv:389');

@@ -48,11 +48,12 @@ describe('synapse and postgres roles on two fresh hosts', () => {
       '+ apt matrix-synapse,python3-psycopg2',
       '? service matrix-synapse',
       '+ yaml /etc/matrix-synapse/conf.d/listeners.yaml',
-      '+ yaml /etc/matrix-synapse/conf.d/database.yaml',
+      // owned by the package's user: known once the package has made it
+      '? yaml /etc/matrix-synapse/conf.d/database.yaml',
     ]) expect(r.stdout).toContain(line);
     expect(r.stdout).toContain('+server_name: one.lab.test');
     expect(r.stdout).toContain('+server_name: two.lab.test');
-    expect(r.stdout).toMatch(/\+\s+password: "?\*{8}"?/);
+    expect(r.stdout).toMatch(/\? yaml \/etc\/matrix-synapse\/conf\.d\/secrets\.yaml .*user matrix-synapse does not exist yet; known after apt matrix-synapse/);
     expect(r.stdout).not.toContain(ADMIN_PASSWORD);
     expect(r.stdout).not.toContain(MASTER);
     const untouched = await lab.ssh('syn1', 'test ! -e /etc/matrix-synapse && ! dpkg -s postgresql >/dev/null 2>&1');
@@ -89,6 +90,21 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'syn1')).toBe(0);
     expect(changedOf(r, 'syn2')).toBe(0);
+
+    // Files holding secrets, and the signing key, are Synapse's user's alone (not group nogroup,
+    // which other daemons share); the apply's backups are root's alone.
+    const st = await lab.ssh('syn1', [
+      `stat -c '%n %a %U:%G' /etc/matrix-synapse/conf.d/database.yaml /etc/matrix-synapse/conf.d/secrets.yaml /etc/matrix-synapse/homeserver.signing.key`,
+      `stat -c '%n %a %U:%G' /var/lib/mxplay/backup`,
+      'find /var/lib/mxplay/backup -perm /077 | wc -l',
+    ].join('; '));
+    expect(st.stdout.trim().split('\n')).toEqual([
+      '/etc/matrix-synapse/conf.d/database.yaml 600 matrix-synapse:root',
+      '/etc/matrix-synapse/conf.d/secrets.yaml 600 matrix-synapse:root',
+      '/etc/matrix-synapse/homeserver.signing.key 600 matrix-synapse:nogroup',
+      '/var/lib/mxplay/backup 700 root:root',
+      '0',
+    ]);
   });
 
   it('changing max upload size changes one fragment, restarts Synapse once, and Synapse serves it', async () => {

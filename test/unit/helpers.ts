@@ -95,3 +95,8 @@ export function heredocPayload(script: string): string {
   if (!m) throw new Error(`no heredoc in:\n${script}`);
   return Buffer.from(m[1]!.replace(/\n/g, ''), 'base64').toString('utf8');
 }
+
+/** A script with the data of its here-documents decoded (data travels base64: see resources/sh.ts), for assertions on SQL and contents. */
+export function decoded(script: string): string {
+  return script.replace(/<<'MXP_EOF'(.*)\n([A-Za-z0-9+/=\n]*?)MXP_EOF/g, (_all, rest: string, b64: string) => `<<DATA${rest}\n${Buffer.from(b64.replace(/\n/g, ''), 'base64').toString()}DATA`);
+}

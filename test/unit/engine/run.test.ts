@@ -67,7 +67,7 @@ async function runPlays(n: number, plays: Play[], failing: string[], only: Recor
     s.runs.set(name, run);
     s.plans.set(name, await run.plan());
   }
-  await applyAll({ file: 'site.yml', dir, plays }, works, s, 10, { phase() {}, event() {}, hostDone() {} });
+  await applyAll({ file: 'site.yml', dir, plays, secretValues: [] }, works, s, 10, { phase() {}, event() {}, hostDone() {} });
   const status = Object.fromEntries(works.map((w) => [w.host.name, s.results.get(w.host.name)!.status]));
   const applied = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
   return { status, applied, results: s.results };

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { decoded } from '../helpers.ts';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, PENDING_FILE } from '../../../src/engine/scripts.ts';
 import type { Resource } from '../../../src/resources/types.ts';
 
@@ -116,7 +117,7 @@ describe('facts read for all resources at once', () => {
   it('sql: one psql session per database, each query after its marker', () => {
     const s = probeScript([sqlOf('postgres', 'SELECT a'), sqlOf('synapse', 'SELECT b'), sqlOf('postgres', 'SELECT c')]);
     expect(s.match(/runuser -u postgres -- psql/g)).toHaveLength(2);
-    expect(s).toContain('\\echo @@q 0\nSELECT a;\n\\echo @@q 2\nSELECT c;');
+    expect(decoded(s)).toContain('\\echo @@q 0\nSELECT a;\n\\echo @@q 2\nSELECT c;');
     expect(s).toContain('-d synapse');
   });
 

@@ -1,11 +1,11 @@
 // The generated shell, run for real with /bin/sh (dash) against temp files: probes report what is
 // there, apply scripts write, validate, roll back and record notifications as they promise.
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, STATE_DIR, type ApplyStep } from '../../../src/engine/scripts.ts';
+import { applyScript, BACKUP_VERSIONS, parseApplyOutput, parseProbeOutput, probeScript, STATE_DIR, type ApplyStep } from '../../../src/engine/scripts.ts';
 import { apt } from '../../../src/resources/apt.ts';
 import { command } from '../../../src/resources/command.ts';
 import { debconf } from '../../../src/resources/debconf.ts';
@@ -507,5 +507,97 @@ describe('one apply at a time on a host', () => {
     } finally {
       process.kill(Number(readFileSync(pidFile, 'utf8')));
     }
+  });
+});
+
+describe('backups: private, and only the last few versions of each file', () => {
+  const N = BACKUP_VERSIONS;
+  /** One apply writing `content` to p (0644 unless given), in a validation set with `check`. */
+  function applyWrite(p: string, content: string, check = 'true', mode = 0o644) {
+    const o = { path: p, content, mode, ...mine, validate: check };
+    const c = planFile(o, probeOne(file(o))) as Change;
+    return apply([{ kind: 'change', id: 0, script: c.script, notify: [], group: 0 }, { kind: 'validate', group: 0, command: check, notify: [] }]);
+  }
+  const backupDir = (p: string) => join(state, 'backup', p, '..');
+  const backupsOf = (p: string) => readdirSync(backupDir(p)).filter((n) => n.startsWith(p.split('/').pop()!)).sort();
+
+  it('copies are 0600 and their folders 0700, whatever the mode of the file; its mode and owner are kept beside it', () => {
+    const p = join(work, 'conf.d', 'public.yaml');
+    mkdirSync(join(work, 'conf.d'));
+    writeFileSync(p, 'v1\n');
+    chmodSync(p, 0o644);
+    expect(applyWrite(p, 'v2\n').done).toBe(true);
+    const b = join(state, 'backup', p);
+    expect(readFileSync(b, 'utf8')).toBe('v1\n');
+    expect(modeOf(b)).toBe('600');
+    expect(readFileSync(`${b}.mxp-meta`, 'utf8')).toBe(`644 ${process.getuid!()} ${process.getgid!()}\n`);
+    expect(modeOf(`${b}.mxp-meta`)).toBe('600');
+    // every folder from backup/ down to the file's is root's alone
+    for (let d = backupDir(p); d.startsWith(join(state, 'backup')); d = join(d, '..')) expect(modeOf(d), d).toBe('700');
+    expect(modeOf(join(state, 'backup'))).toBe('700');
+  });
+
+  it(`after ${N + 2} applies only the last ${N} versions remain, newest first`, () => {
+    const p = join(work, 'secrets.yaml');
+    writeFileSync(p, 'secret: v0\n');
+    for (let i = 1; i <= N + 2; i++) expect(applyWrite(p, `secret: v${i}\n`).done).toBe(true);
+    const name = 'secrets.yaml';
+    expect(backupsOf(p)).toEqual([name, ...Array.from({ length: N - 1 }, (_, k) => `${name}.mxp-${k + 1}`), `${name}.mxp-meta`,
+      ...Array.from({ length: N - 1 }, (_, k) => `${name}.mxp-${k + 1}.mxp-meta`)].sort());
+    const b = join(state, 'backup', p);
+    expect(readFileSync(b, 'utf8')).toBe(`secret: v${N + 1}\n`);
+    for (let k = 1; k < N; k++) {
+      expect(readFileSync(`${b}.mxp-${k}`, 'utf8')).toBe(`secret: v${N + 1 - k}\n`);
+      expect(modeOf(`${b}.mxp-${k}`)).toBe('600');
+    }
+    // the oldest secrets are gone from the host
+    const all = backupsOf(p).map((n) => readFileSync(join(backupDir(p), n), 'utf8')).join('');
+    for (const gone of [0, 1]) expect(all).not.toContain(`secret: v${gone}\n`);
+  });
+
+  it('a file that did not exist is one version too: removed by a restore, rotated out like the others', () => {
+    const p = join(work, 'new.yaml');
+    const r = applyWrite(p, 'valid: no\n', 'false');
+    expect(r.failed).toMatchObject({ step: 'validate:0', rolledBack: true });
+    expect(existsSync(p)).toBe(false);
+    expect(readFileSync(join(state, 'backup', `${p}.mxp-meta`), 'utf8')).toBe('absent\n');
+    // the next apply creates it (backing up its absence once more), then N more change it
+    for (let i = 0; i <= N; i++) expect(applyWrite(p, `v${i}\n`).done).toBe(true);
+    expect(backupsOf(p).filter((n) => n.endsWith('.mxp-meta')).map((n) => readFileSync(join(backupDir(p), n), 'utf8'))).not.toContain('absent\n');
+    expect(readFileSync(join(state, 'backup', `${p}.mxp-${N - 1}`), 'utf8')).toBe('v0\n');
+  });
+
+  it('a failed check after many applies restores the version of this apply, with its own mode and owner', () => {
+    const p = join(work, 'turnserver.conf');
+    writeFileSync(p, 'static-auth-secret=v0\n');
+    for (let i = 1; i <= N + 1; i++) expect(applyWrite(p, `static-auth-secret=v${i}\n`, 'true', 0o640).done).toBe(true);
+    // the file as the last apply left it, then changed by hand: mode and owner of its own
+    const other = process.getuid!() === 0 ? { uid: 1, gid: 1 } : { uid: process.getuid!(), gid: process.getgid!() };
+    chownSync(p, other.uid, other.gid);
+    chmodSync(p, 0o604);
+    const r = applyWrite(p, 'static-auth-secret=bad\n', `grep -q good ${p}`, 0o640);
+    expect(r.failed).toMatchObject({ step: 'validate:0', rolledBack: true });
+    expect(readFileSync(p, 'utf8')).toBe(`static-auth-secret=v${N + 1}\n`);
+    expect(modeOf(p)).toBe('604');
+    expect([statSync(p).uid, statSync(p).gid]).toEqual([other.uid, other.gid]);
+    expect(modeOf(join(state, 'backup', p))).toBe('600');
+    expect(existsSync(join(work, '.turnserver.conf.mxp-tmp')) || existsSync(`${p}.mxp-tmp`)).toBe(false);
+  });
+
+  it('backups an older mxplay left readable (their modes copied, an .absent marker) are made private at the next apply', () => {
+    const p = join(work, 'old.yaml');
+    const b = join(state, 'backup', p);
+    mkdirSync(join(b, '..'), { recursive: true, mode: 0o755 });
+    writeFileSync(b, 'password: old\n', { mode: 0o644 });
+    writeFileSync(`${b}.absent`, '');
+    chmodSync(join(b, '..'), 0o755);
+    writeFileSync(p, 'password: new\n');
+    expect(apply([]).done).toBe(true);
+    expect(modeOf(b)).toBe('600');
+    expect(modeOf(join(b, '..'))).toBe('700');
+    expect(applyWrite(p, 'password: newer\n').done).toBe(true);
+    expect(existsSync(`${b}.absent`)).toBe(false);
+    expect(readFileSync(b, 'utf8')).toBe('password: new\n');
+    expect(readFileSync(`${b}.mxp-1`, 'utf8')).toBe('password: old\n');
   });
 });

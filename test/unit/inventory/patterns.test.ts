@@ -15,6 +15,7 @@ function inv(): Inventory {
     source: 'test',
     hosts: new Map(groups.all!.map((n) => [n, { name: n, groups: [], vars: {}, origins: {} }])),
     groups: new Map(Object.entries(groups).map(([g, h]) => [g, new Set(h)])),
+    secretValues: [],
   };
 }
 

@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { UserError } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
@@ -8,17 +9,19 @@ import { inputDigest, secretsDigest } from '../../../src/plan-file/digest.ts';
 import { MXPLAY_VERSION, parsePlanFile, PLAN_FORMAT, type PlanExtraVar } from '../../../src/plan-file/format.ts';
 import { buildInputFiles, compareInputs, digestFiles, extraVarsForApply, registerLikelySecrets, storedExtraVars } from '../../../src/plan-file/inputs.ts';
 import { BUILTIN_ROLES } from '../../../src/roles/loader.ts';
-import { registerSecret } from '../../../src/secrets/secrets.ts';
 import { tempDir, writeTree } from '../helpers.ts';
 
+/** One registry for the file, as one run has one. */
+const reg = new SecretRegistry();
+
 describe('storedExtraVars: -e as the plan keeps it', () => {
-  registerSecret('known-secret-value-1');
+  reg.add('known-secret-value-1');
   const rows: { name: string; args: string[]; want: PlanExtraVar[] }[] = [
     { name: 'plain values kept as given', args: ['synapse_max_upload_size=100M', '@vars.yml'], want: ['synapse_max_upload_size=100M', '@vars.yml'] },
     { name: 'a key that looks secret: only the key', args: ['db_password=hunter2hunter2'], want: [{ key: 'db_password', secret: true }] },
     { name: 'a value known as a secret, whatever its key', args: ['turn_key=known-secret-value-1'], want: [{ key: 'turn_key', secret: true }] },
   ];
-  for (const r of rows) it(r.name, () => expect(storedExtraVars(r.args)).toEqual(r.want));
+  for (const r of rows) it(r.name, () => expect(storedExtraVars(r.args, reg)).toEqual(r.want));
 });
 
 describe('extraVarsForApply: the plan\'s -e, with its secrets given again', () => {
@@ -74,25 +77,25 @@ describe('input files and their digests', () => {
     const dir = project();
     const all = join(dir, 'inventory/prod/group_vars/all.yml');
     const inv = loadInventory(join(dir, 'inventory/prod'));
-    registerLikelySecrets(inv, []);
-    registerSecret('master-0123456789abcdef');
-    const before = digestFiles([all]);
+    registerLikelySecrets(inv, [], reg);
+    reg.add('master-0123456789abcdef');
+    const before = digestFiles([all], reg);
     writeFileSync(all, 'mxplay_master_secret: master-0123456789abcdef\nnew_key: 1\n');
-    expect(compareInputs(before, digestFiles([all]))).toEqual([`${all} changed since the plan was made`]);
+    expect(compareInputs(before, digestFiles([all], reg))).toEqual([`${all} changed since the plan was made`]);
     // The file digest is of the masked text: it cannot be used to test a guess of the secret,
     // and a rotated secret leaves it as it was ...
-    expect(inputDigest('mxplay_master_secret: master-0123456789abcdef\n')).toBe(inputDigest('mxplay_master_secret: ********\n'));
+    expect(inputDigest('mxplay_master_secret: master-0123456789abcdef\n', reg)).toBe(inputDigest('mxplay_master_secret: ********\n', reg));
     // ... while the digest of the run's secret values changes.
-    const secrets = secretsDigest();
-    registerSecret('master-rotated-0123456789');
-    expect(secretsDigest()).not.toBe(secrets);
+    const secrets = secretsDigest(reg);
+    reg.add('master-rotated-0123456789');
+    expect(secretsDigest(reg)).not.toBe(secrets);
   });
 
   it('secret-looking inventory values and -e values are registered even if no role declares them', () => {
     const dir = tempDir();
     writeTree(dir, { 'hosts.yml': 'all:\n  vars:\n    backup_api_token: tok-abcdef-123\n    plain: visible\n  hosts: { h: {} }\n' });
-    registerLikelySecrets(loadInventory(join(dir, 'hosts.yml')), ['smtp_password=mail-pass-987', 'size=10']);
-    expect(storedExtraVars(['x=tok-abcdef-123', 'y=mail-pass-987', 'z=visible'])).toEqual([
+    registerLikelySecrets(loadInventory(join(dir, 'hosts.yml')), ['smtp_password=mail-pass-987', 'size=10'], reg);
+    expect(storedExtraVars(['x=tok-abcdef-123', 'y=mail-pass-987', 'z=visible'], reg)).toEqual([
       { key: 'x', secret: true }, { key: 'y', secret: true }, 'z=visible',
     ]);
   });

@@ -5,11 +5,14 @@ import { planFileSchema } from '../../../src/plan-file/format.ts';
 import { hostRecord, makePlanFile } from '../../../src/plan-file/make.ts';
 import { file, sha256 } from '../../../src/resources/file.ts';
 import { service } from '../../../src/resources/service.ts';
-import { registerSecret } from '../../../src/secrets/secrets.ts';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { item } from '../helpers.ts';
 
+/** One registry for the file, as one run has one. */
+const reg = new SecretRegistry();
+
 const SECRET = 'make-test-secret-5b0c1';
-registerSecret(SECRET);
+reg.add(SECRET);
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 const oldConf = 'listen = 80\nsecret = make-test-secret-5b0c1\n';
@@ -33,7 +36,7 @@ function plan(): HostPlan {
 const inputs = { playbook: 'site.yml', inventory: 'prod', extraVars: [], files: [], secrets: 'f'.repeat(64) };
 
 describe('hostRecord: a host of the plan file', () => {
-  const h = hostRecord(plan());
+  const h = hostRecord(plan(), reg);
 
   it('lists the changes with masked diffs; a secret file has neither diff nor content, only a fingerprint', () => {
     expect(h.changes).toEqual([
@@ -41,7 +44,7 @@ describe('hostRecord: a host of the plan file', () => {
         action: '~', type: 'file', id: '/etc/app.conf', role: 'app', summary: 'content',
         diff: '--- /etc/app.conf\n+++ /etc/app.conf\n@@ -1,2 +1,2 @@\n-listen = 80\n+listen = 8080\n secret = ********',
       },
-      { action: '+', type: 'file', id: '/etc/app.key', role: 'app', summary: 'create (0600 root:root)', secret: true, content: fingerprint(keyFile) },
+      { action: '+', type: 'file', id: '/etc/app.key', role: 'app', summary: 'create (0600 root:root)', secret: true, content: fingerprint(keyFile, reg) },
     ]);
   });
 
@@ -52,13 +55,13 @@ describe('hostRecord: a host of the plan file', () => {
       ['service', 'app', 'ok'],
     ]);
     for (const r of h.resources) expect(r.state).toMatch(/^[0-9a-f]{64}$/);
-    expect(h.resources[2]!.state).toBe(fingerprint({ UnitFileState: 'enabled', LoadState: 'loaded', ActiveState: 'active' }));
+    expect(h.resources[2]!.state).toBe(fingerprint({ UnitFileState: 'enabled', LoadState: 'loaded', ActiveState: 'active' }, reg));
     expect(h.resources[0]!.change).toMatch(/^[0-9a-f]{64}$/);
     expect(h.resources[2]!.change).toBeUndefined();
   });
 
   it('the whole plan file holds the secret nowhere, also not base64-encoded, and reads back', () => {
-    const pf = makePlanFile(inputs, [h]);
+    const pf = makePlanFile(inputs, [h], reg);
     const text = JSON.stringify(pf);
     expect(text).not.toContain(SECRET);
     expect(text).not.toContain(b64(keyFile).slice(0, 40));
@@ -75,9 +78,9 @@ describe('fingerprint', () => {
     { name: 'array order matters', a: ['a', 'b'], b: ['b', 'a'], same: false },
     { name: 'no state and null are one', a: undefined, b: null, same: true },
   ];
-  for (const r of rows) it(r.name, () => expect(fingerprint(r.a) === fingerprint(r.b)).toBe(r.same));
+  for (const r of rows) it(r.name, () => expect(fingerprint(r.a, reg) === fingerprint(r.b, reg)).toBe(r.same));
 
   it('is keyed with the secrets: not the plain hash of the data', () => {
-    expect(fingerprint({ a: 1 })).not.toBe(sha256(canonicalJson({ a: 1 })));
+    expect(fingerprint({ a: 1 }, reg)).not.toBe(sha256(canonicalJson({ a: 1 })));
   });
 });

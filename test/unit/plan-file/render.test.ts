@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { PlanHost, PlanInputs } from '../../../src/plan-file/format.ts';
 import { makePlanFile } from '../../../src/plan-file/make.ts';
-import { registerSecret } from '../../../src/secrets/secrets.ts';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { renderPlanFileText } from '../../../src/ui/plan-file-text.ts';
 import { mdCode, mdFence, mdText, renderPlanMarkdown } from '../../../src/ui/plan-markdown.ts';
 
+/** One registry for the file, as one run has one. */
+const reg = new SecretRegistry();
+
 const SECRET = 'render-test-secret-8d2f';
-registerSecret(SECRET);
+reg.add(SECRET);
 
 const inputs: PlanInputs = {
   playbook: 'site.yml',
@@ -78,17 +81,17 @@ describe('renderPlanMarkdown', () => {
   ];
   for (const r of rows) {
     it(r.name, () => {
-      const md = renderPlanMarkdown(makePlanFile(inputs, r.hosts, created));
+      const md = renderPlanMarkdown(makePlanFile(inputs, r.hosts, reg, created), reg);
       for (const h of r.has) typeof h === 'string' ? expect(md).toContain(h) : expect(md).toMatch(h);
       for (const l of r.lacks ?? []) expect(md).not.toContain(l);
     });
   }
 
   it('a secret that reaches the renderer unmasked is masked on the way out', () => {
-    const pf = makePlanFile(inputs, [hs1], created);
+    const pf = makePlanFile(inputs, [hs1], reg, created);
     pf.hosts[0]!.changes[0]!.summary = `install with ${SECRET}`;
-    expect(renderPlanMarkdown(pf)).not.toContain(SECRET);
-    expect(renderPlanFileText(pf, false)).not.toContain(SECRET);
+    expect(renderPlanMarkdown(pf, reg)).not.toContain(SECRET);
+    expect(renderPlanFileText(pf, false, reg)).not.toContain(SECRET);
   });
 });
 
@@ -106,10 +109,10 @@ describe('markdown escaping', () => {
 
 describe('renderPlanFileText', () => {
   it('the layout of run --check, with what the plan was made from and its totals', () => {
-    const text = renderPlanFileText(makePlanFile(inputs, [hs1, planned('hs2')], created), false);
+    const text = renderPlanFileText(makePlanFile(inputs, [hs1, planned('hs2')], reg, created), false, reg);
     expect(text).toBe(
       [
-        `Plan of site.yml on inventory prod, limit matrix, -e synapse_max_upload_size=100M, -e synapse_registration_shared_secret=(secret); made 2025-03-01T10:00:00.000Z by mxplay ${makePlanFile(inputs, [], created).mxplay}`,
+        `Plan of site.yml on inventory prod, limit matrix, -e synapse_max_upload_size=100M, -e synapse_registration_shared_secret=(secret); made 2025-03-01T10:00:00.000Z by mxplay ${makePlanFile(inputs, [], reg, created).mxplay}`,
         '',
         'hs1  5 changes',
         '  + apt nginx  [nginx]  install nginx',

@@ -59,6 +59,14 @@ describe('loadPlaybook', () => {
     expect(q).toMatchObject({ index: 1, name: 'play 2 (db)', become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], roles: [], tasks: [] });
   });
 
+  it('an inline file task accepts sensitive: its diff is hidden in plans', () => {
+    const pb = load('- hosts: all\n  tasks:\n    - file: { path: /etc/ssl/private/k.pem, content: "x", sensitive: true, mode: "0600" }\n');
+    const t = pb.plays[0]!.tasks[0]!;
+    const r = inlineTaskTypes[t.type].make(t.options);
+    const plan = typeof r.probe === 'string' ? null : r.plan(r.probe.read({ path: () => ({ kind: 'none' }) } as never) as never);
+    expect(plan).toMatchObject({ action: '+', diff: { hidden: true } });
+  });
+
   it('inline service state restarted becomes a handler action', () => {
     const pb = load('- hosts: all\n  handlers:\n    - name: r\n      service: { name: nginx, state: restarted }\n');
     const h = pb.plays[0]!.handlers[0]!;

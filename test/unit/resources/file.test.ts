@@ -205,6 +205,20 @@ describe('planFile', () => {
       expect(diffOf({ state: 'absent' }, existing(OLD))).toEqual({ path: P, before: OLD, after: null });
     });
 
+    const KEY = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n';
+    it.each([
+      ['a task marked sensitive', { sensitive: true }, existing(OLD), NEW],
+      ['a PEM private key being written', {}, { kind: 'none' } as FileState, KEY],
+      ['an OpenSSH private key being replaced by other content', {}, existing('-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaA==\n'), NEW],
+      ['an encrypted RSA key', {}, { kind: 'none' } as FileState, '-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n'],
+    ])('%s: shown only as changing (hidden)', (_n, o, s, content) => {
+      expect((planFile({ path: P, content, ...o }, s) as Change).diff).toMatchObject({ hidden: true });
+    });
+
+    it('a certificate (public) is shown', () => {
+      expect(diffOf({ content: '-----BEGIN CERTIFICATE-----\nMIIB\n' }, { kind: 'none' })).not.toHaveProperty('hidden');
+    });
+
     it('mode or owner only: no diff', () => {
       expect(diffOf({ mode: 0o600 }, existing(NEW))).toBeUndefined();
     });

@@ -4,6 +4,7 @@ import {
   passwordMatches, planPostgresDatabase, planPostgresRole, planPostgresSetting,
   type PostgresDatabaseState, type PostgresRoleState,
 } from '../../../src/resources/postgres.ts';
+import { decoded } from '../helpers.ts';
 
 // Stored by PostgreSQL 18.6 (Debian sid, a lab host) for CREATE ROLE synapse PASSWORD 'secret-pass'.
 const SCRAM = 'SCRAM-SHA-256$4096:0IX0DxJpVLTNtWXI5Mk4/w==$nZB8awFjGPYbUaid8FK1vayMgZ4PcyoBWreceTcmJaY=:nHJnq4shOZvCTMdAZo3PBVV2c3PQAmFQRDRhZi5N7Bg=';
@@ -39,13 +40,13 @@ describe('planPostgresRole', () => {
     if (want === null) return expect(p).toBeNull();
     if (want.unresolved) return expect(p).toEqual({ unresolved: want.unresolved });
     expect(p).toMatchObject({ action: want.action });
-    for (const h of want.has) expect((p as { script: string }).script).toContain(h);
+    for (const h of want.has) expect(decoded((p as { script: string }).script)).toContain(h);
     // The password travels in the SQL on stdin, never in the summary shown to reviewers.
     expect((p as { summary: string }).summary).not.toContain('pw-123456');
   });
   it('quotes identifiers and literals', () => {
     const p = planPostgresRole({ name: 'we"ird', password: "it's-a-pass" }, { exists: false }) as { script: string };
-    expect(p.script).toContain(`CREATE ROLE "we""ird" LOGIN PASSWORD 'it''s-a-pass'`);
+    expect(decoded(p.script)).toContain(`CREATE ROLE "we""ird" LOGIN PASSWORD 'it''s-a-pass'`);
   });
 });
 
@@ -58,7 +59,7 @@ describe('planPostgresDatabase', () => {
   ] as const)('%s', (_n, s, action, sql) => {
     const p = planPostgresDatabase(o, s) as { action: string; script: string };
     expect(p.action).toBe(action);
-    expect(p.script).toContain(sql);
+    expect(decoded(p.script)).toContain(sql);
   });
   it('as wanted: nothing to do', () => expect(planPostgresDatabase(o, good)).toBeNull());
   it('wrong collation cannot be fixed in place: it says so instead of guessing', () => {
@@ -77,6 +78,6 @@ describe('planPostgresSetting', () => {
   ] as const)('%s', (_n, s, value, sql) => {
     const p = planPostgresSetting({ name: 'listen_addresses', value, builtin: 'localhost' }, s);
     if (sql === null) expect(p).toBeNull();
-    else expect((p as { script: string }).script).toContain(sql);
+    else expect(decoded((p as { script: string }).script)).toContain(sql);
   });
 });

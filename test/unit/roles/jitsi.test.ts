@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { buildWork } from '../../../src/engine/build.ts';
 import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
@@ -101,7 +102,7 @@ describe('jitsi role: input checked per host before anything runs', () => {
       'inventory/hosts.yml': `all:\n  vars: { mxplay_master_secret: unit-master-secret-0123 }\n  hosts:\n    m1:\n${hostVars.replace(/^/gm, '      ')}\n`,
     });
     try {
-      return { works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra) }) };
+      return { works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra), secrets: new SecretRegistry() }) };
     } catch (e) {
       if (e instanceof UserErrors) return { errors: e.errors.map((x) => x.toString()) };
       throw e;

@@ -6,7 +6,8 @@ import { UserError, UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { fixedLayer, hostLayer, mergeLayers, parseExtraVars, unknownKeyErrors, validateRoleVars } from '../../../src/roles/vars.ts';
-import { isRegisteredSecret, secret } from '../../../src/secrets/secrets.ts';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
+import { secret } from '../../../src/secrets/secrets.ts';
 import { tempDir, writeTree } from '../helpers.ts';
 
 describe('parseExtraVars (-e)', () => {
@@ -79,11 +80,17 @@ describe('validateRoleVars', () => {
   });
   const ctx = { host: 'hs1', role: 'synapse' };
 
-  it('valid vars: parsed, defaults applied, secrets registered, other keys left out', () => {
+  it('valid vars: parsed, defaults applied, other keys left out', () => {
     const merged = mergeLayers([fixedLayer({ server_name: 'example.org', db_password: 'correct horse', other: 1 }, 'f', 1, 'l')]);
     const r = validateRoleVars(schema, merged, ctx);
     expect(r).toEqual({ ok: true, vars: { server_name: 'example.org', port: 8008, db_password: 'correct horse' } });
-    expect(isRegisteredSecret('correct horse')).toBe(true);
+  });
+
+  it('a NUL byte anywhere is refused, naming the path to it, the file, host, role and key', () => {
+    const merged = mergeLayers([fixedLayer({ server_name: 'example.org', db_password: 'pass\0word-1', other: 1 }, 'inv.yml', 3, 'l')]);
+    const r = validateRoleVars(schema, merged, ctx);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.errors.map(String)).toEqual([expect.stringMatching(/^inv\.yml:3, host hs1, role synapse, key db_password: db_password: contains a NUL byte/)]);
   });
 
   it('a value of the wrong type: error names the file and line it came from, host, role and key', () => {
@@ -138,7 +145,7 @@ export default defineRole({
   async function build(files: Record<string, string>, extra: string[] = [], limit?: string) {
     const cwd = writeTree(tempDir(), { 'roles/web/role.ts': ROLE, 'site.yml': '- hosts: all\n  roles: [web]\n', ...files });
     try {
-      const o = { extraVars: parseExtraVars(extra), ...(limit ? { limit } : {}) };
+      const o = { extraVars: parseExtraVars(extra), secrets: new SecretRegistry(), ...(limit ? { limit } : {}) };
       return { cwd, works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), o) };
     } catch (e) {
       if (e instanceof UserErrors) return { cwd, errors: e.errors.map((x) => x.toString()) };

@@ -1,43 +1,46 @@
 import { describe, expect, it } from 'vitest';
 import { file } from '../../../src/resources/file.ts';
-import { deriveSecret, isRegisteredSecret, looksSecret, mask, maskFormer, maskSecretAssignments, registerSecret, secret } from '../../../src/secrets/secrets.ts';
+import { z } from 'zod';
+import { SecretRegistry } from '../../../src/secrets/registry.ts';
+import { collectSecrets, deriveSecret, looksSecret, maskSecretAssignments, secret } from '../../../src/secrets/secrets.ts';
 import { unifiedDiff } from '../../../src/ui/diff.ts';
 import { planToJson } from '../../../src/ui/plan-json.ts';
 import { item } from '../helpers.ts';
 
-// Secrets are process-wide; every test registers its own distinct values.
+// One registry for this file, as one run has one; every test adds its own distinct values.
+const reg = new SecretRegistry();
 
 describe('mask', () => {
   it('hides every registered secret, every occurrence', () => {
-    registerSecret('hunter2-pass');
-    registerSecret('Zm9vYmFyYmF6');
-    expect(mask('password=hunter2-pass token=Zm9vYmFyYmF6 again hunter2-pass')).toBe('password=******** token=******** again ********');
+    reg.add('hunter2-pass');
+    reg.add('Zm9vYmFyYmF6');
+    expect(reg.mask('password=hunter2-pass token=Zm9vYmFyYmF6 again hunter2-pass')).toBe('password=******** token=******** again ********');
   });
 
   it('longest first: a secret containing another is hidden whole', () => {
-    registerSecret('abcd1234');
-    registerSecret('xxabcd1234yy');
-    expect(mask('k=xxabcd1234yy')).toBe('k=********');
-    expect(mask('k=abcd1234')).toBe('k=********');
+    reg.add('abcd1234');
+    reg.add('xxabcd1234yy');
+    expect(reg.mask('k=xxabcd1234yy')).toBe('k=********');
+    expect(reg.mask('k=abcd1234')).toBe('k=********');
   });
 
-  it('values shorter than 4 characters are not registered (they would mask innocent text)', () => {
-    registerSecret('ab');
-    expect(isRegisteredSecret('ab')).toBe(false);
-    expect(mask('a tab b')).toBe('a tab b');
+  it('values shorter than 6 characters are not registered (they would mask innocent text)', () => {
+    reg.add('abcde');
+    expect(reg.has('abcde')).toBe(false);
+    expect(reg.mask('a abcde b')).toBe('a abcde b');
   });
 
   it('text without secrets is returned unchanged', () => {
-    expect(mask('')).toBe('');
-    expect(mask('nothing to see')).toBe('nothing to see');
+    expect(reg.mask('')).toBe('');
+    expect(reg.mask('nothing to see')).toBe('nothing to see');
   });
 
-  it('secret() validates a string of 8+ characters and registers it', () => {
+  it('secret() validates a string of 8+ characters; validating it registers nothing by itself', () => {
     expect(secret().safeParse('short').success).toBe(false);
     expect(secret().safeParse(12345678).success).toBe(false);
     const r = secret().safeParse('long-enough-1');
     expect(r.success && r.data).toBe('long-enough-1');
-    expect(mask('x long-enough-1 y')).toBe('x ******** y');
+    expect(reg.has('long-enough-1')).toBe(false);
   });
 });
 
@@ -52,10 +55,8 @@ describe('deriveSecret', () => {
     expect(deriveSecret(master, 'hs2:synapse_macaroon')).not.toBe(a);
     expect(deriveSecret(master + 'x', 'hs1:synapse_macaroon')).not.toBe(a);
   });
-  it('is 40 URL-safe characters, registered for masking', () => {
-    const s = deriveSecret(master, 'p');
-    expect(s).toMatch(/^[A-Za-z0-9_-]{40}$/);
-    expect(mask(`secret: ${s}`)).toBe('secret: ********');
+  it('is 40 URL-safe characters', () => {
+    expect(deriveSecret(master, 'p')).toMatch(/^[A-Za-z0-9_-]{40}$/);
   });
   it('is an HMAC of the purpose, not the master itself', () => {
     expect(deriveSecret(master, 'p')).not.toContain(master.slice(0, 8));
@@ -78,9 +79,9 @@ describe('looksSecret', () => {
 
 describe('unifiedDiff', () => {
   it('a changed secret shows ******** and never the value, old or new', () => {
-    registerSecret('old-db-pass-1');
-    registerSecret('new-db-pass-2');
-    const d = unifiedDiff({ path: '/etc/app.yaml', before: 'host: db\npassword: old-db-pass-1\nport: 5432\n', after: 'host: db\npassword: new-db-pass-2\nport: 5433\n' }, false);
+    reg.add('old-db-pass-1');
+    reg.add('new-db-pass-2');
+    const d = unifiedDiff({ path: '/etc/app.yaml', before: 'host: db\npassword: old-db-pass-1\nport: 5432\n', after: 'host: db\npassword: new-db-pass-2\nport: 5433\n' }, reg, false);
     expect(d).not.toContain('old-db-pass-1');
     expect(d).not.toContain('new-db-pass-2');
     expect(d).toContain('--- /etc/app.yaml');
@@ -92,36 +93,36 @@ describe('unifiedDiff', () => {
   });
 
   it('a new file diffs from /dev/null with secrets masked', () => {
-    registerSecret('fresh-secret-3');
-    const d = unifiedDiff({ path: '/etc/x', before: null, after: 'key: fresh-secret-3\n' }, false);
+    reg.add('fresh-secret-3');
+    const d = unifiedDiff({ path: '/etc/x', before: null, after: 'key: fresh-secret-3\n' }, reg, false);
     expect(d).toMatch(/^--- \/dev\/null\n\+\+\+ \/etc\/x\n@@ -0,0 \+1,1 @@\n\+key: \*\*\*\*\*\*\*\*$/);
   });
 
   it('a removed file diffs to /dev/null', () => {
-    const d = unifiedDiff({ path: '/etc/x', before: 'a\n', after: null }, false);
+    const d = unifiedDiff({ path: '/etc/x', before: 'a\n', after: null }, reg, false);
     expect(d).toContain('+++ /dev/null');
     expect(d).toContain('-a');
   });
 
   it('a hidden (sensitive) diff says only that it changes', () => {
-    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: 'unregistered-2', hidden: true }, false)).toBe('(secret content changes; not shown)');
-    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: null, hidden: true }, false)).toBe('(secret content removed)');
+    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: 'unregistered-2', hidden: true }, reg, false)).toBe('(secret content changes; not shown)');
+    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: null, hidden: true }, reg, false)).toBe('(secret content removed)');
   });
 
   it('nothing to show: empty', () => {
-    expect(unifiedDiff({ path: '/x', before: null, after: null }, false)).toBe('');
+    expect(unifiedDiff({ path: '/x', before: null, after: null }, reg, false)).toBe('');
   });
 
   it('no Index/==== header lines and no trailing tab on the file lines', () => {
-    const d = unifiedDiff({ path: '/x', before: 'a\n', after: 'b\n' }, false);
+    const d = unifiedDiff({ path: '/x', before: 'a\n', after: 'b\n' }, reg, false);
     expect(d.split('\n').slice(0, 2)).toEqual(['--- /x', '+++ /x']);
     expect(d).not.toMatch(/\t$/m);
   });
 });
 
 describe('maskFormer: a replaced secret, unknown to this run, is masked where the new one stands', () => {
-  registerSecret('new-turn-secret-42');
-  registerSecret('new-db-pass-77');
+  reg.add('new-turn-secret-42');
+  reg.add('new-db-pass-77');
   const rows: { name: string; before: string; after: string; want: string }[] = [
     {
       name: 'ini line: the old value on the line of the new one',
@@ -143,10 +144,10 @@ describe('maskFormer: a replaced secret, unknown to this run, is masked where th
     },
     { name: 'no secret in the new text: nothing to go by', before: 'a=old\n', after: 'a=new\n', want: 'a=old\n' },
   ];
-  for (const r of rows) it(r.name, () => expect(maskFormer(r.before, r.after)).toBe(r.want));
+  for (const r of rows) it(r.name, () => expect(reg.maskFormer(r.before, r.after)).toBe(r.want));
 
   it('the diff shows the secret line changing, both sides masked', () => {
-    const d = unifiedDiff({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, false);
+    const d = unifiedDiff({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, reg, false);
     expect(d).not.toContain('OLD-unknown-2');
     expect(d).toBe('--- /etc/turnserver.conf\n+++ /etc/turnserver.conf\n@@ -1,1 +1,1 @@\n-static-auth-secret=********\n+static-auth-secret=********');
   });
@@ -172,7 +173,7 @@ describe('maskSecretAssignments: a value under a secret-looking key is masked ev
   ])('%s', (_name, line, want) => expect(maskSecretAssignments(line)).toBe(want));
 
   it('a file removed with a secret no run knows any more: its diff shows the key, never the value', () => {
-    const d = unifiedDiff({ path: '/etc/matrix-synapse/conf.d/ldap.yaml', before: 'password_providers:\n  - config:\n      bind_password: "gone-unknown-secret"\n', after: null }, false);
+    const d = unifiedDiff({ path: '/etc/matrix-synapse/conf.d/ldap.yaml', before: 'password_providers:\n  - config:\n      bind_password: "gone-unknown-secret"\n', after: null }, reg, false);
     expect(d).not.toContain('gone-unknown-secret');
     expect(d).toContain('-      bind_password: "********"');
   });
@@ -181,10 +182,58 @@ describe('maskSecretAssignments: a value under a secret-looking key is masked ev
     const plan = planToJson([{
       host: 'h', pendingHandlers: [], errors: [],
       items: [{ status: 'change', item: item(file({ path: '/etc/x.conf', content: 'password=literal-in-template\n' })), change: { action: '~', summary: 's', script: 'true', diff: { path: '/etc/x.conf', before: 'password=old-literal\n', after: 'password=literal-in-template\n' } } }],
-    }]);
+    }], reg);
     const text = JSON.stringify(plan);
     expect(text).not.toContain('old-literal');
     expect(text).not.toContain('literal-in-template');
     expect(text).toContain('password=********');
+  });
+});
+
+describe('collectSecrets: every value a schema declares secret(), at any depth', () => {
+  const schema = z.object({
+    top: secret().optional(),
+    users: z.array(z.object({ name: z.string(), password: secret() })).default([]),
+    nested: z.object({ inner: z.object({ token: secret() }) }).optional(),
+    byName: z.record(z.string(), z.object({ key: secret() })).optional(),
+    either: z.union([z.string().regex(/^plain-/), z.object({ pw: secret() })]).optional(),
+    plain: z.string().optional(),
+  });
+  it.each([
+    ['a top-level secret', { top: 'top-secret-1' }, ['top-secret-1']],
+    ['in a list of objects (postgres_users[].password)', { users: [{ name: 'alice-user', password: 'list-secret-1' }] }, ['list-secret-1']],
+    ['nested objects', { nested: { inner: { token: 'deep-secret-1' } } }, ['deep-secret-1']],
+    ['record values', { byName: { a: { key: 'record-secret-1' } } }, ['record-secret-1']],
+    ['one branch of a union', { either: { pw: 'union-secret-1' } }, ['union-secret-1']],
+    ['plain strings are not secrets', { plain: 'plain-value-1', either: 'plain-either' }, []],
+  ])('%s', (_n, value, want) => {
+    const r = new SecretRegistry();
+    collectSecrets(schema, schema.parse(value), r);
+    for (const w of want) expect(r.has(w)).toBe(true);
+    expect(r.size).toBe(want.length);
+  });
+});
+
+describe('every rendering of a secret is masked', () => {
+  const secretValue = `pw"; touch /tmp/x; \\ 'q' $(id) \`id\` %20 <b>&\ntail-line`;
+  const r = new SecretRegistry();
+  r.add(secretValue);
+  it.each([
+    ['JSON', JSON.stringify({ password: secretValue })],
+    ['YAML double quoted', `password: "${secretValue.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`],
+    ['YAML single quoted', `password: '${secretValue.replaceAll("'", "''").replaceAll('\n', '\n\n')}'`],
+    ['shell quoted', `echo '${secretValue.replaceAll("'", `'\\''`)}'`],
+    ['URL encoded', `postgres://u:${encodeURIComponent(secretValue)}@db/x`],
+    ['HTML escaped', `<p>${secretValue.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)}</p>`],
+    ['base64 at offset 0', Buffer.from(secretValue).toString('base64')],
+    ['base64 at offset 1', Buffer.from('x' + secretValue + 'y').toString('base64')],
+    ['base64 at offset 2', Buffer.from('xy' + secretValue + 'z').toString('base64')],
+  ])('%s', (_n, text) => {
+    const out = r.mask(text);
+    expect(out).toContain('********');
+    // Nothing of the secret is left: no 6 characters of it, and no 8 characters of the encoded form.
+    for (let i = 0; i + 6 <= secretValue.length; i++) expect(out).not.toContain(secretValue.slice(i, i + 6));
+    const b64 = Buffer.from(secretValue).toString('base64');
+    for (let i = 4; i + 8 <= b64.length - 4; i += 4) expect(out).not.toContain(b64.slice(i, i + 8));
   });
 });

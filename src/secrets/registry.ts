@@ -1,0 +1,159 @@
+import { createHash } from 'node:crypto';
+import { stringify } from 'yaml';
+
+export const MASK = '********';
+
+/** Shorter renderings would mask innocent text everywhere; secrets themselves have 8+ characters. */
+const MIN_FORM = 6;
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The inside of a quoted rendering: the quotes themselves belong to the surrounding text. */
+const inner = (quoted: string, open: number, close: number) => quoted.slice(open, quoted.length - close);
+
+/** The YAML writer's own quoting of the value (double and single quoted), inside the quotes. */
+function yamlForms(v: string): string[] {
+  const out: string[] = [];
+  for (const type of ['QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const) {
+    const text = stringify(v, { defaultStringType: type, lineWidth: 0 }).replace(/\n$/, '');
+    if (text.startsWith('"') || text.startsWith("'")) out.push(inner(text, 1, 1));
+  }
+  return out;
+}
+
+/**
+ * Base64 of the value as it appears inside a longer base64 text: the value can start at any of the
+ * three byte offsets of a group. Only the characters made of the value's bytes alone are kept.
+ */
+function base64Forms(v: string): string[] {
+  const bytes = Buffer.from(v);
+  const out: string[] = [];
+  for (const offset of [0, 1, 2]) {
+    const lead = (3 - offset) % 3; // bytes of the value that share a group with what comes before
+    const body = bytes.subarray(lead);
+    const whole = body.subarray(0, body.length - (body.length % 3));
+    if (!whole.length) continue;
+    const b64 = whole.toString('base64');
+    out.push(b64, b64.replaceAll('+', '-').replaceAll('/', '_'));
+  }
+  return out;
+}
+
+const html = (v: string) => v.replace(/[&<>"']/g, (ch) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": '#39' }[ch]};`);
+
+/**
+ * Every way a secret can be written out by the serializers the project uses: as it is, JSON and
+ * YAML escaped (double and single quoted), shell quoted, URL and form encoded, HTML escaped, in
+ * base64 at any alignment, and each line of a value with line breaks (a diff shows it line by line).
+ */
+export function renderings(v: string): string[] {
+  const forms = [
+    v,
+    inner(JSON.stringify(v), 1, 1),
+    ...yamlForms(v),
+    v.replaceAll("'", `'\\''`),
+    v.replaceAll("'", `'"'"'`),
+    encodeURIComponent(v),
+    encodeURI(v),
+    encodeURIComponent(v).replaceAll('%20', '+'),
+    html(v),
+    ...base64Forms(v),
+    ...v.split(/\r?\n/),
+  ];
+  return [...new Set(forms)].filter((f) => f.length >= MIN_FORM);
+}
+
+/**
+ * The secret values of one run, and the one place where output is masked. Every output of the run
+ * (progress, plans, diffs, JSON, plan files, errors) goes through the same registry, which is filled
+ * from what the run validated: values of secret() variables, derived secrets, the master secret,
+ * values read from secret sources.
+ */
+export class SecretRegistry {
+  private readonly values = new Set<string>();
+  private pattern: RegExp | null = null;
+
+  /** Adds a secret value (and so all its renderings); returns it, for use in expressions. */
+  add(value: string): string {
+    if (value.length >= MIN_FORM && !this.values.has(value)) {
+      this.values.add(value);
+      this.pattern = null;
+    }
+    return value;
+  }
+
+  has(value: string): boolean {
+    return this.values.has(value);
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
+
+  private re(): RegExp | null {
+    if (!this.values.size) return null;
+    if (!this.pattern) {
+      const forms = new Set<string>();
+      for (const v of this.values) for (const f of renderings(v)) forms.add(f);
+      // Longest first: a secret containing another is masked whole.
+      const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRe);
+      this.pattern = new RegExp(alternatives.join('|'), 'g');
+    }
+    return this.pattern;
+  }
+
+  /** The text with every rendering of every secret replaced by ********. */
+  mask(text: string): string {
+    const re = this.re();
+    if (!re || !text) return text;
+    // Repeated: masking one rendering can join the pieces of another (a value inside a value).
+    let out = text;
+    for (let i = 0; i < 3; i++) {
+      const next = out.replace(re, MASK);
+      if (next === out) break;
+      out = next;
+    }
+    return out;
+  }
+
+  /** Every string inside a JSON-like value masked, digests (64 hex digits) left as they are. */
+  maskStrings<T>(v: T): T {
+    if (typeof v === 'string') return (/^[0-9a-f]{64}$/.test(v) ? v : this.mask(v)) as T;
+    if (Array.isArray(v)) return v.map((x) => this.maskStrings(x)) as T;
+    if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.maskStrings(x)])) as T;
+    return v;
+  }
+
+  /**
+   * Masks, in a line of a file's current text, a value that stands where the new text has a secret.
+   * A secret being replaced (rotated, or given differently) is not known to this run, yet it sits on
+   * the line the new secret is on: "static-auth-secret=OLD" matches "static-auth-secret=NEW", and
+   * is shown as "static-auth-secret=********".
+   */
+  formerMasker(after: string): (line: string) => string {
+    const lines = new Map<string, RegExp>();
+    if (this.values.size) {
+      for (const line of after.split('\n')) {
+        const masked = this.mask(line);
+        if (masked !== line && !lines.has(masked)) lines.set(masked, new RegExp(`^${masked.split(MASK).map(escapeRe).join('.+?')}$`));
+      }
+    }
+    return (line) => {
+      for (const [masked, re] of lines) if (re.test(line)) return masked;
+      return line;
+    };
+  }
+
+  /** A file's whole former text with formerMasker applied to every line. */
+  maskFormer(before: string, after: string): string {
+    return before.split('\n').map(this.formerMasker(after)).join('\n');
+  }
+
+  /**
+   * A key made of every secret value known: saved plans key their fingerprints with it, so a
+   * fingerprint cannot be used to test a guess of one secret without knowing all of them.
+   */
+  key(): Buffer {
+    return createHash('sha256').update([...this.values].sort().join('\0')).digest();
+  }
+}
