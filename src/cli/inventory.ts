@@ -31,6 +31,7 @@ export async function inventoryCommand(a: { inventory: string; host?: string; js
   const inv = loadInventory(a.inventory);
   const names = a.host ? requireHosts(inv, a.host, '--host') : [...inv.hosts.keys()];
   const schemas = await varSchemas();
+  for (const v of inv.secretValues) a.secrets.add(v);
   // Every secret of every host is known before any host is printed: one host's secret can sit in another's vars.
   for (const h of inv.hosts.values()) {
     for (const [k, v] of Object.entries(h.vars)) {

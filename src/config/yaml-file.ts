@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { isatty } from 'node:tty';
 import { dirname, relative, resolve } from 'node:path';
 import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.ts';
@@ -135,7 +136,7 @@ function fromFile(path: string, file: string, shown: string, line: number | unde
  * and stderr is kept for the error. The output never appears in an error.
  */
 function fromCommand(cmd: string, file: string, shown: string, line: number | undefined): string {
-  const interactive = !!process.stdin.isTTY;
+  const interactive = isatty(0); // not process.stdin: that would open a stream on it
   const r = spawnSync('/bin/sh', ['-c', cmd], {
     cwd: dirname(file),
     encoding: 'utf8',

@@ -5,7 +5,7 @@ import type { Play, Playbook } from '../playbook/playbook.ts';
 import { inlineTaskTypes } from '../playbook/inline-tasks.ts';
 import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
 import type { TaskContext } from '../roles/define.ts';
-import { fixedLayer, hostLayer, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type VarLayer } from '../roles/vars.ts';
+import { fixedLayer, hostLayer, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type ExtraVarsLayer, type VarLayer } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { collectSecrets, deriveSecret } from '../secrets/secrets.ts';
 import type { PendingResource, Resource, RoleContext, Task } from '../resources/types.ts';
@@ -16,7 +16,7 @@ export interface BuildOptions {
   limit?: string;
   tags?: string[];
   skipTags?: string[];
-  extraVars: VarLayer;
+  extraVars: ExtraVarsLayer;
   connection?: ConnectionDefaults;
   /** The run's secrets: every secret value the build meets is added here. */
   secrets: SecretRegistry;
@@ -44,6 +44,8 @@ function selected(tags: string[], o: BuildOptions): boolean {
  */
 export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): Promise<HostWork[]> {
   const errors: UserError[] = [];
+  // Values read from secret sources (!env, !file, !command) are secrets wherever they are used.
+  for (const v of [...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues]) o.secrets.add(v);
   const searchPath = roleSearchPath(pb.dir);
   const roles = new Map<string, LoadedRole>();
   for (const play of pb.plays) {

@@ -70,50 +70,77 @@ export function renderings(v: string): string[] {
  * values read from secret sources.
  */
 export class SecretRegistry {
-  private readonly values = new Set<string>();
-  private pattern: RegExp | null = null;
+  private readonly values: string[] = [];
+  private compiled: { re: RegExp; owner: (match: string) => number } | null = null;
 
   /** Adds a secret value (and so all its renderings); returns it, for use in expressions. */
   add(value: string): string {
-    if (value.length >= MIN_FORM && !this.values.has(value)) {
-      this.values.add(value);
-      this.pattern = null;
+    if (value.length >= MIN_FORM && !this.values.includes(value)) {
+      this.values.push(value);
+      this.compiled = null;
     }
     return value;
   }
 
   has(value: string): boolean {
-    return this.values.has(value);
+    return this.values.includes(value);
   }
 
   get size(): number {
-    return this.values.size;
+    return this.values.length;
   }
 
-  private re(): RegExp | null {
-    if (!this.values.size) return null;
-    if (!this.pattern) {
-      const forms = new Set<string>();
-      for (const v of this.values) for (const f of renderings(v)) forms.add(f);
-      // Longest first: a secret containing another is masked whole.
-      const alternatives = [...forms].sort((a, b) => b.length - a.length).map(escapeRe);
-      this.pattern = new RegExp(alternatives.join('|'), 'g');
-    }
-    return this.pattern;
+  /**
+   * One pattern for every rendering of every secret, longest first (a secret containing another is
+   * masked whole). A value with line breaks also matches as YAML writes it in a block (its lines
+   * indented), so a diff never shows its lines one by one.
+   */
+  private compile() {
+    if (this.compiled || !this.values.length) return this.compiled;
+    const owners = new Map<string, number>();
+    this.values.forEach((v, i) => renderings(v).forEach((f) => owners.has(f) || owners.set(f, i)));
+    const blocks = this.values.map((v, i) => ({ i, lines: v.split(/\r?\n/) })).filter((b) => b.lines.length > 1);
+    const blockRes = blocks.map((b) => ({ i: b.i, re: new RegExp(`^${b.lines.map(escapeRe).join('\\r?\\n[ \\t]*')}$`) }));
+    const alternatives = [
+      ...blocks.map((b) => b.lines.map(escapeRe).join('\\r?\\n[ \\t]*')),
+      ...[...owners.keys()].sort((a, b) => b.length - a.length).map(escapeRe),
+    ];
+    this.compiled = {
+      re: new RegExp(alternatives.join('|'), 'g'),
+      owner: (m) => owners.get(m) ?? blockRes.find((b) => b.re.test(m))?.i ?? 0,
+    };
+    return this.compiled;
   }
 
-  /** The text with every rendering of every secret replaced by ********. */
-  mask(text: string): string {
-    const re = this.re();
-    if (!re || !text) return text;
+  private replace(text: string, by: (owner: number) => string): string {
+    const c = this.compile();
+    if (!c || !text) return text;
     // Repeated: masking one rendering can join the pieces of another (a value inside a value).
     let out = text;
     for (let i = 0; i < 3; i++) {
-      const next = out.replace(re, MASK);
+      const next = out.replace(c.re, (m) => by(c.owner(m)));
       if (next === out) break;
       out = next;
     }
     return out;
+  }
+
+  /** The text with every rendering of every secret replaced by ********. */
+  mask(text: string): string {
+    return this.replace(text, () => MASK);
+  }
+
+  /**
+   * Each secret replaced by a token of its own (tokens from Unicode's private use area): diffed
+   * texts masked this way still show a line whose secret changed as changed. `untag` turns the
+   * tokens into ******** once the diff is made.
+   */
+  tag(text: string): string {
+    return this.replace(text, (i) => `\uE000${i}\uE001`);
+  }
+
+  untag(text: string): string {
+    return text.replace(/\uE000(\d+|f)\uE001/g, MASK);
   }
 
   /** Every string inside a JSON-like value masked, digests (64 hex digits) left as they are. */
@@ -130,23 +157,28 @@ export class SecretRegistry {
    * the line the new secret is on: "static-auth-secret=OLD" matches "static-auth-secret=NEW", and
    * is shown as "static-auth-secret=********".
    */
-  formerMasker(after: string): (line: string) => string {
+  formerMasker(after: string, tagged = false): (line: string) => string {
     const lines = new Map<string, RegExp>();
-    if (this.values.size) {
-      for (const line of after.split('\n')) {
-        const masked = this.mask(line);
-        if (masked !== line && !lines.has(masked)) lines.set(masked, new RegExp(`^${masked.split(MASK).map(escapeRe).join('.+?')}$`));
+    const token = tagged ? /\uE000\d+\uE001/ : MASK;
+    if (this.values.length) {
+      for (const line of (tagged ? this.tag(after) : this.mask(after)).split('\n')) {
+        const parts = line.split(token);
+        if (parts.length > 1 && !lines.has(line)) lines.set(line, new RegExp(`^${parts.map(escapeRe).join('.+?')}$`));
       }
     }
     return (line) => {
-      for (const [masked, re] of lines) if (re.test(line)) return masked;
+      if (lines.has(line)) return line; // the same secret as now: no change to show
+      for (const [masked, re] of lines) {
+        // Tagged: the former value gets a token of its own, so the line shows as changed.
+        if (re.test(line)) return tagged ? masked.replace(/\uE000\d+\uE001/g, '\uE000f\uE001') : masked;
+      }
       return line;
     };
   }
 
-  /** A file's whole former text with formerMasker applied to every line. */
-  maskFormer(before: string, after: string): string {
-    return before.split('\n').map(this.formerMasker(after)).join('\n');
+  /** A file's whole former text with formerMasker applied to every line (tagged: the before text is tagged already). */
+  maskFormer(before: string, after: string, tagged = false): string {
+    return before.split('\n').map(this.formerMasker(after, tagged)).join('\n');
   }
 
   /**

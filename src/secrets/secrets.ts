@@ -13,7 +13,7 @@ const SECRET_NAME = new RegExp(`(${SECRET_NAME_ENDINGS.join('|')})$`, 'i');
  * (`registration_requires_token: true` is a setting, not a secret), and so do block indicators.
  */
 const SECRET_ASSIGNMENT = new RegExp(
-  `(^|[\\s{,"'-])([\\w.-]*(?:${[...SECRET_NAME_ENDINGS, 'secret_key', '[_-]pass'].join('|')}))(["']?\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"?|'(?:[^']|'')*'?|[^\\s,}\\]#;]+)`,
+  `(^|[\\s{,"'-])([\\w.-]*(?:${[...SECRET_NAME_ENDINGS, 'secret_key', '[_-]pass'].join('|')}))(["']?\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"?|'(?:[^']|'')*'?|[^\\s,}\\]#;](?:[^,}\\]#;]*[^\\s,}\\]#;])?)`,
   'gi',
 );
 const NOT_SECRET_VALUE = /^(["']?)(true|false|yes|no|on|off|null|~|-?\d+(\.\d+)?|[|>][-+]?|\*{8})\1$/i;

@@ -8,27 +8,25 @@ import { c } from './color.ts';
 export function unifiedDiff(d: FileDiff, secrets: SecretRegistry, colour = true): string {
   if (d.hidden) return d.after === null ? '(secret content removed)' : '(secret content changes; not shown)';
   if (d.before === null && d.after === null) return '';
-  // Diffed in clear, masked line by line after: a secret that changes shows as a changed line.
+  // Secrets are masked in the whole texts before diffing (a value with line breaks is masked as a
+  // block), each by a token of its own: a line whose secret changes still shows as changed.
+  const after = d.after === null ? null : secrets.tag(d.after);
+  const before = d.before === null ? null : d.after === null ? secrets.tag(d.before) : secrets.maskFormer(secrets.tag(d.before), d.after, true);
   const patch = createTwoFilesPatch(
     d.before === null ? '/dev/null' : d.path,
     d.after === null ? '/dev/null' : d.path,
-    d.before ?? '',
-    d.after ?? '',
+    before ?? '',
+    after ?? '',
     '',
     '',
     { context: 3 },
   );
-  const former = secrets.formerMasker(d.after ?? '');
   // Drop the "Index:/====" header lines the library adds; keep ---/+++ and hunks.
-  const lines = patch
+  const lines = secrets.untag(patch)
     .replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2')
     .split('\n')
     .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===='))))
-    .map((l, i) => {
-      if (i < 2 || l === '') return secrets.mask(l);
-      const body = l.slice(1);
-      return l[0]! + maskSecretAssignments(secrets.mask(l.startsWith('-') ? former(body) : body));
-    });
+    .map((l, i) => (i < 2 || l === '' ? secrets.mask(l) : l[0]! + maskSecretAssignments(l.slice(1))));
   while (lines.at(-1) === '') lines.pop();
   if (!colour) return lines.join('\n');
   return lines

@@ -3,9 +3,10 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import { maskSecretLines } from '../secrets/secrets.ts';
 
 /** Before and after of a file diff for JSON: a replaced secret masked where the new one stands, secret-looking assignments masked. */
+// The run's secrets first, whole: the key-based masking after it would cut a known secret short.
 const maskedTexts = (secrets: SecretRegistry, before: string | null, after: string | null) => ({
-  before: before === null ? null : maskSecretLines(after === null ? before : secrets.maskFormer(before, after)),
-  after: after === null ? null : maskSecretLines(after),
+  before: before === null ? null : maskSecretLines(secrets.mask(after === null ? before : secrets.maskFormer(before, after))),
+  after: after === null ? null : maskSecretLines(secrets.mask(after)),
 });
 
 /** The plan as data (for --json and saved plans): secrets masked, secret file contents left out. */

@@ -19,6 +19,14 @@ const TEMPLATES = '/etc/matrix-synapse/consent_templates/en';
 const POLICY = '<h1 id="policy">Lab terms 1.0</h1>\n<p>Be excellent to each other.</p>';
 const NOTICE = 'Please review and accept the lab terms at %(consent_uri)s';
 
+/** A policy name with Jinja2 tags, markup and quotes: it must be shown, never interpreted. */
+const POLICY_NAME = `Lab Terms {{ 7*7 }} {% if true %}x{% endif %} <b>"it's"</b> & $(id)`;
+
+/** What a browser shows for text with character references. */
+const htmlDecode = (s: string) =>
+  s.replace(/&(#x[0-9a-f]+|#\d+|amp|lt|gt|quot|apos);/gi, (_m, e: string) =>
+    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1))) : ({ amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()]!);
+
 describe('synapse_consent + synapse_server_notices: a new user must accept the policy before sending', () => {
   let lab: LabFixture;
   let project: string;
@@ -67,7 +75,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
       synapse_server_notices_auto_join: true,
       synapse_consent_version: '1.0',
       synapse_consent_policies: { '1.0': POLICY },
-      synapse_consent_policy_name: 'Lab Terms',
+      synapse_consent_policy_name: POLICY_NAME,
       synapse_consent_server_notice_content: NOTICE,
     }, { matrix: ['cons1'] });
     // One play on a bare host: the synapse role starts Synapse only at the end of the play, once the
@@ -108,7 +116,11 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     const r = await api(base(), '/_matrix/consent');
     expect(r.status, r.text).toBe(200);
     expect(r.text).toContain('<h1 id="policy">Lab terms 1.0</h1>');
-    expect(r.text).toContain('<title>Lab Terms 1.0</title>');
+    // The name is hostile to the page's two readers: Synapse's Jinja2 (a tag that would compute 49)
+    // and the browser (markup, quotes). The title reads back as the name itself.
+    const title = /<title>([^<]*)<\/title>/.exec(r.text)?.[1] ?? '';
+    expect(htmlDecode(title)).toBe(`${POLICY_NAME} 1.0`);
+    expect(r.text).not.toContain('49');
     expect(r.text).not.toContain('<form');
     // A user parameter with a wrong HMAC is refused.
     const bad = await api(base(), '/_matrix/consent?u=someone&h=0000');

@@ -55,7 +55,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     await lab?.stop();
   });
 
-  it('converges postgres, synapse and synapse_email; the fragment is 0600 matrix-synapse (Synapse's user alone) and Synapse answers', async () => {
+  it('converges postgres, synapse and synapse_email; the fragment is 0600 matrix-synapse (its user alone) and Synapse answers', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'mail1')).toBeGreaterThan(10);

@@ -1,5 +1,6 @@
 // A tiny SMTP server that accepts every mail and keeps it in memory: enough for a real MTA client
-// (Twisted's, in Synapse) to deliver to it over plain TCP. No AUTH, no STARTTLS (it offers neither).
+// (Twisted's, in Synapse) to deliver to it over plain TCP. No STARTTLS; no AUTH unless asked for
+// (`auth`: it then offers AUTH PLAIN, and takes a mail only after a login with exactly those credentials).
 import { createServer, type Server, type Socket } from 'node:net';
 
 export interface SinkMessage {
@@ -14,19 +15,29 @@ export interface SinkMessage {
   /** every text part decoded (base64 / quoted-printable), joined */
   text: string;
   receivedAt: number;
+  /** the user the client logged in as (AUTH PLAIN), when the sink asks for a login */
+  authUser?: string;
+}
+
+export interface SmtpSinkOptions {
+  /** Offer AUTH PLAIN and require a login with exactly these credentials before MAIL. */
+  auth?: { user: string; pass: string };
 }
 
 export interface SmtpSink {
   host: string;
   port: number;
   messages: SinkMessage[];
+  /** AUTH attempts refused (wrong credentials, or not AUTH PLAIN), in order: what the client sent. */
+  authFailures: { user: string; pass: string }[];
   /** Resolves with the first message (received so far or later) matching, or rejects at the deadline. */
   waitFor(match: (m: SinkMessage) => boolean, deadlineMs?: number): Promise<SinkMessage>;
   close(): Promise<void>;
 }
 
-export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
+export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: SinkMessage[] = [];
+  const authFailures: { user: string; pass: string }[] = [];
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
 
@@ -41,6 +52,20 @@ export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
     let to: string[] = [];
     let inData = false;
     let buf = '';
+    let authUser: string | undefined;
+    /** After a bare "AUTH PLAIN": the next line is the base64 response. */
+    let authPending = false;
+    const tryLogin = (b64: string) => {
+      // \0authcid\0passwd (RFC 4616), as UTF-8: the line itself is latin1 (base64 is ASCII).
+      const [, user = '', pass = ''] = Buffer.from(b64.trim(), 'base64').toString('utf8').split('\0');
+      if (opts.auth && user === opts.auth.user && pass === opts.auth.pass) {
+        authUser = user;
+        say('235 2.7.0 authentication successful');
+      } else {
+        authFailures.push({ user, pass });
+        say('535 5.7.8 authentication credentials invalid');
+      }
+    };
     say(`220 ${host} mxplay-e2e-sink ESMTP`);
     sock.on('data', (chunk: string) => {
       buf += chunk;
@@ -53,7 +78,7 @@ export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
           buf = buf.slice(end === 0 ? 3 : end + 5);
           inData = false;
           const data = raw.split('\r\n').map((l) => (l.startsWith('..') ? l.slice(1) : l)).join('\r\n');
-          messages.push({ helo, from, to, data, ...parseMessage(data), receivedAt: Date.now() });
+          messages.push({ helo, from, to, data, ...parseMessage(data), receivedAt: Date.now(), ...(authUser !== undefined ? { authUser } : {}) });
           from = '';
           to = [];
           say('250 2.0.0 queued');
@@ -64,14 +89,30 @@ export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
         if (nl < 0) return;
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 2);
+        if (authPending) {
+          authPending = false;
+          tryLogin(line);
+          continue;
+        }
         const verb = line.slice(0, 4).toUpperCase();
         const arg = line.slice(4).trim();
         if (verb === 'EHLO') {
           helo = arg;
-          sock.write(`250-${host} hello ${arg}\r\n250-8BITMIME\r\n250 SIZE 10485760\r\n`);
+          sock.write(`250-${host} hello ${arg}\r\n250-8BITMIME\r\n${opts.auth ? '250-AUTH PLAIN\r\n' : ''}250 SIZE 10485760\r\n`);
         } else if (verb === 'HELO') {
           helo = arg;
           say(`250 ${host} hello ${arg}`);
+        } else if (verb === 'AUTH' && opts.auth) {
+          const [mech = '', initial] = arg.split(/\s+/);
+          if (mech.toUpperCase() !== 'PLAIN') {
+            authFailures.push({ user: '', pass: '' });
+            say('504 5.5.4 only AUTH PLAIN');
+          } else if (initial === undefined) {
+            authPending = true;
+            say('334 ');
+          } else tryLogin(initial);
+        } else if (verb === 'MAIL' && opts.auth && !authUser) {
+          say('530 5.7.0 authentication required');
         } else if (verb === 'MAIL') {
           from = /<([^>]*)>/.exec(arg)?.[1] ?? '';
           to = [];
@@ -109,6 +150,7 @@ export async function startSmtpSink(host: string, port = 0): Promise<SmtpSink> {
     host,
     port: addr.port,
     messages,
+    authFailures,
     waitFor(match, deadlineMs = 60_000) {
       return new Promise((resolve, reject) => {
         const check = () => {

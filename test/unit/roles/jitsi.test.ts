@@ -64,8 +64,9 @@ describe('jitsi .env and compose file', () => {
     expect(env).toContain("JICOFO_AUTH_PASSWORD='jicofo-secret-1'\nJVB_AUTH_PASSWORD='jvb-secret-22'\n");
   });
 
-  it('.env refuses a value it cannot quote', () => {
-    expect(() => envFile(SETTINGS, '/srv/j', { ...PW, jvb: "it's" })).toThrow("JVB_AUTH_PASSWORD: a value in .env cannot hold a quote or a line break");
+  it('.env double-quotes a value single quotes cannot hold (compose reads it back: see config-text tests), and refuses a NUL', () => {
+    expect(envFile(SETTINGS, '/srv/j', { ...PW, jvb: "it's $x" })).toContain('JVB_AUTH_PASSWORD="it\'s $$x"\n');
+    expect(() => envFile(SETTINGS, '/srv/j', { ...PW, jvb: 'a\0b' })).toThrow('JVB_AUTH_PASSWORD: .env cannot hold a NUL character');
   });
 
   it('extra environment and compose keys go to their own service only; a literal $ is kept literal', () => {
@@ -127,7 +128,8 @@ describe('jitsi role: input checked per host before anything runs', () => {
 
   it.each([
     ['a domain that is no host name', 'jitsi_domain: https://meet.example.com', 'jitsi_domain', /a host name like meet\.example\.com/],
-    ['a time zone with a quote', "jitsi_domain: meet.example.com\njitsi_timezone: \"Europe/O'Land\"", 'jitsi_timezone', /no quote or line break/],
+    ['a time zone with a quote', "jitsi_domain: meet.example.com\njitsi_timezone: \"Europe/O'Land\"", 'jitsi_timezone', /a time zone like Europe\/Berlin/],
+    ['a password jicofo cannot quote', 'jitsi_domain: meet.example.com\njitsi_jvb_auth_password: \'long-password"}\'', 'jitsi_jvb_auth_password', /no quote, backslash or line break/],
     ['a relative folder', 'jitsi_domain: meet.example.com\njitsi_dir: srv/jitsi', 'jitsi_dir', /an absolute path/],
     ['an unknown service', 'jitsi_domain: meet.example.com\njitsi_service_env: { jibri: { A: "1" } }', 'jitsi_service_env', /jibri/],
     ['an environment name compose would not pass', 'jitsi_domain: meet.example.com\njitsi_service_env: { web: { "bad-name": "1" } }', 'jitsi_service_env', /jitsi_service_env\.web\.bad-name: Invalid key/],

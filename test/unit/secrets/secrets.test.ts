@@ -170,6 +170,10 @@ describe('maskSecretAssignments: a value under a secret-looking key is masked ev
     ['keys that only contain a secret word stay', 'password_config: { enabled: false }', 'password_config: { enabled: false }'],
     ['nginx proxy_pass is a directive, not an assignment', 'proxy_pass http://127.0.0.1:8008;', 'proxy_pass http://127.0.0.1:8008;'],
     ['already masked stays as it is', 'password: ********', 'password: ********'],
+    ['YAML, unquoted with spaces: masked to the end of the value', 'smtp_pass: pw with spaces @@q 0', 'smtp_pass: ********'],
+    ['double quoted with an escaped quote: the whole string', 'password: "a\\"; touch /tmp/x; \\""', 'password: "********"'],
+    ['single quoted with a doubled quote: the whole string', "password: 'it''s; touch /tmp/x'", "password: '********'"],
+    ['a quote never closed: to the end of the line', 'password: "abc; rm -rf', 'password: "********"'],
   ])('%s', (_name, line, want) => expect(maskSecretAssignments(line)).toBe(want));
 
   it('a file removed with a secret no run knows any more: its diff shows the key, never the value', () => {
