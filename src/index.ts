@@ -2,5 +2,5 @@
 export { z } from 'zod';
 export { defineRole, type RoleDefinition, type TaskContext } from './roles/define.ts';
 export { secret } from './secrets/secrets.ts';
-export { hostName, isHostName, hostOrIp, ipAddress, ipOrCidr, absolutePath, port } from './roles/schemas.ts';
+export { hostName, isHostName, hostOrIp, ipAddress, ipOrCidr, absolutePath, port, serverName } from './roles/schemas.ts';
 export * from './resources/index.ts';

@@ -1,4 +1,4 @@
-import { defineRole, z, hostName } from 'mxplay';
+import { defineRole, z, hostName, serverName } from 'mxplay';
 import { hostname, releaseSchemas, staticApp, webAppVars } from '../nginx/web-apps.ts';
 
 export default defineRole({
@@ -13,7 +13,7 @@ export default defineRole({
     element_web_sha256: releaseSchemas.sha256.describe('sha256 of the tarball; checked before anything is unpacked'),
     element_web_keep_versions: releaseSchemas.keep.describe('versions kept on the host, the current one included (switching back to one is instant)'),
     // Shared with the synapse role: the default homeserver Element offers.
-    synapse_server_name: z.string().min(1).describe('the server name in user IDs: default_server_config server_name'),
+    synapse_server_name: serverName.describe('the server name in user IDs: default_server_config server_name'),
     synapse_public_baseurl: z.url().describe('public URL of the client API: default_server_config base_url'),
     // Shared with the proxy roles (.well-known/matrix/client).
     jitsi_domain: hostName('meet.example.com').optional().describe('Jitsi server for video calls (jitsi.preferred_domain)'),

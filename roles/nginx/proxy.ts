@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
-  z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port,
+  z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port, serverName,
   type Resource, type Task,
 } from 'mxplay';
 import { jitsiSharedVars } from '../jitsi/shared.ts';
@@ -21,7 +21,7 @@ export const SELF_SIGNED_DIR = '/etc/ssl/mxplay-selfsigned';
 
 export const proxyVars = {
   // Shared with the synapse role (same names, same types and defaults).
-  synapse_server_name: z.string().min(1)
+  synapse_server_name: serverName
     .describe('the server name in user IDs; its https://<name>/.well-known/matrix/* delegates to the Matrix host'),
   synapse_public_baseurl: z.url({ protocol: /^https$/ })
     .refine((u) => ['', '443'].includes(new URL(u).port), 'the proxy serves clients on port 443: no other port here')

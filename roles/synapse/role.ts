@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
-  postgresRole, postgresDatabase, pipedFrom, q, type Facts,
+  postgresRole, postgresDatabase, pipedFrom, q, serverName, type Facts,
 } from 'mxplay';
 import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from './fragment.ts';
 
@@ -13,7 +13,7 @@ export default defineRole({
   name: 'synapse',
   description: 'Synapse from apt, configured by conf.d fragments, on PostgreSQL',
   vars: z.object({
-    synapse_server_name: z.string().min(1).describe('the server name in user IDs (@user:server_name); cannot change later'),
+    synapse_server_name: serverName.describe('the server name in user IDs (@user:server_name); cannot change later'),
     synapse_public_baseurl: z.url().describe('public URL of the client API, e.g. https://matrix.example.com/'),
     ...synapseSharedVars,
     synapse_matrix_org_keyring: z.string().optional()

@@ -106,7 +106,8 @@ export function extraVarsForApply(saved: PlanExtraVar[], given: string[], planFi
   const missing = secretKeys.filter((k) => !byKey.has(k));
   if (missing.length) {
     throw new UserError(
-      `the plan was made with secret extra vars it does not store: give them again, e.g. mxplay apply ${planFile} ${missing.map((k) => `-e ${k}=…`).join(' ')}`,
+      `the plan was made with secret extra vars it does not store: give them again, e.g. mxplay apply ${planFile} ${missing.map((k) => `-e ${k}=…`).join(' ')} ` +
+        '(a secret in argv is seen by every process and kept in shell history: next time make the plan with -e @FILE, which apply reads again)',
       { file: planFile },
     );
   }

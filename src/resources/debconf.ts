@@ -16,6 +16,8 @@ export interface DebconfState {
 export function planDebconf(o: DebconfOptions, s: DebconfState): PlanResult {
   const want = String(o.value);
   if (s.value === want) return null;
+  // debconf-set-selections reads one answer per line: a line break would add an answer of its own.
+  if (/[\r\n]/.test(want)) throw new Error(`debconf ${o.question}: an answer cannot hold a line break`);
   const line = `${o.package} ${o.question} ${o.vtype} ${want}`;
   return {
     action: s.value === null ? '+' : '~',

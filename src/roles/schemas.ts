@@ -22,3 +22,15 @@ export const hostOrIp = (example = 'localhost') =>
 export const absolutePath = z.string().regex(/^(\/[A-Za-z0-9._+@-]+)+$/, 'an absolute path like /var/www/app (letters, digits and . _ - + @; no trailing /)');
 
 export const port = z.number().int().min(1).max(65535);
+
+/**
+ * A Matrix server name, as the spec defines it: a host name, an IPv4 address or a bracketed IPv6
+ * address, with an optional port. It goes into user IDs, config files and debconf's line format.
+ */
+export const serverName = z.string().refine((s) => {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(s);
+  if (!m) return false;
+  const host = m[1]!;
+  const hostOk = host.startsWith('[') ? isIP(host.slice(1, -1)) === 6 : isHostName(host) || isIP(host) === 4;
+  return hostOk && (m[2] === undefined || (Number(m[2]) >= 1 && Number(m[2]) <= 65535));
+}, 'a server name like example.com or example.com:8448 (a host name or IP address, optionally a port)');

@@ -3,7 +3,6 @@
 // are not on this machine: each is decoded by a small reference reader written from the program's
 // own parser (named at each), kept to the rules that matter for one value. Jinja2 is the real one
 // when python3 has it.
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   apacheString, envValue, htmlText, jinjaHtmlText, nginxLiteral, nginxString, turnserverOption, TURNSERVER_LINE_MAX,
