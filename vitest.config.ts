@@ -7,6 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
+          // Tests that build whole roles load their bundles: seconds on a busy 2-core machine.
+          testTimeout: 30_000,
         },
       },
       {

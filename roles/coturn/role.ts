@@ -78,6 +78,8 @@ export default defineRole({
     coturn_realm: z.string().min(1)
       .refine((s) => oneLine(s) && Buffer.byteLength(s) <= REALM_MAX_BYTES,
         `one line of at most ${REALM_MAX_BYTES} bytes (coturn's limit for a realm): no line break or NUL`)
+      // coturn answers 400 to a request whose realm holds blanks, quotes or a backslash (is_secure_string).
+      .refine((s) => !/[^\S\r\n\u2028\u2029]|['"\\]|[^\P{Cc}\r\n\0]/u.test(s), 'no spaces, quotes, backslashes or control characters (coturn refuses such a realm in every request)')
       .describe('TURN realm, usually the public TURN host name; also the host in the default turn_uris'),
     coturn_shared_secret: secret()
       .refine((s) => oneLine(s) && Buffer.byteLength(s) <= SECRET_MAX_BYTES,

@@ -49,7 +49,7 @@ export default defineRole({
     synapse_email_notif_from: z.string().optional().describe("the synapse_email role's sender: open-email registration needs it"),
     synapse_presence: z.boolean().default(true),
     synapse_password_localdb_enabled: z.boolean().default(true).describe('allow passwords from the local database (LDAP setups may turn it off)'),
-    synapse_password_policy: z.object({
+    synapse_password_policy: z.strictObject({
       minimum_length: z.number().int().min(1).default(12),
       require_digit: z.boolean().default(false),
       require_symbol: z.boolean().default(false),
@@ -59,13 +59,19 @@ export default defineRole({
     synapse_mau_limit: z.number().int().positive().optional().describe('block the server above this many monthly active users'),
     synapse_admin_user: z.string().regex(/^[a-z0-9._=\-/]+$/, 'a Matrix localpart (lowercase)').optional(),
     // register_new_matrix_user strips the password it reads: leading or trailing blanks would be lost.
-    synapse_admin_password: secret().refine((s) => s.trim() === s, 'no leading or trailing spaces or line breaks (Synapse\'s registration tool strips them)').optional(),
+    // It also reads the password file in text mode, where a CR becomes a line feed.
+    synapse_admin_password: secret().refine((s) => !/^[\s\x1c-\x1f\x85]|[\s\x1c-\x1f\x85]$/.test(s) && !s.includes('\r'), 'no leading or trailing spaces or line breaks, and no carriage return (Synapse\'s registration tool strips or changes them)').optional(),
   }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
     path: ['synapse_matrix_org_keyring'],
     message: 'the matrix.org package source needs the path of its archive key',
   }).refine((v) => v.synapse_registration !== 'open-email' || (v.synapse_email_enabled !== false && !!v.synapse_email_notif_from), {
     path: ['synapse_registration'],
     message: 'open-email registration sends a verification mail: configure the synapse_email role (synapse_email_notif_from, SMTP settings)',
+  }).superRefine((v, ctx) => {
+    // One without the other would silently register no admin: the error points at the one that is set.
+    if (!v.synapse_admin_user === !v.synapse_admin_password) return;
+    const [given, missing] = v.synapse_admin_user ? ['synapse_admin_user', 'synapse_admin_password'] : ['synapse_admin_password', 'synapse_admin_user'];
+    ctx.addIssue({ code: 'custom', path: [given], message: `${given} needs ${missing}: the first admin is registered only with both` });
   }),
   tasks: (v, ctx) => {
     const flavour = FLAVOURS[v.synapse_package_source];

@@ -16,14 +16,18 @@ export default defineRole({
       .describe('the LDAP server. Required when enabled'),
     synapse_ldap_start_tls: z.boolean().default(true).describe('STARTTLS on an ldap:// connection'),
     synapse_ldap_base: z.string().min(1).optional().describe('search base of the users, e.g. ou=people,dc=example,dc=com. Required when enabled'),
-    synapse_ldap_attributes: z.object({
+    synapse_ldap_attributes: z.strictObject({
       uid: z.string().min(1).default('uid').describe('attribute that is the Matrix localpart'),
       mail: z.string().min(1).default('mail'),
       name: z.string().min(1).default('cn').describe('attribute used as display name'),
     }).prefault({}).describe('LDAP attributes for localpart, mail and display name'),
     synapse_ldap_bind_dn: z.string().min(1).optional()
       .describe('search mode: the DN Synapse binds as to look users up (unset: simple bind as uid=<user>,<base>)'),
-    synapse_ldap_bind_password: secret().optional().describe('password of synapse_ldap_bind_dn'),
+    // ldap3 prepares a bind password with SASLprep (RFC 4013), which refuses control characters and
+    // changes other spaces and invisible characters: such a password would never match the directory's.
+    synapse_ldap_bind_password: secret()
+      .refine((s) => !/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Co}\p{Cs}]|[^\P{Zs} ]/u.test(s), 'no control, invisible or non-ASCII space characters (SASLprep, which LDAP binds use, refuses or changes them)')
+      .optional().describe('password of synapse_ldap_bind_dn'),
     synapse_ldap_filter: z.string().regex(/^\(.*\)$/, 'an LDAP filter in parentheses, e.g. (objectClass=inetOrgPerson)').optional()
       .describe('extra filter users must match, e.g. (objectClass=inetOrgPerson)'),
     ...synapseSharedVars,

@@ -3,7 +3,15 @@
 // one `debconf-communicate` for every question, one psql session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
 // on a host with 60 resources that was most of a no-op run.
+import { randomBytes } from 'node:crypto';
+import { dbArg } from './postgres.ts';
 import { pipedFrom, q } from './sh.ts';
+
+/**
+ * The line psql prints before each query's rows. Rows are data (a setting, a name) and can hold any
+ * line, so the marker carries a token drawn when mxplay starts, which no stored value can know.
+ */
+export const QUERY_MARK = `@@q-${randomBytes(8).toString('hex')}`;
 
 /** What a resource wants to know. `sha`: the content it wants; a file whose content differs is sent back. */
 export interface FactQuery {
@@ -93,11 +101,12 @@ export function factsScript(queries: FactQuery[]): string {
   }
   if (sql.length) {
     out.push('echo "@@mxp facts sql"', `if ! command -v psql >/dev/null 2>&1; then echo 'DOWN|PostgreSQL is not installed'; else`);
-    for (const db of uniq(sql.map((x) => x.db))) {
+    // Each database by its index (its name can hold anything); psql's own lines all start with |.
+    for (const [n, db] of uniq(sql.map((x) => x.db)).entries()) {
       // Each query after a marker line; the first error stops the session (its message follows).
-      const body = sql.map((x, i) => [x, i] as const).filter(([x]) => x.db === db).map(([x, i]) => `\\echo @@q ${i}\n${x.query};`);
+      const body = sql.map((x, i) => [x, i] as const).filter(([x]) => x.db === db).map(([x, i]) => `\\echo ${QUERY_MARK} ${i}\n${x.query};`);
       // Every line prefixed with |: an empty value is a line too.
-      out.push(`echo '@@db ${db.replaceAll("'", '')}'`, pipedFrom(`${body.join('\n')}\n`, `runuser -u postgres -- psql -X -At -F '|' -v ON_ERROR_STOP=1 -d ${q(db)} 2>&1 | sed 's/^/|/'`));
+      out.push(`echo '@@db ${n}'`, pipedFrom(`${body.join('\n')}\n`, `runuser -u postgres -- psql -X -At -F '|' -v ON_ERROR_STOP=1 -d ${dbArg(db)} 2>&1 | sed 's/^/|/'`));
     }
     out.push('fi');
   }
@@ -170,13 +179,15 @@ function sqlResults(sql: { db: string; query: string }[], lines: string[]) {
   const installed = !lines.some((l) => l.startsWith('DOWN|'));
   const seen = new Map<number, { rows: string[][]; error?: string }>();
   const dbError = new Map<string, string>();
+  const dbs = uniq(sql.map((x) => x.db));
   let db = '';
   let current: { rows: string[][]; error?: string } | undefined;
   for (const raw of lines) {
     const line = raw.startsWith('|') ? raw.slice(1) : raw;
-    const marker = /^@@q (\d+)$/.exec(line);
-    if (line.startsWith('@@db ')) {
-      db = line.slice(5);
+    const marker = line.startsWith(`${QUERY_MARK} `) ? /^\S+ (\d+)$/.exec(line) : null;
+    // The database line is the script's own echo: psql's output always starts with |.
+    if (raw.startsWith('@@db ')) {
+      db = dbs[Number(line.slice(5))] ?? '';
       current = undefined;
     } else if (marker) {
       seen.set(Number(marker[1]), (current = { rows: [] }));

@@ -2,9 +2,16 @@ import { createHash, createHmac, pbkdf2Sync } from 'node:crypto';
 import { pipedFrom, q } from './sh.ts';
 import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
+/**
+ * psql's database argument for any name. A bare name holding `=` (or starting `postgres://`) would
+ * be read as a whole connection string, so the name always goes as `dbname='…'`, quoted as libpq
+ * quotes connection values (`\` and `'` escaped).
+ */
+export const dbArg = (db: string) => q(`dbname='${db.replace(/[\\']/g, (c) => `\\${c}`)}'`);
+
 /** SQL run as the postgres superuser over the local socket, read from stdin (no secret in argv). */
 function psql(sql: string, db = 'postgres'): string {
-  return pipedFrom(`${sql}\n`, `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${q(db)}`);
+  return pipedFrom(`${sql}\n`, `runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d ${dbArg(db)}`);
 }
 
 export const ident = (s: string) => `"${s.replaceAll('"', '""')}"`;

