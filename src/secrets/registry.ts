@@ -71,6 +71,8 @@ export function renderings(v: string): string[] {
  */
 export class SecretRegistry {
   private readonly values: string[] = [];
+  /** Access credentials (SSH and sudo passwords, key passphrases): masked, but not inputs of a plan. */
+  private readonly credentials = new Set<string>();
   private compiled: { re: RegExp; owner: (match: string) => number } | null = null;
 
   /** Adds a secret value (and so all its renderings); returns it, for use in expressions. */
@@ -80,6 +82,15 @@ export class SecretRegistry {
       this.compiled = null;
     }
     return value;
+  }
+
+  /**
+   * A password or passphrase used to reach hosts: masked like every secret, but left out of key(),
+   * so a plan made with a passphrase typed in is not refused at apply for one held by the agent.
+   */
+  addCredential(value: string): string {
+    if (value.length >= MIN_FORM) this.credentials.add(value);
+    return this.add(value);
   }
 
   has(value: string): boolean {
@@ -187,6 +198,6 @@ export class SecretRegistry {
    * fingerprint cannot be used to test a guess of one secret without knowing all of them.
    */
   key(): Buffer {
-    return createHash('sha256').update([...this.values].sort().join('\0')).digest();
+    return createHash('sha256').update(this.values.filter((v) => !this.credentials.has(v)).sort().join('\0')).digest();
   }
 }

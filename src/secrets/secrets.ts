@@ -4,7 +4,7 @@ import { MASK, type SecretRegistry } from './registry.ts';
 
 /** How the name of a variable (or a config key) that holds a secret ends. */
 const SECRET_NAME_ENDINGS = ['secret', 'password', 'passwd', 'token', 'pepper', 'private_key'];
-const SECRET_NAME = new RegExp(`(${SECRET_NAME_ENDINGS.join('|')})$`, 'i');
+const SECRET_NAME = new RegExp(`(${[...SECRET_NAME_ENDINGS, '[_-]pass'].join('|')})$`, 'i');
 
 /**
  * `key: value`, `key=value` and `"key": "value"` whose key names a secret (…secret, …password,

@@ -70,6 +70,9 @@ describe('looksSecret', () => {
     ['api_token', true],
     ['PASSWD', true],
     ['tls_private_key', true],
+    ['ansible_become_pass', true],
+    ['ansible_ssh_pass', true],
+    ['compass', false],
     ['password_file', false],
     ['secret_file', false],
     ['server_name', false],
@@ -239,5 +242,18 @@ describe('every rendering of a secret is masked', () => {
     for (let i = 0; i + 6 <= secretValue.length; i++) expect(out).not.toContain(secretValue.slice(i, i + 6));
     const b64 = Buffer.from(secretValue).toString('base64');
     for (let i = 4; i + 8 <= b64.length - 4; i += 4) expect(out).not.toContain(b64.slice(i, i + 8));
+  });
+});
+
+describe('access credentials', () => {
+  it('are masked like every secret but are not inputs of a plan (the key of its fingerprints)', () => {
+    const r = new SecretRegistry();
+    r.add('inventory-secret-1');
+    const before = r.key().toString('hex');
+    r.addCredential('sudo-password-typed-in');
+    expect(r.mask('[sudo] sudo-password-typed-in')).toBe('[sudo] ********');
+    expect(r.key().toString('hex')).toBe(before);
+    r.add('another-input-secret');
+    expect(r.key().toString('hex')).not.toBe(before);
   });
 });
