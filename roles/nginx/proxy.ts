@@ -17,6 +17,8 @@ import { jitsiSharedVars } from '../jitsi/shared.ts';
 import { templateEncoders, webAppNames, webAppVars } from './web-apps.ts';
 
 export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
+/** Default of proxy_upstream_timeout, in seconds (see there): above Synapse's ~305 s worst case. */
+export const PROXY_UPSTREAM_TIMEOUT = 330;
 export const SELF_SIGNED_DIR = '/etc/ssl/mxplay-selfsigned';
 
 export const proxyVars = {
@@ -32,6 +34,13 @@ export const proxyVars = {
     .describe("Synapse's upload limit; the proxy's request body limit follows it"),
 
   proxy_synapse_host: hostOrIp('synapse.internal').default('127.0.0.1').describe('address of Synapse as seen from the proxy'),
+  // Synapse answers a client request that waits on another server (an invite, a join, a profile
+  // or key query) only once its federation client gives up: with its defaults (federation:
+  // client_timeout 60s, max_short_retries 3, max_short_retry_delay 2s) up to 4 attempts of 60 s
+  // each plus ~5 s of back-off, and up to 60 s more to read a body: about 305 s. The proxies' own
+  // 60 s would cut such a request short with a 504 of their own instead of Synapse's answer.
+  proxy_upstream_timeout: z.number().int().min(1).max(86400).default(PROXY_UPSTREAM_TIMEOUT)
+    .describe(`seconds the proxy waits for Synapse to answer (nginx proxy_read_timeout and proxy_send_timeout, Apache ProxyTimeout, on the Matrix virtual hosts); the default outlasts Synapse's own federation retries of a client request (4 x client_timeout 60 s + back-off + body, ~305 s), so the client gets Synapse's answer rather than the proxy's own 504 (nginx) or 502 (Apache); raise it with Synapse's federation client_timeout / max_short_retries`),
   proxy_serve_base_domain: z.boolean().default(false)
     .describe('this host also serves https://<synapse_server_name>/ (only its /.well-known/matrix/*); otherwise publish those documents on the base domain yourself (see README)'),
   proxy_federation_port: z.union([z.literal(443), z.literal(8448)]).default(443)
@@ -54,7 +63,7 @@ export const proxyVars = {
     .describe('serve https://<jitsi_domain>/ proxied to the Jitsi web container (role jitsi), websockets included'),
   proxy_jitsi_host: hostOrIp('jitsi.internal').default('127.0.0.1').describe("address of the Jitsi web container's published HTTP port as seen from the proxy"),
   ...jitsiSharedVars,
-  proxy_support_contacts: z.array(z.object({
+  proxy_support_contacts: z.array(z.strictObject({
     role: z.enum(['m.role.admin', 'm.role.security']).default('m.role.admin'),
     matrix_id: z.string().regex(/^@[^:]+:.+$/, 'a Matrix user ID like @admin:example.com').optional(),
     email_address: z.email().optional(),

@@ -10,12 +10,12 @@ export default defineRole({
     postgres_listen_addresses: z.string().default('localhost')
       .describe("addresses the server listens on ('localhost', '*', or a list); remote clients also need pg_hba.conf entries"),
     postgres_users: z
-      .array(z.object({ name: z.string().min(1), password: secret() }))
+      .array(z.strictObject({ name: z.string().min(1), password: secret() }))
       .default([])
       .describe('login roles to create, each with its password'),
     postgres_databases: z
       .array(
-        z.object({
+        z.strictObject({
           name: z.string().min(1),
           owner: z.string().min(1),
           encoding: z.string().default('UTF8'),

@@ -36,6 +36,10 @@ export default defineRole({
       path: ['synapse_email_smtp_user'],
       message: 'an SMTP password needs its user (synapse_email_smtp_user)',
     })
+    .refine((v) => !v.synapse_email_smtp_user || !!v.synapse_email_smtp_pass, {
+      path: ['synapse_email_smtp_user'],
+      message: 'an SMTP user needs its password (synapse_email_smtp_pass): Synapse would try to log in without one',
+    })
     .refine((v) => !v.synapse_email_force_tls || v.synapse_email_enable_tls, {
       path: ['synapse_email_force_tls'],
       message: 'force_tls needs synapse_email_enable_tls: true',

@@ -7,6 +7,7 @@ import { compareInputs, extraVarsForApply, planInputs, registerLikelySecrets } f
 import { hostRecords } from '../plan-file/make.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import type { AccessOptions } from '../transport/credentials.ts';
 import { toMaskedJson } from '../ui/plan-json.ts';
 import { buildRun, planRun, reviewAndApply, type RunInputs } from './run.ts';
 
@@ -19,6 +20,7 @@ export interface ApplyArgs {
   extraVars: string[];
   forks: number;
   hostKeyChecking?: HostKeyChecking;
+  access?: AccessOptions;
   secrets: SecretRegistry;
 }
 
@@ -56,6 +58,7 @@ export async function applyCommand(a: ApplyArgs): Promise<number> {
     ...(i.skipTags ? { skipTags: i.skipTags } : {}),
     extraVars: extraVarsForApply(i.extraVars, a.extraVars, a.plan),
     ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}),
+    ...(a.access ? { access: a.access } : {}),
     secrets: a.secrets,
   };
   const built = await buildRun(inputs);

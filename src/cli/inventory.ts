@@ -1,7 +1,9 @@
 import { stdout } from 'node:process';
 import { stringify } from 'yaml';
-import { UserError } from '../errors.ts';
-import { loadInventory } from '../inventory/inventory.ts';
+import { UserError, UserErrors } from '../errors.ts';
+import { hostLayer } from '../roles/vars.ts';
+import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
+import { ansibleListShape, loadInventory } from '../inventory/inventory.ts';
 import { requireHosts } from '../inventory/patterns.ts';
 import { availableRoles, loadRole, roleSearchPath } from '../roles/loader.ts';
 import type { z } from 'zod';
@@ -27,8 +29,24 @@ function addBySecretKeys(v: unknown, secrets: SecretRegistry, underSecretKey = f
   else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) addBySecretKeys(x, secrets, underSecretKey || looksSecret(k));
 }
 
-export async function inventoryCommand(a: { inventory: string; host?: string; json: boolean; secrets: SecretRegistry }): Promise<number> {
+/**
+ * `mxplay inventory`: each host's groups and merged vars (secrets masked), with --host where each
+ * value came from; with --list, the JSON `ansible-inventory --list` prints (groups with their
+ * children and hosts, `_meta.hostvars`), to compare the two readings of one inventory.
+ */
+export async function inventoryCommand(a: { inventory: string | string[]; host?: string; json: boolean; list?: boolean; secrets: SecretRegistry }): Promise<number> {
   const inv = loadInventory(a.inventory);
+  // --list shows the values as written, before Jinja, as ansible-inventory --list does.
+  const written = new Map([...inv.hosts.values()].map((h) => [h.name, h.vars]));
+  // Jinja in values: shown evaluated, as each host gets them (their origin says "templated").
+  const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? hostLayer(inv.hosts.get(h)!) : undefined), a.secrets, undefined, new Set(inv.secretValues));
+  const errors: UserError[] = [];
+  const evaluated = [...inv.hosts.values()].map((h) => ({ h, t: templateVars(hostLayer(h), world, h.name, errors) }));
+  if (errors.length) throw new UserErrors(errors);
+  for (const { h, t } of evaluated) {
+    h.vars = t.values;
+    h.origins = Object.fromEntries(Object.keys(h.vars).map((k) => [k, t.origin(k) ?? h.origins[k]!]));
+  }
   const names = a.host ? requireHosts(inv, a.host, '--host') : [...inv.hosts.keys()];
   const schemas = await varSchemas();
   for (const v of inv.secretValues) a.secrets.add(v);
@@ -39,6 +57,16 @@ export async function inventoryCommand(a: { inventory: string; host?: string; js
       if (s) collectSecrets(s, v, a.secrets);
     }
     addBySecretKeys(h.vars, a.secrets);
+  }
+  world.registerDerived();
+  const masked = (vars: Record<string, unknown>) => {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(vars)) out[k] = looksSecret(k) || (typeof v === 'string' && a.secrets.has(v)) ? '********' : v;
+    return out;
+  };
+  if (a.list) {
+    stdout.write(a.secrets.mask(JSON.stringify(ansibleListShape(inv, (h) => masked(written.get(h.name) ?? h.vars)), null, 4) + '\n'));
+    return 0;
   }
   const out: Record<string, unknown> = {};
   for (const n of names) {

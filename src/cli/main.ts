@@ -10,11 +10,13 @@ Usage:
   mxplay plan PLAYBOOK -i INVENTORY [-o FILE]  the plan of run --check, saved for review and apply
   mxplay show PLAN.json [--format F]           a saved plan as text, markdown or json
   mxplay apply PLAN.json [--yes]               apply exactly that plan; refuses if anything changed since
-  mxplay inventory -i INVENTORY [--host H]     resolved hosts and merged vars (secrets masked)
+  mxplay inventory -i INVENTORY [--host H]     resolved hosts and merged vars (secrets masked);
+                                               --list: as ansible-inventory --list prints it
   mxplay roles [NAME]                          roles and their variables
 
 Run options:
-  -i, --inventory NAME|PATH   inventory/NAME.yml, inventory/NAME/, or a path
+  -i, --inventory NAME|PATH   inventory/NAME.yml, inventory/NAME/, or a path (YAML, INI, a
+                              folder, or host1,host2); repeatable: merged in order
   --check                     dry run: plan and diffs, change nothing
   --detailed-exitcode         with --check: exit 2 when changes are pending
   --diff                      also print each diff while applying
@@ -27,6 +29,21 @@ Run options:
   --host-key-checking MODE    strict (default), accept-new, off; a host's stricter
                               mxplay_host_key_checking in the inventory wins
   --json                      machine-readable plan and results on stdout
+
+Access options (run, plan, apply; the inventory's ansible_* variables win over them):
+  -u, --user USER             login user (ansible_user)
+  --private-key FILE          private key (ansible_ssh_private_key_file)
+  --jump [USER@]HOST[:PORT]   jump host(s), comma-separated (ProxyJump, as ssh -J: over
+                              ssh_config's; a host's ansible_ssh_common_args wins)
+  -k, --ask-pass              ask for the SSH password (ansible_password)
+  -K, --ask-become-pass       ask for the sudo password (ansible_become_password); without
+                              a terminal, passwords are read from stdin, one line each
+
+Vault options (run, plan, apply, inventory): Ansible Vault files and !vault values
+  --vault-password-file FILE  the vault password: FILE's content, or an executable FILE's
+                              output (repeatable; also ANSIBLE_VAULT_PASSWORD_FILE)
+  --vault-id [ID@]SOURCE      a password for vault id ID from a file, a script or 'prompt'
+  -J, --ask-vault-pass        ask for the vault password on the terminal
 
 Plan options (and the run options -i -l -t --skip-tags -e -f --host-key-checking --detailed-exitcode):
   -o, --output FILE           write the plan to FILE (apply reads the json form)
@@ -56,7 +73,8 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
     args: argv,
     allowPositionals: true,
     options: {
-      inventory: { type: 'string', short: 'i' },
+      inventory: { type: 'string', short: 'i', multiple: true },
+      list: { type: 'boolean' },
       check: { type: 'boolean', short: 'C' },
       'detailed-exitcode': { type: 'boolean' },
       diff: { type: 'boolean', short: 'D' },
@@ -72,6 +90,15 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
       output: { type: 'string', short: 'o' },
       format: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      'vault-password-file': { type: 'string', multiple: true },
+      'vault-pass-file': { type: 'string', multiple: true },
+      'vault-id': { type: 'string', multiple: true },
+      'ask-vault-pass': { type: 'boolean', short: 'J' },
+      user: { type: 'string', short: 'u' },
+      'private-key': { type: 'string' },
+      jump: { type: 'string' },
+      'ask-pass': { type: 'boolean', short: 'k' },
+      'ask-become-pass': { type: 'boolean', short: 'K' },
     },
   });
   const [cmd, arg] = positionals;
@@ -80,8 +107,9 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
     return cmd || o.help ? 0 : 1;
   }
   const needInventory = () => {
-    if (!o.inventory) throw new UserError('-i INVENTORY is required (e.g. -i lab or -i inventory/prod/)');
-    return o.inventory;
+    if (!o.inventory?.length) throw new UserError('-i INVENTORY is required (e.g. -i lab or -i inventory/prod/)');
+    // Several -i are merged in order (the later wins for the same variable); one stays a string (the saved plan's form).
+    return o.inventory.length === 1 ? o.inventory[0]! : o.inventory;
   };
   const forks = () => {
     const n = Number(o.forks ?? 10);
@@ -93,6 +121,16 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
     if (hkc && !['strict', 'accept-new', 'off'].includes(hkc)) throw new UserError('--host-key-checking is strict, accept-new or off');
     return hkc as HostKeyChecking | undefined;
   };
+  const access = () => {
+    const a = {
+      ...(o.user ? { user: o.user } : {}),
+      ...(o['private-key'] ? { privateKey: o['private-key'] } : {}),
+      ...(o.jump ? { jump: o.jump } : {}),
+      ...(o['ask-pass'] ? { askPass: true } : {}),
+      ...(o['ask-become-pass'] ? { askBecomePass: true } : {}),
+    };
+    return Object.keys(a).length ? { access: a } : {};
+  };
   const runInputs = (playbook: string) => {
     const hkc = hostKeyChecking();
     return {
@@ -103,9 +141,21 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
       ...(o['skip-tags'] ? { skipTags: list(o['skip-tags'])! } : {}),
       extraVars: o['extra-vars'] ?? [],
       ...(hkc ? { hostKeyChecking: hkc } : {}),
+      ...access(),
       secrets,
     };
   };
+  if (['run', 'plan', 'apply', 'inventory'].includes(cmd)) {
+    // Vault passwords before any file is read (asked once, up front, as Ansible does); they are secrets too.
+    const { setVaultSecrets, vaultSecretsFromOptions } = await import('../config/vault.ts');
+    const vault = await vaultSecretsFromOptions({
+      passwordFiles: [...(o['vault-password-file'] ?? []), ...(o['vault-pass-file'] ?? [])],
+      vaultIds: o['vault-id'] ?? [],
+      askVaultPass: !!o['ask-vault-pass'],
+    });
+    for (const v of vault) secrets.add(v.password);
+    setVaultSecrets(vault);
+  }
   switch (cmd) {
     case 'run': {
       if (!arg) throw new UserError('run needs a playbook, e.g. mxplay run site.yml -i prod');
@@ -148,12 +198,13 @@ export async function main(argv: string[], secrets = new SecretRegistry()): Prom
         extraVars: o['extra-vars'] ?? [],
         forks: forks(),
         ...(hkc ? { hostKeyChecking: hkc } : {}),
+        ...access(),
         secrets,
       });
     }
     case 'inventory': {
       const { inventoryCommand } = await import('./inventory.ts');
-      return inventoryCommand({ inventory: needInventory(), ...(o.host ? { host: o.host } : {}), json: !!o.json, secrets });
+      return inventoryCommand({ inventory: needInventory(), ...(o.host ? { host: o.host } : {}), json: !!o.json, list: !!o.list, secrets });
     }
     case 'roles': {
       const { rolesCommand } = await import('./roles.ts');

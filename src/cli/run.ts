@@ -8,6 +8,7 @@ import { loadPlaybook, type Playbook } from '../playbook/playbook.ts';
 import { parseExtraVars } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { planSummary, renderPlan } from '../ui/plan-text.ts';
 import { planToJson, toMaskedJson } from '../ui/plan-json.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
@@ -18,12 +19,15 @@ import { unifiedDiff } from '../ui/diff.ts';
 /** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
 export interface RunInputs {
   playbook: string;
-  inventory: string;
+  /** One -i, or several (merged in order). */
+  inventory: string | string[];
   limit?: string;
   tags?: string[];
   skipTags?: string[];
   extraVars: string[];
   hostKeyChecking?: HostKeyChecking;
+  /** -u, --private-key, --jump, -k, -K. */
+  access?: AccessOptions;
   /** The run's secrets: filled while building, used by every output. */
   secrets: SecretRegistry;
 }
@@ -59,14 +63,16 @@ export interface Planned {
 export async function buildRun(a: RunInputs): Promise<Built> {
   const inventory = loadInventory(a.inventory);
   const playbook = loadPlaybook(a.playbook);
+  const connection = { ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) };
   const works = await buildWork(playbook, inventory, {
     extraVars: parseExtraVars(a.extraVars),
     secrets: a.secrets,
     ...(a.limit ? { limit: a.limit } : {}),
     ...(a.tags ? { tags: a.tags } : {}),
     ...(a.skipTags ? { skipTags: a.skipTags } : {}),
-    ...(a.hostKeyChecking ? { connection: { hostKeyChecking: a.hostKeyChecking } } : {}),
+    ...(Object.keys(connection).length ? { connection } : {}),
   });
+  await prepareAccess(works.map((w) => w.params), a.secrets);
   return { playbook, inventory, works, secrets: a.secrets };
 }
 

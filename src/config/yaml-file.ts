@@ -5,6 +5,8 @@ import { isatty } from 'node:tty';
 import { dirname, relative, resolve } from 'node:path';
 import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.ts';
+import { decryptVault, isVaultText } from './vault.ts';
+import { ansibleYamlOptions } from './yaml11.ts';
 
 /** A parsed YAML file that still knows the line of every key, for errors that point at file:line. */
 export interface YamlFile {
@@ -24,8 +26,10 @@ export function displayPath(file: string): string {
 }
 
 export function parseYaml(text: string, file: string): YamlFile {
+  if (isVaultText(text)) return parseVaultedYaml(text, file);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false });
+  // YAML 1.1 with PyYAML's scalars, as Ansible reads every file (yes is true, 0600 is 384): see yaml11.ts.
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true, prettyErrors: false, ...ansibleYamlOptions() });
   const shown = displayPath(file);
   const err = doc.errors[0];
   if (err) {
@@ -33,6 +37,8 @@ export function parseYaml(text: string, file: string): YamlFile {
     const opened = err.code === 'MISSING_CHAR' ? unclosedQuoteOffset(text) : undefined;
     const line = lineCounter.linePos(opened ?? err.pos[0]).line;
     const message = opened !== undefined ? 'this quoted string is never closed' : err.message.split('\n')[0];
+    // A scalar whose YAML 1.1 reading (Ansible's) is refused says why itself (yaml11.ts).
+    if (err.code === 'TAG_RESOLVE_FAILED') throw new UserError(err.message.split('\n')[0]!, { file: shown, line });
     throw new UserError(`malformed YAML: ${message}`, { file: shown, line });
   }
   const lines = new Map<string, number>();
@@ -63,8 +69,32 @@ export function parseYaml(text: string, file: string): YamlFile {
   };
 }
 
+/**
+ * A whole file encrypted with ansible-vault: its decrypted text, parsed. Every string in it is a
+ * secret (it was encrypted for a reason); errors in it point at lines of the decrypted text.
+ */
+function parseVaultedYaml(text: string, file: string): YamlFile {
+  const shown = displayPath(file);
+  const plain = decryptVault(text, { file: shown }, 'this file');
+  let y: YamlFile;
+  try {
+    y = parseYaml(plain, file);
+  } catch (e) {
+    if (e instanceof UserError) throw new UserError(`${e.message} (line of the decrypted text of this vault file)`, e.context);
+    throw e;
+  }
+  const secrets = new Set(y.secrets);
+  const walk = (v: unknown) => {
+    if (typeof v === 'string') { if (v !== '') secrets.add(v); }
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (isPlainObject(v)) Object.values(v).forEach(walk);
+  };
+  walk(y.data);
+  return { ...y, secrets: [...secrets] };
+}
+
 /** The tags a value can be read with from outside the file; each value they give is a secret. */
-export const SECRET_TAGS = ['!env', '!file', '!command'] as const;
+export const SECRET_TAGS = ['!env', '!file', '!command', '!vault'] as const;
 type SecretTag = (typeof SECRET_TAGS)[number];
 const isSecretTag = (t: string | undefined): t is SecretTag => (SECRET_TAGS as readonly string[]).includes(t ?? '');
 
@@ -72,10 +102,10 @@ const isSecretTag = (t: string | undefined): t is SecretTag => (SECRET_TAGS as r
 const chomp = (s: string) => s.replace(/\r?\n$/, '');
 
 /**
- * Replaces each `!env NAME`, `!file PATH` and `!command CMD` scalar by the value it names, once per
- * node (an alias of it reuses the value; the same command twice in a file runs once), and returns
- * the values. Any other tag the YAML schema does not know (`!vault`, `!foo`) is an error: kept as a
- * string, as the yaml library does, it would be used as the value itself.
+ * Replaces each `!env NAME`, `!file PATH`, `!command CMD` and `!vault |` (Ansible Vault) scalar by
+ * the value it names, once per node (an alias of it reuses the value; the same command twice in a
+ * file runs once), and returns the values. Any other tag the YAML schema does not know (`!foo`) is
+ * an error: kept as a string, as the yaml library does, it would be used as the value itself.
  */
 function resolveSecretTags(doc: Document, file: string, shown: string, lineCounter: LineCounter): string[] {
   const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
@@ -83,8 +113,7 @@ function resolveSecretTags(doc: Document, file: string, shown: string, lineCount
     const tag = w.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: (.*)$/.exec(w.message)?.[1] : undefined;
     if (tag === undefined || isSecretTag(tag)) continue;
     const shownTag = tag.replace(/^tag:yaml\.org,2002:/, '!!');
-    const vault = shownTag === '!vault' ? ': Ansible Vault is not supported; read the secret with !file or !command (a password manager) instead' : ` (mxplay knows ${SECRET_TAGS.join(', ')})`;
-    throw new UserError(`unknown YAML tag ${shownTag}${vault}`, { file: shown, line: lineAt(w.pos[0]) });
+    throw new UserError(`unknown YAML tag ${shownTag} (mxplay knows ${SECRET_TAGS.join(', ')})`, { file: shown, line: lineAt(w.pos[0]) });
   }
   const secrets = new Set<string>();
   const commands = new Map<string, string>();
@@ -98,6 +127,7 @@ function resolveSecretTags(doc: Document, file: string, shown: string, lineCount
       const arg = String(node.value ?? '').trim();
       if (!arg) throw new UserError(`${tag} needs ${tagArgument[tag]}`, { file: shown, line });
       const value = tag === '!env' ? fromEnv(arg, shown, line)
+        : tag === '!vault' ? decryptVault(arg, { file: shown, line })
         : tag === '!file' ? fromFile(arg, file, shown, line)
         : commands.get(arg) ?? fromCommand(arg, file, shown, line);
       if (tag === '!command') commands.set(arg, value);
@@ -112,6 +142,7 @@ const tagArgument: Record<SecretTag, string> = {
   '!env': 'the name of an environment variable',
   '!file': 'the path of a file',
   '!command': 'a shell command',
+  '!vault': 'an Ansible Vault text (ansible-vault encrypt_string)',
 };
 
 function fromEnv(name: string, shown: string, line: number | undefined): string {

@@ -5,11 +5,13 @@ import type { Play, Playbook } from '../playbook/playbook.ts';
 import { inlineTaskTypes } from '../playbook/inline-tasks.ts';
 import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
 import type { TaskContext } from '../roles/define.ts';
-import { fixedLayer, hostLayer, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type ExtraVarsLayer, type VarLayer } from '../roles/vars.ts';
+import { fixedLayer, hostLayer, isReservedVar, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type ExtraVarsLayer, type VarLayer } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { collectSecrets, deriveSecret } from '../secrets/secrets.ts';
 import type { PendingResource, Resource, RoleContext, Task } from '../resources/types.ts';
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
+import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
+import { snippetErrors } from './shell-check.ts';
 import type { HostWork, PlayWork, WorkItem } from './work.ts';
 
 export interface BuildOptions {
@@ -46,6 +48,9 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   const errors: UserError[] = [];
   // Values read from secret sources (!env, !file, !command) are secrets wherever they are used.
   for (const v of [...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues]) o.secrets.add(v);
+  // Jinja in variables: evaluated per host before validation, seeing the final merged values (-e too).
+  const literals = new Set([...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues]);
+  const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? mergeLayers([hostLayer(inv.hosts.get(h)!), o.extraVars]) : undefined), o.secrets, pb.dir, literals);
   const searchPath = roleSearchPath(pb.dir);
   const roles = new Map<string, LoadedRole>();
   for (const play of pb.plays) {
@@ -88,7 +93,10 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       let work = works.get(name);
       if (!work) {
         try {
-          const params = connectionParams(host, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
+          // Connection variables (ansible_host: "{{ … }}") are templated too, with -e in sight.
+          const hv = templateVars(mergeLayers([hl, o.extraVars]), world, name, errors, isReservedVar).values;
+          const templated = { ...host, vars: Object.fromEntries(Object.keys(host.vars).map((k) => [k, hv[k]])) };
+          const params = connectionParams(templated, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
           works.set(name, (work = { host, params, plays: [] }));
         } catch (e) {
           if (e instanceof UserError) { errors.push(e); continue; }
@@ -96,10 +104,13 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
         }
       }
       const merged = mergeLayers([hl, playLayer, o.extraVars]);
-      if (typeof merged.values.mxplay_master_secret === 'string') o.secrets.add(merged.values.mxplay_master_secret);
-      work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file));
+      const master = templateVars(merged, world, name, errors).values.mxplay_master_secret;
+      if (typeof master === 'string') o.secrets.add(master);
+      work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file, world));
     }
   }
+  // A variable a template reads is used, even if no role knows it (domain: in "{{ x }}.{{ domain }}").
+  for (const n of world.readNames) known.add(n);
   const unknownKeys = () => [...layerChecks.values()].flatMap((c) => unknownKeyErrors(c.layer, c.keys ?? known, c.ctx));
   let unknown = unknownKeys();
   if (unknown.length) {
@@ -115,6 +126,11 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   }
   errors.push(...unknown);
   if (!matchedAny) errors.push(noHostsError(pb, inv, o.limit));
+  for (const w of works.values()) errors.push(...notifyErrors(w, pb.file));
+  // Shell that would not parse on the hosts is an input error too, found before connecting.
+  errors.push(...(await snippetErrors([...works.values()], pb.file)));
+  // A template's result made from a secret (known now that roles' secret() values are) is one too.
+  world.registerDerived();
   if (errors.length) throw new UserErrors(errors);
   return [...works.values()];
 }
@@ -143,16 +159,18 @@ function buildPlay(
   errors: UserError[],
   checkLayer: (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys?: Set<string>) => void,
   file: string,
+  world: TemplateWorld,
 ): PlayWork {
+  const hostValues = templateVars(merged, world, hostName, errors).values;
   const items: WorkItem[] = [];
   // Roles' end-of-play tasks, after every role's and the play's own tasks.
   const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
   const ctxFor = (role: string): TaskContext => ({
     host: hostName,
-    hostVars: merged.values,
+    hostVars: hostValues,
     derivedSecret(purpose) {
-      const master = merged.values.mxplay_master_secret;
+      const master = hostValues.mxplay_master_secret;
       if (typeof master !== 'string' || master.length < 16) {
         throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
       }
@@ -170,7 +188,7 @@ function buildPlay(
       entryLayer,
       o.extraVars,
     ]);
-    const v = validateRoleVars(def.vars, roleMerged, { host: hostName, role: entry.role });
+    const v = validateRoleVars(def.vars, templateVars(roleMerged, world, hostName, errors), { host: hostName, role: entry.role });
     if (!v.ok) {
       errors.push(...v.errors);
       continue;
@@ -198,7 +216,7 @@ function buildPlay(
   for (const t of play.tasks) {
     const r = inlineTaskTypes[t.type].make(t.options);
     const all = [...play.tags, ...r.tags];
-    if (selected(all, o)) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all } });
+    if (selected(all, o)) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all }, ...(t.line !== undefined ? { line: t.line } : {}) });
   }
   items.push(...playEnd);
   for (const t of play.handlers) {
@@ -208,13 +226,39 @@ function buildPlay(
     }
     handlers.set(t.name, inlineTaskTypes[t.type].make(t.options));
   }
-  // A notify that names no handler is a typo that would silently never restart anything.
-  for (const it of items) {
-    for (const n of it.resource.notify) {
-      if (!handlers.has(n)) {
-        errors.push(new UserError(`${it.resource.type} ${it.resource.id} notifies '${n}', which no role or play defines`, { host: hostName, role: it.role, file }));
+  return { play, items, handlers };
+}
+
+/**
+ * Every notify of a host's plays must name a handler that will run: one of its own play, or of a
+ * later play of the same host. The second works, rather than being refused, because a multi-play
+ * deployment needs it (a CA trusted in one play must restart Synapse, whose handler belongs to the
+ * synapse role of a later play) and the engine already carries it safely: the notification is
+ * recorded on the host as soon as the change succeeds, kept by the host's run across plays, and
+ * fired once, at the end of the first later play that defines the handler (or at its
+ * flush_handlers), exactly as a notification left pending by an earlier run is. A handler that only
+ * an earlier play defines has had its turn by then: refused, saying so. A name no play defines is
+ * a typo that would silently never restart anything: refused.
+ */
+export function notifyErrors(w: HostWork, file: string): UserError[] {
+  const errors: UserError[] = [];
+  w.plays.forEach((pw, i) => {
+    for (const it of pw.items) {
+      for (const n of it.resource.notify) {
+        if (w.plays.slice(i).some((p) => p.handlers.has(n))) continue;
+        const earlier = w.plays.slice(0, i).find((p) => p.handlers.has(n));
+        const ctx = { host: w.host.name, ...(it.role !== 'tasks' ? { role: it.role } : {}), file, ...(it.line !== undefined ? { line: it.line } : {}) };
+        errors.push(
+          new UserError(
+            earlier
+              ? `${it.resource.type} ${it.resource.id} notifies '${n}', which only an earlier play ("${earlier.play.name}") defines: ` +
+                  'handlers run at the end of the play that defines them, so it would never run; define it in this play or a later one'
+              : `${it.resource.type} ${it.resource.id} notifies '${n}', which no role or play defines`,
+            ctx,
+          ),
+        );
       }
     }
-  }
-  return { play, items, handlers };
+  });
+  return errors;
 }

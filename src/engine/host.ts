@@ -1,6 +1,7 @@
 import { isUnresolved, type Resource } from '../resources/types.ts';
 import type { Connection } from '../transport/connection.ts';
 import { UnreachableError } from '../transport/errors.ts';
+import { BecomeError } from '../transport/become.ts';
 import { applyScript, busyMessage, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
 import { planItems, type HostPlan, type PlannedItem } from './plan.ts';
 import { allItems, label, type HostWork } from './work.ts';
@@ -10,6 +11,8 @@ export class ApplyFailure extends Error {}
 
 export type HostEvent =
   | { kind: 'changed'; item: PlannedItem }
+  /** A planned change found unneeded when it came to run: its guard (creates/unless) held by then. */
+  | { kind: 'skipped'; item: PlannedItem }
   | { kind: 'handler'; name: string }
   | { kind: 'step'; text: string };
 
@@ -17,6 +20,8 @@ export type HostEvent =
 export class HostRun {
   changed = 0;
   handlersRun: string[] = [];
+  /** Planned changes skipped at run time because their guard held by then: ok, not changed. */
+  skippedAtRun: PlannedItem[] = [];
   /** Handlers to run at the end of the play (or at a flush), in the order first notified. */
   private notified = new Set<string>();
 
@@ -27,7 +32,13 @@ export class HostRun {
 
   async probe(resources: Resource[]) {
     const r = await this.conn.run(probeScript(resources));
-    return parseProbeOutput(r.stdout, resources);
+    // The probe's last marker: without it the probe did not run to its end (killed, a shell that
+    // could not start, ...), and what it printed is no state to plan from.
+    if (!/^@@mxp pending$/m.test(r.stdout)) {
+      const said = r.stderr.trim().slice(-2000);
+      throw new ApplyFailure(`the probe failed (exit ${r.code})${said ? `: ${said}` : ', with nothing on stderr'}`);
+    }
+    return parseProbeOutput(r.stdout, resources, r.stderr);
   }
 
   /** One round trip: every resource of every play of this host, plus pending handlers. */
@@ -105,7 +116,11 @@ export class HostRun {
         else groups.push({ command: v, members: [p] });
         group = groups.length - 1;
       }
-      steps.push({ kind: 'change', id, script: p.change!.script, notify: p.item.resource.notify, ...(group !== undefined ? { group } : {}) });
+      const guard = p.change!.guard;
+      steps.push({
+        kind: 'change', id, script: p.change!.script, notify: p.item.resource.notify,
+        ...(group !== undefined ? { group } : {}), ...(guard ? { guard } : {}),
+      });
       const next = batch[id + 1];
       if (v && next?.item.resource.validate !== v) {
         const g = groups[group!]!;
@@ -118,6 +133,11 @@ export class HostRun {
       return s && s.kind === 'change' ? s.group : undefined;
     };
     batch.forEach((p, id) => {
+      if (out.skipped.has(id)) {
+        this.skippedAtRun.push(p);
+        emit({ kind: 'skipped', item: p });
+        return;
+      }
       const g = groupOf(id);
       const applied = out.ok.has(id) && (g === undefined || out.valid.has(g));
       if (!applied) return;
@@ -150,6 +170,7 @@ export class HostRun {
       if (out.busy !== undefined) throw new ApplyFailure(busyMessage(out.busy));
       return { res, out };
     } catch (e) {
+      if (e instanceof BecomeError) throw new ApplyFailure(e.message);
       if (!(e instanceof UnreachableError)) throw e;
       throw new UnreachableError(
         `${e.message} while applying. The changes sent are applied whole or not at all, and the handlers they notify stay pending on the host: run again to converge.`,

@@ -5,7 +5,7 @@ import type { Playbook } from '../playbook/playbook.ts';
 import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
 import { countChanges, type HostPlan } from './plan.ts';
 import { pool, serialBatches } from './pool.ts';
-import type { HostWork } from './work.ts';
+import { label, type HostWork } from './work.ts';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 
@@ -14,6 +14,8 @@ export interface HostResult {
   status: HostStatus;
   ok: number;
   changed: number;
+  /** Planned changes skipped when they came to run, their guard (creates/unless) holding by then: counted in ok. */
+  skippedAtRun?: string[];
   message?: string;
   handlers: string[];
   roundTrips: number;
@@ -35,7 +37,7 @@ export interface Session {
 }
 
 async function connect(w: HostWork): Promise<Connection> {
-  if (w.params.connection === 'local') return localConnection(w.host.name, w.params.become);
+  if (w.params.connection === 'local') return localConnection(w.host.name, w.params.become, { becomeUser: w.params.becomeUser, becomePassword: w.params.becomePassword });
   // ssh2 is the largest module we load: only when a host needs it.
   const { sshConnect } = await import('../transport/ssh.ts');
   return sshConnect(w.params);
@@ -45,11 +47,13 @@ function result(s: Session, host: string, status: HostStatus, message?: string):
   const run = s.runs.get(host);
   const plan = s.plans.get(host);
   const changed = run?.changed ?? 0;
+  const skipped = run?.skippedAtRun.map((p) => label(p.item.resource)) ?? [];
   const r: HostResult = {
     host,
     status,
-    ok: plan ? plan.items.filter((p) => p.status === 'ok' && !p.item.resource.marker).length : 0,
+    ok: (plan ? plan.items.filter((p) => p.status === 'ok' && !p.item.resource.marker).length : 0) + skipped.length,
     changed,
+    ...(skipped.length ? { skippedAtRun: skipped } : {}),
     handlers: run?.handlersRun ?? [],
     roundTrips: run?.conn.roundTrips ?? 0,
     seconds: (Date.now() - (s.started.get(host) ?? Date.now())) / 1000,

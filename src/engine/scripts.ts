@@ -107,10 +107,22 @@ mxp_fail() {
  */
 export function probeScript(resources: Resource[]): string {
   const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
-  const parts = resources.flatMap((r, i) => (typeof r.probe === 'string' ? [`echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>/dev/null`] : []));
+  // Each shell probe's stderr goes to a file of its own run: when the probe fails, its exit status
+  // and its stderr (base64, so no text of it can pass for a marker) follow its output, after an
+  // end line that is always printed last in its section (a probe printing one itself cannot be
+  // taken for it), so a failure is reported with the shell's own words for that resource.
+  const parts = resources.flatMap((r, i) =>
+    typeof r.probe === 'string'
+      ? [
+          `echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>"$MXP_PE"; MXP_PC=$?; echo; echo "@@mxp end ${i} $MXP_PC"; ` +
+            `if [ -s "$MXP_PE" ]; then tail -c 4000 "$MXP_PE" | base64 -w0; echo; fi`,
+        ]
+      : [],
+  );
+  const stderrFile = parts.length ? ['MXP_PE=$(mktemp) || MXP_PE=/dev/null', `trap '[ "$MXP_PE" = /dev/null ] || rm -f "$MXP_PE"' EXIT`] : [];
   // A shared lock only while testing: it fails while an apply holds the lock, and is gone at once.
   const busy = `if [ -e ${LOCK_FILE} ] && ! flock -s -n ${LOCK_FILE} true; then ${SAY_BUSY}; fi`;
-  return [busy, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
+  return [busy, ...stderrFile, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
 }
 
 export interface ProbeOutput {
@@ -121,13 +133,19 @@ export interface ProbeOutput {
   busy?: string;
 }
 
-export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOutput {
+/**
+ * Read the probe script's output. `scriptStderr` is the whole script's stderr: what to quote when
+ * the script itself stopped before a probe could run (it is not otherwise needed).
+ */
+export function parseProbeOutput(stdout: string, resources: Resource[], scriptStderr = ''): ProbeOutput {
   const count = resources.length;
   const states: unknown[] = new Array(count).fill(undefined);
   const errors: (string | undefined)[] = new Array(count).fill(undefined);
   const pending: string[] = [];
   let current: number | string | null = null;
   const lines = new Map<number | string, string[]>();
+  /** Per shell probe: its exit status and stderr, from its end line (the last one of its section). */
+  const ends = new Map<number, { code: number; tail: string[] }>();
   let busy: string | undefined;
   for (const line of stdout.split('\n')) {
     const holder = busyHolder(line);
@@ -135,13 +153,25 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
       busy = holder;
       continue;
     }
-    const m = /^@@mxp (?:probe (\d+)|facts (\w+)|(pending))$/.exec(line);
+    const m = /^@@mxp (?:probe (\d+)|facts (\w+)|(pending)|end (\d+) (\d+))$/.exec(line);
+    if (m && m[4] !== undefined) {
+      // A probe's own output could hold such a line; the real one comes after all of it, so the
+      // last one wins and whatever came before it is the probe's output again.
+      const i = Number(m[4]);
+      const earlier = ends.get(i);
+      if (earlier && current === `end:${i}`) lines.set(i, [...(lines.get(i) ?? []), ...earlier.tail]);
+      ends.set(i, { code: Number(m[5]), tail: [] });
+      current = `end:${i}`;
+      continue;
+    }
     if (m) {
       current = m[1] !== undefined ? Number(m[1]) : (m[2] ?? 'pending');
       continue;
     }
     if (current === 'pending') {
       if (line.trim()) pending.push(line.trim());
+    } else if (typeof current === 'string' && current.startsWith('end:')) {
+      if (line.trim()) ends.get(Number(current.slice(4)))!.tail.push(line);
     } else if (current !== null && line.trim()) {
       const l = lines.get(current) ?? [];
       l.push(line);
@@ -162,22 +192,43 @@ export function parseProbeOutput(stdout: string, resources: Resource[]): ProbeOu
       return;
     }
     const last = lines.get(i)?.at(-1);
+    const end = ends.get(i);
+    let failure: string | undefined;
+    if (!end) {
+      // The script stopped before this probe ended (a probe before it broke the script itself).
+      const why = scriptStderr.trim().split('\n').slice(-5).join('\n').slice(-1000);
+      failure = why ? `the probe did not run to its end: ${why}` : 'the probe printed nothing';
+    } else {
+      const said = end.tail.length ? decodeStderr(end.tail.join('')) : '';
+      if (end.code !== 0 || !last) failure = `${end.code !== 0 ? `the probe failed (exit ${end.code})` : 'the probe printed nothing'}${said ? `: ${said}` : ''}`;
+    }
     if (!last) {
-      errors[i] = 'the probe printed nothing';
+      errors[i] = failure ?? 'the probe printed nothing';
       return;
     }
     try {
       states[i] = JSON.parse(last);
     } catch {
-      errors[i] = `the probe printed something that is not JSON: ${last.slice(0, 200)}`;
+      errors[i] = `the probe printed something that is not JSON: ${last.slice(0, 200)}${failure ? ` (${failure})` : ''}`;
     }
   });
   return { states, errors, pending, ...(busy !== undefined ? { busy } : {}) };
 }
 
+/** A probe's stderr as sent (base64), as text to quote: its last lines, within bounds. */
+function decodeStderr(b64: string): string {
+  const text = Buffer.from(b64, 'base64').toString('utf8').trim();
+  return text.split('\n').slice(-10).join('\n').slice(-1000);
+}
+
 /** One step of an apply script: a change, or the check that closes a validation set. */
 export type ApplyStep =
-  | { kind: 'change'; id: number; script: string; notify: string[]; group?: number }
+  /**
+   * `guard`: a condition checked again just before the step runs (a command's creates/unless,
+   * which an earlier step of the same run may have made true): when it holds, the step is
+   * skipped, reported `@@mxp skip N`, and notifies nothing.
+   */
+  | { kind: 'change'; id: number; script: string; notify: string[]; group?: number; guard?: string }
   | { kind: 'validate'; group: number; command: string; notify: string[] }
   | { kind: 'handler'; id: number; name: string; script: string };
 
@@ -199,15 +250,30 @@ function step(script: string): string {
  */
 export function applyScript(steps: ApplyStep[]): string {
   const out = ['{', PRELUDE];
+  // Validation sets with a guarded member notify only if a member really ran (MXP_GCH).
+  const guardedGroups = new Set(steps.flatMap((s) => (s.kind === 'change' && s.guard && s.group !== undefined ? [s.group] : [])));
+  const groupStarted = new Set<number>();
   for (const s of steps) {
     if (s.kind === 'change') {
       if (s.group !== undefined) out.push('MXP_RBON=1');
-      out.push(`${step(s.script)}\nif [ $MXP_RC -eq 0 ]; then echo "@@mxp ok ${s.id}"; else mxp_fail ${s.id} $MXP_RC; fi`);
-      if (s.group === undefined) for (const n of s.notify) out.push(`mxp_notify ${q(n)}`);
+      if (s.group !== undefined && guardedGroups.has(s.group) && !groupStarted.has(s.group)) {
+        groupStarted.add(s.group);
+        out.push('MXP_GCH=');
+      }
+      const body = [
+        `${step(s.script)}\nif [ $MXP_RC -eq 0 ]; then echo "@@mxp ok ${s.id}"; else mxp_fail ${s.id} $MXP_RC; fi`,
+        ...(s.group === undefined ? s.notify.map((n) => `mxp_notify ${q(n)}`) : guardedGroups.has(s.group) ? ['MXP_GCH=1'] : []),
+      ];
+      if (!s.guard) out.push(...body);
+      else {
+        // Evaluated now, not only when planning: an earlier step of this run may have made it true.
+        out.push(`if ( trap - PIPE; ${s.guard}\n) 9>&- >/dev/null 2>&1; then echo "@@mxp skip ${s.id}"; else`, ...body, 'fi');
+      }
     } else if (s.kind === 'validate') {
+      const notify = s.notify.map((n) => `mxp_notify ${q(n)}`);
       out.push(
         `if ( trap - PIPE; ${s.command}\n) 9>&- >"$MXP_OUT" 2>&1; then echo "@@mxp valid ${s.group}"; else mxp_fail validate:${s.group} $?; fi`,
-        ...s.notify.map((n) => `mxp_notify ${q(n)}`),
+        ...(guardedGroups.has(s.group) && notify.length ? [`if [ -n "$MXP_GCH" ]; then`, ...notify, 'fi'] : notify),
         ': > "$MXP_RB"; MXP_RBON=',
       );
     } else {
@@ -224,19 +290,22 @@ export interface ApplyOutput {
   /** Another apply held the host's lock: who; nothing ran. */
   busy?: string;
   ok: Set<number>;
+  /** Steps skipped because their guard held when they came to run. */
+  skipped: Set<number>;
   valid: Set<number>;
   failed?: { step: string; code: number; output: string; rolledBack: boolean };
   done: boolean;
 }
 
 export function parseApplyOutput(stdout: string): ApplyOutput {
-  const r: ApplyOutput = { ok: new Set(), valid: new Set(), done: false };
+  const r: ApplyOutput = { ok: new Set(), skipped: new Set(), valid: new Set(), done: false };
   const out: string[] = [];
   for (const line of stdout.split('\n')) {
     let m: RegExpExecArray | null;
     const holder = busyHolder(line);
     if (holder !== undefined) r.busy = holder;
     else if ((m = /^@@mxp ok (\d+)$/.exec(line))) r.ok.add(Number(m[1]));
+    else if ((m = /^@@mxp skip (\d+)$/.exec(line))) r.skipped.add(Number(m[1]));
     else if ((m = /^@@mxp valid (\d+)$/.exec(line))) r.valid.add(Number(m[1]));
     else if ((m = /^@@mxp fail (\S+) (\d+)$/.exec(line))) r.failed = { step: m[1]!, code: Number(m[2]), output: '', rolledBack: false };
     else if (line.startsWith('@@out ')) out.push(line.slice(6));

@@ -8,6 +8,8 @@ export interface WorkItem {
   play: number;
   role: string; // role name, or 'tasks' for a play's inline tasks
   resource: Resource;
+  /** Line of the playbook an inline task is written on. */
+  line?: number;
 }
 
 export interface PlayWork {

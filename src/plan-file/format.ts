@@ -52,7 +52,7 @@ const extraVar = z.union([z.string(), z.object({ key: z.string(), secret: z.lite
 
 const inputs = z.object({
   playbook: z.string(),
-  inventory: z.string(),
+  inventory: z.union([z.string(), z.array(z.string())]), // several -i: a list
   limit: z.string().optional(),
   tags: z.array(z.string()).optional(),
   skipTags: z.array(z.string()).optional(),

@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { parse as parseYamlScalar } from 'yaml';
 import { displayPath } from '../config/yaml-file.ts';
+import { parseAnsibleScalar } from '../config/yaml11.ts';
 import { UserError } from '../errors.ts';
-import type { Inventory } from '../inventory/inventory.ts';
+import { inventoryInputFiles, type Inventory } from '../inventory/inventory.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import { roleSearchPath } from '../roles/loader.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
@@ -24,20 +24,15 @@ function walk(dir: string, keep: (name: string) => boolean, out: string[] = []):
   return out;
 }
 
-const yamlFile = (n: string) => /\.ya?ml$/.test(n);
-
 /**
  * Every file a build reads: the playbook, the inventory with its group_vars/ and host_vars/, the
  * role folders it searches (the user's and the built-in ones: any role's code and variables can
  * feed it), and -e @files. Absolute paths.
  */
 export function buildInputFiles(pb: Playbook, inv: Inventory, extraVarArgs: string[]): string[] {
-  const invDir = dirname(inv.source);
   const files = [
     resolve(pb.file),
-    resolve(inv.source),
-    ...walk(join(invDir, 'group_vars'), yamlFile),
-    ...walk(join(invDir, 'host_vars'), yamlFile),
+    ...inventoryInputFiles(inv),
     ...roleSearchPath(pb.dir).flatMap((d) => walk(d, () => true)),
     ...extraVarArgs.filter((a) => a.startsWith('@')).map((a) => resolve(a.slice(1))),
   ];
@@ -64,7 +59,15 @@ export function compareInputs(saved: InputFile[], now: InputFile[]): string[] {
 }
 
 const keyOf = (arg: string) => arg.slice(0, arg.indexOf('='));
-const valueOf = (arg: string) => String(parseYamlScalar(arg.slice(arg.indexOf('=') + 1) || '""'));
+/** The value -e gives (as parseExtraVars reads it), as text. */
+const valueOf = (arg: string) => {
+  const text = arg.slice(arg.indexOf('=') + 1);
+  try {
+    return String(parseAnsibleScalar(text));
+  } catch {
+    return text;
+  }
+};
 
 /**
  * Values under secret-looking keys (inventory vars, -e k=v) are masked and keyed into the digests
@@ -118,7 +121,7 @@ export function extraVarsForApply(saved: PlanExtraVar[], given: string[], planFi
 export function planInputs(
   pb: Playbook,
   inv: Inventory,
-  a: { playbook: string; inventory: string; limit?: string; tags?: string[]; skipTags?: string[]; extraVars: string[] },
+  a: { playbook: string; inventory: string | string[]; limit?: string; tags?: string[]; skipTags?: string[]; extraVars: string[] },
   secrets: SecretRegistry,
 ): PlanInputs {
   return {

@@ -37,7 +37,9 @@ export function hostRecord(plan: HostPlan, secrets: SecretRegistry): PlanHost {
       id: p.item.resource.id,
       state: fingerprint(p.state, secrets),
       planned: plannedAction(p),
-      ...(p.change ? { change: fingerprint({ action: p.change.action, summary: p.change.summary, script: p.change.script }, secrets) } : {}),
+      ...(p.change
+        ? { change: fingerprint({ action: p.change.action, summary: p.change.summary, script: p.change.script, ...(p.change.guard ? { guard: p.change.guard } : {}) }, secrets) }
+        : {}),
     })),
   };
 }

@@ -16,6 +16,12 @@ export interface Change {
   summary: string;
   script: string;
   diff?: FileDiff;
+  /**
+   * A shell condition that, true when the change comes to run, means it is no longer needed (a
+   * command's `creates` / `unless`). Planning read it already; the apply script checks it again
+   * just before the step, since an earlier step of the same run may have made it true.
+   */
+  guard?: string;
 }
 
 /** The probe could not say anything meaningful yet (e.g. the unit of a package not yet installed). */
@@ -64,6 +70,12 @@ export interface Resource<S = any> {
   validate?: string;
   /** Paths this resource writes, restored if its validation set fails. */
   writes?: string[];
+  /**
+   * Shell written by the playbook's or role's author (a command, its `unless`), run on hosts
+   * inside mxplay's scripts: each is checked with `sh -n` on the control machine before any
+   * host is contacted. `validate` is checked too, without being listed here.
+   */
+  snippets?: { what: string; text: string }[];
   /** Engine marker resources (flush handlers) have no state of their own. */
   marker?: 'flush_handlers';
 }

@@ -1,16 +1,20 @@
-import { parse as parseYamlScalar } from 'yaml';
 import type { z } from 'zod';
 import { UserError, suggest } from '../errors.ts';
 import type { Host, VarOrigin } from '../inventory/inventory.ts';
 import { isPlainObject, loadYaml } from '../config/yaml-file.ts';
+import { parseAnsibleScalar } from '../config/yaml11.ts';
 import type { VarsSchema } from './define.ts';
+import { checkReservedName } from '../inventory/connection-vars.ts';
 
 export interface VarLayer {
   values: Record<string, unknown>;
   origin: (key: string) => VarOrigin;
 }
 
-/** Variables every host may carry besides role variables (connection and run settings). */
+/**
+ * `ansible_…` and `mxplay_…`: connection and run settings, not role variables. Which of them mxplay
+ * honours (and where) is the table of src/inventory/connection-vars.ts; any other is refused.
+ */
 export const isReservedVar = (k: string) => k.startsWith('ansible_') || k.startsWith('mxplay_');
 
 export interface ExtraVarsLayer extends VarLayer {
@@ -18,7 +22,7 @@ export interface ExtraVarsLayer extends VarLayer {
   secretValues: string[];
 }
 
-/** `-e key=value` (value read as a YAML scalar, so 100 is a number) and `-e @file.yml`. */
+/** `-e key=value` (value read as a YAML 1.1 scalar as in the files, so 100 is a number and yes is true) and `-e @file.yml`. */
 export function parseExtraVars(args: string[]): ExtraVarsLayer {
   const values: Record<string, unknown> = {};
   const origins: Record<string, VarOrigin> = {};
@@ -37,7 +41,11 @@ export function parseExtraVars(args: string[]): ExtraVarsLayer {
     const eq = a.indexOf('=');
     if (eq <= 0) throw new UserError(`-e expects key=value or @file.yml, got '${a}'`);
     const k = a.slice(0, eq);
-    values[k] = parseYamlScalar(a.slice(eq + 1) || '""');
+    try {
+      values[k] = parseAnsibleScalar(a.slice(eq + 1));
+    } catch (e) {
+      throw new UserError(`-e ${k}=…: ${(e as Error).message}`, { key: k });
+    }
     origins[k] = { file: 'command line', layer: 'extra vars (-e)' };
   }
   return { values, origin: (k) => origins[k] ?? { file: 'command line', layer: 'extra vars (-e)' }, secretValues: [...secretValues] };
@@ -68,15 +76,31 @@ export function schemaKeys(schema: VarsSchema): string[] {
   return Object.keys(schema.shape);
 }
 
-/** Unknown keys of a layer, with a "did you mean" among the variables that do exist. */
+/**
+ * Unknown keys of a layer, with a "did you mean" among the variables that do exist. A layer with a
+ * host and no role is that host's inventory vars, whose ansible_ and mxplay_ keys loadInventory has
+ * checked already (with their own file and line); in the other layers (play vars, a role's vars in
+ * a play, -e) those keys are checked against connection-vars.ts, where connection variables are
+ * refused since mxplay reads them from the inventory only.
+ */
 export function unknownKeyErrors(
   layer: VarLayer,
   known: Set<string>,
   context: { host?: string; role?: string },
 ): UserError[] {
   const errors: UserError[] = [];
+  const inventoryLayer = context.host !== undefined && context.role === undefined;
   for (const k of Object.keys(layer.values)) {
-    if (known.has(k) || isReservedVar(k)) continue;
+    if (known.has(k)) continue;
+    if (isReservedVar(k)) {
+      if (inventoryLayer) continue;
+      const verdict = checkReservedName(k, 'play');
+      if (!verdict.ok) {
+        const o = layer.origin(k);
+        errors.push(new UserError(verdict.message, { file: o.file, line: o.line, ...context, key: k }));
+      }
+      continue;
+    }
     const o = layer.origin(k);
     const hint = suggest(k, known);
     const whose = context.role ? `a variable of role ${context.role}` : 'a variable of any role';
@@ -95,18 +119,116 @@ export function validateRoleVars<S extends VarsSchema>(
   for (const k of schemaKeys(schema)) if (k in merged.values) input[k] = merged.values[k];
   const nul = nulErrors(input, merged.origin, context);
   if (nul.length) return { ok: false, errors: nul };
+  // Keys inside a variable's objects are checked strictly, whatever the role's schema says: zod's
+  // z.object drops an unknown key silently, so `lc_colate:` would leave lc_collate at its default.
+  const nested: UserError[] = [];
+  const reported = new Set<string>();
+  for (const [k, v] of Object.entries(input)) {
+    for (const u of unknownNestedKeys(schema.shape[k] as z.ZodType, v, k)) {
+      const o = merged.origin(k);
+      reported.add(u.path);
+      nested.push(new UserError(`${u.path}: unknown key${u.hint ? `; did you mean ${u.hint}?` : ` (known: ${u.known.join(', ') || 'none'})`}`, { ...(o ? { file: o.file, line: o.line } : {}), ...context, key: k }));
+    }
+  }
   const r = schema.safeParse(input);
-  if (r.success) return { ok: true, vars: r.data };
-  const errors = r.error.issues.map((issue) => {
+  if (r.success && !nested.length) return { ok: true, vars: r.data };
+  const issues = r.success ? [] : r.error.issues.filter((i) => i.code !== 'unrecognized_keys' || !i.keys.every((key) => reported.has(formatPath([...i.path, key]))));
+  const errors = nested.concat(issues.map((issue) => {
     const key = String(issue.path[0] ?? '');
     const o = merged.origin(key);
     const missing = issue.code === 'invalid_type' && input[key] === undefined;
     const message = missing
       ? `missing required variable ${key}${describe(schema, key)}`
-      : `${issue.path.join('.')}: ${issue.message}`;
+      : `${formatPath(issue.path)}: ${issue.message}`;
     return new UserError(message, { ...(o ? { file: o.file, line: o.line } : {}), ...context, key });
-  });
+  }));
   return { ok: false, errors };
+}
+
+/** `postgres_databases[0].lc_collate`: a path as a user writes it. */
+function formatPath(path: PropertyKey[]): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+interface ZodDefLike {
+  type: string;
+  innerType?: z.ZodType;
+  element?: z.ZodType;
+  shape?: Record<string, z.ZodType>;
+  catchall?: z.ZodType;
+  valueType?: z.ZodType;
+  options?: z.ZodType[];
+  in?: z.ZodType;
+  getter?: () => z.ZodType;
+}
+const defOf = (s: z.ZodType | undefined): ZodDefLike | undefined => (s as unknown as { _zod?: { def: ZodDefLike } } | undefined)?._zod?.def;
+
+/**
+ * Keys of `value` that its schema's objects do not have, at any depth (through arrays, records,
+ * optional/default wrappers, unions: a key no option has), with a "did you mean" among the keys
+ * that exist there. Objects that take any key (z.looseObject, a catchall) are left alone.
+ */
+export function unknownNestedKeys(schema: z.ZodType | undefined, value: unknown, path: string): { path: string; hint?: string; known: string[] }[] {
+  const out: { path: string; hint?: string; known: string[] }[] = [];
+  const walk = (s: z.ZodType | undefined, v: unknown, p: PropertyKey[]) => {
+    const d = defOf(s);
+    if (!d || v === undefined || v === null) return;
+    switch (d.type) {
+      case 'optional': case 'nullable': case 'default': case 'prefault': case 'catch': case 'readonly': case 'nonoptional':
+        return walk(d.innerType, v, p);
+      case 'pipe':
+        return walk(d.in, v, p);
+      case 'lazy':
+        return walk(d.getter?.(), v, p);
+      case 'array':
+        if (Array.isArray(v)) v.forEach((x, i) => walk(d.element, x, [...p, i]));
+        return;
+      case 'record':
+        if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(d.valueType, x, [...p, k]);
+        return;
+      case 'union': {
+        if (!isPlainObject(v)) return;
+        const objects = (d.options ?? []).map((o) => ({ o, d: objectDef(o) })).filter((x) => x.d);
+        if (!objects.length || objects.some((x) => openObject(x.d!))) return;
+        const known = new Set(objects.flatMap((x) => Object.keys(x.d!.shape ?? {})));
+        for (const k of Object.keys(v)) if (!known.has(k)) out.push({ path: formatPath([...p, k]), ...hintFor(k, known) });
+        // Deeper: the option whose keys the value uses.
+        const fit = objects.find((x) => Object.keys(v).every((k) => k in (x.d!.shape ?? {})));
+        if (fit) walk(fit.o, v, p);
+        return;
+      }
+      case 'object': {
+        if (!isPlainObject(v) || openObject(d)) return;
+        const shape = d.shape ?? {};
+        for (const [k, x] of Object.entries(v)) {
+          if (k in shape) walk(shape[k], x, [...p, k]);
+          else out.push({ path: formatPath([...p, k]), ...hintFor(k, Object.keys(shape)) });
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  };
+  walk(schema, value, [path]);
+  return out;
+}
+
+function objectDef(s: z.ZodType): ZodDefLike | undefined {
+  const d = defOf(s);
+  if (!d) return undefined;
+  if (['optional', 'nullable', 'default', 'prefault', 'catch', 'readonly', 'nonoptional'].includes(d.type)) return objectDef(d.innerType!);
+  if (d.type === 'pipe') return objectDef(d.in!);
+  return d.type === 'object' ? d : undefined;
+}
+
+/** An object that takes keys besides its shape (looseObject, a catchall other than never). */
+const openObject = (d: ZodDefLike) => !!d.catchall && defOf(d.catchall)?.type !== 'never';
+
+function hintFor(key: string, known: Iterable<string>): { hint?: string; known: string[] } {
+  const list = [...known];
+  const hint = suggest(key, list);
+  return hint ? { hint, known: list } : { known: list };
 }
 
 /**

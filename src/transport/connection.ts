@@ -15,6 +15,21 @@ export interface Connection {
 
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
+/** One SSH server on the way: a jump host, or the target itself. */
+export interface Endpoint {
+  /** The name the user gave it (inventory host, ssh_config alias or jump spec), for messages and known_hosts. */
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  /** Private keys to offer, in order (files that exist). */
+  identityFiles: string[];
+  /** known_hosts files to check the host key against; the first is where accept-new writes. */
+  knownHostsFiles: string[];
+  /** HostKeyAlias: the name its key is filed under in known_hosts instead of its address. */
+  hostKeyAlias?: string;
+}
+
 /** Everything needed to reach a host, resolved from inventory vars and ~/.ssh/config. */
 export interface ConnectionParams {
   name: string;
@@ -22,11 +37,43 @@ export interface ConnectionParams {
   address: string;
   port: number;
   user: string;
+  /** The key given explicitly (ansible_ssh_private_key_file, --private-key). */
   privateKeyFile?: string;
+  /** Every key to offer, in order: the explicit one, then ssh_config's IdentityFile list. */
+  identityFiles?: string[];
+  /** ansible_password / -k: offered as password and keyboard-interactive auth. */
+  password?: string;
   become: boolean;
+  /** ansible_become_user (root by default). */
+  becomeUser?: string;
+  /** ansible_become_password / -K: sent to sudo on stdin, only when sudo asks for it. */
+  becomePassword?: string;
+  /** Jump hosts, first to last (ProxyJump from ssh_config, ansible_ssh_common_args or --jump). */
+  jumps?: Endpoint[];
   knownHostsFile: string;
+  /** Further known_hosts files read (never written): UserKnownHostsFile's others, /etc/ssh/ssh_known_hosts. */
+  extraKnownHostsFiles?: string[];
+  hostKeyAlias?: string;
   hostKeyChecking: HostKeyChecking;
   connectTimeoutMs: number;
+  /** What ssh_config is asked when connecting (resolve.ts): absent, the values above are final. */
+  ssh?: SshQuery;
+}
+
+/** The inventory's side of a host's SSH settings, completed by its ssh_config when connecting. */
+export interface SshQuery {
+  /** ansible_host, else the inventory name: what ssh would be given. */
+  alias: string;
+  /** Given by the inventory or -u / ansible_port: ssh_config's own do not apply. */
+  user?: string;
+  port?: number;
+  /** `Key=Value` options from ansible_ssh_common_args / _extra_args and --jump. */
+  options: string[];
+  configFile?: string;
+  /** mxplay_known_hosts_file was given: ssh_config's UserKnownHostsFile does not apply. */
+  knownHostsGiven: boolean;
+  /** mxplay_connect_timeout was given: ssh_config's ConnectTimeout does not apply. */
+  timeoutGiven: boolean;
 }
 
 /** The shell that runs a script from stdin, through sudo when we are not root but must be. */

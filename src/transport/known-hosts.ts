@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 export type HostKeyVerdict =
   | { kind: 'match' }
   | { kind: 'unknown' }
-  | { kind: 'mismatch'; line: number };
+  | { kind: 'mismatch'; line: number; revoked?: boolean };
 
 /** How OpenSSH names a host in known_hosts: bare for port 22, [host]:port otherwise. */
 export function knownHostsName(host: string, port: number): string {
@@ -39,7 +39,7 @@ export function checkHostKey(file: string, names: string[], keyType: string, key
     if (!hosts || !type || !blob) continue;
     // A revoked key is refused whatever else the file says; CA keys (certificates) are not supported.
     if (marker === '@revoked') {
-      if (blob === want) return { kind: 'mismatch', line: i + 1 };
+      if (blob === want) return { kind: 'mismatch', line: i + 1, revoked: true };
       continue;
     }
     if (marker || !hostMatches(hosts, names)) continue;
@@ -59,4 +59,19 @@ export function addHostKey(file: string, name: string, keyType: string, keyBlob:
 export function keyTypeOf(blob: Buffer): string {
   const len = blob.readUInt32BE(0);
   return blob.subarray(4, 4 + len).toString('ascii');
+}
+
+/**
+ * A key checked against several known_hosts files, as OpenSSH does (user files, then global ones):
+ * a revoked key is refused wherever it is; otherwise a match in any file is enough; a mismatch is
+ * reported with the file and line of the entry that differs.
+ */
+export function checkHostKeyIn(files: string[], names: string[], keyType: string, keyBlob: Buffer): HostKeyVerdict & { file?: string } {
+  const verdicts = files.map((f) => ({ file: f, v: checkHostKey(f, names, keyType, keyBlob) }));
+  const revoked = verdicts.find((x) => x.v.kind === 'mismatch' && x.v.revoked);
+  if (revoked) return { ...revoked.v, file: revoked.file };
+  if (verdicts.some((x) => x.v.kind === 'match')) return { kind: 'match' };
+  const mismatch = verdicts.find((x) => x.v.kind === 'mismatch');
+  if (mismatch) return { ...mismatch.v, file: mismatch.file };
+  return { kind: 'unknown' };
 }

@@ -1,30 +1,36 @@
 import { spawn } from 'node:child_process';
-import { shellCommand, type Connection, type ExecResult } from './connection.ts';
+import { BecomeError, becomeFailureMessage, becomePlan, drive } from './become.ts';
+import type { Connection, ExecResult } from './connection.ts';
 
 /** The control machine itself (`ansible_connection: local`). */
-export function localConnection(name: string, become: boolean): Connection {
-  const user = process.getuid?.() === 0 ? 'root' : 'other';
-  const [cmd, ...args] = shellCommand(user, become).split(' ');
+export function localConnection(name: string, become: boolean, o: { becomeUser?: string | undefined; becomePassword?: string | undefined } = {}): Connection {
+  const user = process.getuid?.() === 0 ? 'root' : (process.env.USER ?? 'other');
+  const becomeUser = o.becomeUser ?? 'root';
   let roundTrips = 0;
   return {
     host: name,
     get roundTrips() {
       return roundTrips;
     },
-    run(script: string): Promise<ExecResult> {
+    async run(script: string): Promise<ExecResult> {
       roundTrips++;
-      return new Promise((resolve, reject) => {
-        const child = spawn(cmd!, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-        const out: Buffer[] = [];
-        const err: Buffer[] = [];
-        child.stdout.on('data', (d: Buffer) => out.push(d));
-        child.stderr.on('data', (d: Buffer) => err.push(d));
-        child.on('error', reject);
-        child.on('close', (code) =>
-          resolve({ code: code ?? 1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
-        );
-        child.stdin.end(script);
-      });
+      const plan = becomePlan({ user, become, becomeUser, withPassword: o.becomePassword !== undefined });
+      const r = await drive(
+        (ev) => {
+          const child = spawn('/bin/sh', ['-c', plan.command], { stdio: ['pipe', 'pipe', 'pipe'] });
+          child.stdout.on('data', ev.stdout);
+          child.stderr.on('data', ev.stderr);
+          child.stdin.on('error', () => {});
+          child.on('error', (e) => ev.stderr(Buffer.from(`${e.message}\n`)));
+          child.on('close', (code, signal) => ev.close(code ?? (signal ? null : 1), signal));
+          return { write: (d) => child.stdin.write(d), end: () => child.stdin.end(), kill: () => child.kill() };
+        },
+        script,
+        plan,
+        { password: o.becomePassword, timeoutMs: 30_000 },
+      );
+      if (r.becomeFailed) throw new BecomeError(becomeFailureMessage(r, { user, becomeUser, hadPassword: o.becomePassword !== undefined, timeoutMs: 30_000 }));
+      return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
     },
     async close() {},
   };

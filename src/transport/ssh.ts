@@ -1,21 +1,21 @@
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
-import { addHostKey, checkHostKey, keyTypeOf, knownHostsName } from './known-hosts.ts';
+import { addHostKey, checkHostKeyIn, keyTypeOf, knownHostsName } from './known-hosts.ts';
 import { UnreachableError } from './errors.ts';
-import { shellCommand, type Connection, type ConnectionParams, type ExecResult } from './connection.ts';
+import { BecomeError, becomeFailureMessage, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
+import { loadKey } from './keys.ts';
+import { resolveParams, type ResolvedParams } from './resolve.ts';
+import type { Connection, ConnectionParams, Endpoint, ExecResult } from './connection.ts';
 
-
-function openSocket(host: string, port: number, timeoutMs: number): Promise<Socket> {
+function openSocket(host: string, port: number, timeoutMs: number, via: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = tcpConnect({ host, port });
     // Nagle's algorithm delays every small SSH packet: ~44 ms per round trip instead of ~1 ms.
     sock.setNoDelay(true);
     const timer = setTimeout(() => {
       sock.destroy();
-      reject(new UnreachableError(`cannot connect to ${host}:${port}: timed out after ${timeoutMs / 1000}s`));
+      reject(new UnreachableError(`cannot connect to ${via}${host}:${port}: timed out after ${timeoutMs / 1000}s`));
     }, timeoutMs);
     sock.once('connect', () => {
       clearTimeout(timer);
@@ -23,83 +23,235 @@ function openSocket(host: string, port: number, timeoutMs: number): Promise<Sock
     });
     sock.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new UnreachableError(`cannot connect to ${host}:${port}: ${e.code ?? e.message}`));
+      reject(new UnreachableError(`cannot connect to ${via}${host}:${port}: ${e.code ?? e.message}`));
     });
   });
 }
 
-function defaultKey(): string | undefined {
-  return ['id_ed25519', 'id_ecdsa', 'id_rsa'].map((n) => join(homedir(), '.ssh', n)).find((p) => existsSync(p));
+/** A TCP stream to host:port opened by the jump host's sshd (what `ssh -W` / ProxyJump does). */
+function forwardThrough(jump: NodeSSH, jumpName: string, host: string, port: number, timeoutMs: number): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new UnreachableError(`jump host ${jumpName} could not open a connection to ${host}:${port}: timed out after ${timeoutMs / 1000}s`)), timeoutMs);
+    jump.connection!.forwardOut('127.0.0.1', 0, host, port, (err: Error | undefined, stream: Duplex) => {
+      clearTimeout(timer);
+      if (err) reject(new UnreachableError(`jump host ${jumpName} could not open a connection to ${host}:${port}: ${err.message}`));
+      else resolve(stream);
+    });
+  });
 }
 
-export async function sshConnect(p: ConnectionParams): Promise<Connection> {
-  const sock = await openSocket(p.address, p.port, p.connectTimeoutMs);
-  let keyProblem: string | undefined;
-  const names = [knownHostsName(p.address, p.port), ...(p.name !== p.address ? [knownHostsName(p.name, p.port)] : [])];
-  const hostVerifier = (blob: Buffer): boolean => {
-    if (p.hostKeyChecking === 'off') return true;
+interface HopAuth {
+  password?: string | undefined;
+}
+
+/** Host key verdict of one hop, checked as OpenSSH does (user files, then global ones). */
+function hostVerifier(hop: Endpoint, extraFiles: string[], checking: ConnectionParams['hostKeyChecking'], problem: (m: string) => void) {
+  const names = hop.hostKeyAlias
+    ? [hop.hostKeyAlias]
+    : [knownHostsName(hop.address, hop.port), ...(hop.name !== hop.address ? [knownHostsName(hop.name, hop.port)] : [])];
+  const files = [...hop.knownHostsFiles, ...extraFiles];
+  const primary = hop.knownHostsFiles[0]!;
+  const who = hop.name === hop.address ? hop.name : `${hop.name} (${hop.address})`;
+  return (blob: Buffer): boolean => {
+    if (checking === 'off') return true;
     const type = keyTypeOf(blob);
-    const verdict = checkHostKey(p.knownHostsFile, names, type, blob);
+    const verdict = checkHostKeyIn(files, names, type, blob);
     if (verdict.kind === 'match') return true;
     if (verdict.kind === 'mismatch') {
-      keyProblem = `HOST KEY MISMATCH: ${p.address} presents a different ${type} key than ${p.knownHostsFile}:${verdict.line}. It may have been reinstalled, or someone may be intercepting the connection. Refusing to connect; if the change is expected, remove the old entry (ssh-keygen -R ${names[0]} -f ${p.knownHostsFile}).`;
+      problem(
+        verdict.revoked
+          ? `REVOKED HOST KEY: ${who} presents a ${type} key marked @revoked in ${verdict.file}:${verdict.line}. Refusing to connect.`
+          : `HOST KEY MISMATCH: ${who} presents a different ${type} key than ${verdict.file}:${verdict.line}. It may have been reinstalled, or someone may be intercepting the connection. Refusing to connect; if the change is expected, remove the old entry (ssh-keygen -R ${names[0]} -f ${verdict.file}).`,
+      );
       return false;
     }
-    if (p.hostKeyChecking === 'accept-new') {
-      addHostKey(p.knownHostsFile, names[0]!, type, blob);
+    if (checking === 'accept-new') {
+      addHostKey(primary, names[0]!, type, blob);
       return true;
     }
-    keyProblem = `unknown host key for ${names[0]} (not in ${p.knownHostsFile}). Verify it and add it (ssh-keyscan), or run with --host-key-checking accept-new.`;
+    problem(`unknown host key for ${names[0]}${hop.name !== hop.address ? ` (${hop.name})` : ''} (not in ${files.filter((f) => f !== '/dev/null').join(', ') || 'any known_hosts file'}). Verify it and add it (ssh-keyscan), or run with --host-key-checking accept-new.`);
     return false;
   };
+}
+
+type AuthStep = Record<string, unknown> & { type: string; username: string };
+
+/**
+ * The authentication attempts of one hop, in OpenSSH's order: the agent's keys, each identity file
+ * (decrypted with its passphrase when one was given), then the password (also as
+ * keyboard-interactive). What was tried and why a key was skipped make the failure's message.
+ */
+function authPlan(hop: Endpoint, auth: HopAuth, tried: string[]) {
+  const steps: (() => AuthStep | undefined)[] = [];
+  if (process.env.SSH_AUTH_SOCK) {
+    steps.push(() => {
+      tried.push('ssh-agent');
+      return { type: 'agent', username: hop.user, agent: process.env.SSH_AUTH_SOCK! };
+    });
+  }
+  for (const file of hop.identityFiles) {
+    steps.push(() => {
+      const k = loadKey(file);
+      if (k.kind === 'key') {
+        tried.push(`key ${file}`);
+        return { type: 'publickey', username: hop.user, key: k.key };
+      }
+      if (k.kind === 'encrypted') tried.push(`key ${file} (encrypted, and not in ssh-agent: no passphrase was given; add it with ssh-add, or run from a terminal to be asked for it)`);
+      else if (k.kind === 'bad-passphrase') tried.push(`key ${file} (wrong passphrase)`);
+      else tried.push(`key ${file} (unusable: ${k.why})`);
+      return undefined;
+    });
+  }
+  if (auth.password !== undefined) {
+    const password = auth.password;
+    steps.push(() => {
+      tried.push('password');
+      return { type: 'password', username: hop.user, password };
+    });
+    steps.push(() => ({
+      type: 'keyboard-interactive',
+      username: hop.user,
+      prompt: (_n: string, _i: string, _l: string, prompts: { prompt: string }[], finish: (r: string[]) => void) =>
+        finish(prompts.map((p) => (/password/i.test(p.prompt) ? password : ''))),
+    }));
+  }
+  let i = 0;
+  return (methodsLeft: string[] | null, _partial: boolean, next: (a: AuthStep | false) => void) => {
+    while (i < steps.length) {
+      const step = steps[i++]!();
+      if (!step) continue;
+      if (methodsLeft && !methodsLeft.includes(step.type === 'agent' ? 'publickey' : step.type)) continue;
+      return next(step);
+    }
+    next(false);
+  };
+}
+
+async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: HopAuth, via: string): Promise<NodeSSH> {
+  let keyProblem: string | undefined;
+  const tried: string[] = [];
   const ssh = new NodeSSH();
-  const key = p.privateKeyFile ?? defaultKey();
   try {
     await ssh.connect({
       sock,
-      host: p.address,
-      port: p.port,
-      username: p.user,
-      ...(key ? { privateKeyPath: key } : {}),
-      ...(process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
-      hostVerifier,
+      host: hop.address,
+      port: hop.port,
+      username: hop.user,
+      hostVerifier: hostVerifier(hop, p.extraKnownHostsFiles, p.hostKeyChecking, (m) => (keyProblem = m)),
+      authHandler: authPlan(hop, auth, tried),
       readyTimeout: p.connectTimeoutMs,
       keepaliveInterval: 15000,
     });
+    return ssh;
   } catch (e) {
     sock.destroy();
-    if (keyProblem) throw new UnreachableError(keyProblem);
+    ssh.dispose();
+    if (keyProblem) throw new UnreachableError(`${via}${keyProblem}`);
     const msg = (e as Error).message;
     if (/authentication methods failed/i.test(msg)) {
-      throw new UnreachableError(`authentication failed for ${p.user}@${p.address}${key ? ` with key ${key}` : ''}${process.env.SSH_AUTH_SOCK ? ' or ssh-agent' : ''}`);
+      throw new UnreachableError(`${via}authentication failed for ${hop.user}@${hop.address}${hop.port !== 22 ? `:${hop.port}` : ''}: tried ${tried.length ? tried.join(', ') : 'nothing (no ssh-agent, no key file, no password)'}`);
     }
-    throw new UnreachableError(`ssh to ${p.address}:${p.port} failed: ${msg}`);
+    throw new UnreachableError(`${via}ssh to ${hop.address}:${hop.port} failed: ${msg}`);
   }
+}
 
-  let lost: Error | undefined;
-  ssh.connection?.on('error', (e: Error) => (lost = e));
-  ssh.connection?.on('close', () => (lost ??= new Error('connection closed')));
-  const shell = shellCommand(p.user, p.become);
+/** Runs one exec on an open connection, through the become exchange (become.ts). */
+function startExec(ssh: NodeSSH, command: string) {
+  return (ev: ProcEvents): Proc => {
+    let channel: (Duplex & { stderr: NodeJS.ReadableStream; close(): void }) | undefined;
+    const pending: (() => void)[] = [];
+    let closed = false;
+    ssh.connection!.exec(command, (err: Error | undefined, ch: typeof channel) => {
+      if (err || !ch) {
+        closed = true;
+        ev.stderr(Buffer.from(`exec failed: ${err?.message ?? 'no channel'}\n`));
+        ev.close(null, null);
+        return;
+      }
+      channel = ch;
+      let code: number | null = null;
+      let signal: string | null = null;
+      ch.on('data', (d: Buffer) => ev.stdout(d));
+      ch.stderr.on('data', (d: Buffer) => ev.stderr(d));
+      ch.on('exit', (c: number | null, s?: string) => {
+        code = c ?? null;
+        signal = s ?? null;
+      });
+      ch.on('error', () => {});
+      ch.on('close', () => {
+        closed = true;
+        ev.close(code, signal);
+      });
+      for (const f of pending.splice(0)) f();
+    });
+    const whenOpen = (f: () => void) => (channel ? f() : pending.push(f));
+    return {
+      write: (data) => whenOpen(() => !closed && channel!.write(data)),
+      end: () => whenOpen(() => !closed && channel!.end()),
+      kill: () => whenOpen(() => !closed && channel!.close()),
+    };
+  };
+}
+
+export async function sshConnect(params: ConnectionParams): Promise<Connection> {
+  // An ssh_config problem (SshConfigError) fails this host with ssh's own message.
+  const p: ResolvedParams = await resolveParams(params);
+  const target: Endpoint = {
+    name: params.name,
+    address: p.address,
+    port: p.port,
+    user: p.user,
+    identityFiles: p.identityFiles,
+    knownHostsFiles: [p.knownHostsFile],
+    ...(p.hostKeyAlias ? { hostKeyAlias: p.hostKeyAlias } : {}),
+  };
+  const hops = [...p.jumps, target];
+  const clients: NodeSSH[] = [];
+  const hopLabel = (i: number) => (i < hops.length - 1 ? `jump host ${hops[i]!.name}: ` : p.jumps.length ? `${params.name} (through ${p.jumps.map((j) => j.name).join(', ')}): ` : '');
+  try {
+    let sock: Duplex = await openSocket(hops[0]!.address, hops[0]!.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hops[0]!.name} at ` : '');
+    for (let i = 0; i < hops.length; i++) {
+      const hop = hops[i]!;
+      const isTarget = i === hops.length - 1;
+      const client = await connectHop(hop, sock, p, isTarget ? { password: p.password } : {}, hopLabel(i));
+      clients.push(client);
+      if (!isTarget) sock = await forwardThrough(client, hop.name, hops[i + 1]!.address, hops[i + 1]!.port, p.connectTimeoutMs);
+    }
+  } catch (e) {
+    for (const c of clients.reverse()) c.dispose();
+    throw e;
+  }
+  const ssh = clients.at(-1)!;
+
+  const state: { lost?: Error } = {};
+  for (const c of clients) {
+    c.connection?.on('error', (e: Error) => (state.lost = e));
+    c.connection?.on('close', () => (state.lost ??= new Error('connection closed')));
+  }
+  const lostNow = () => state.lost;
   let roundTrips = 0;
+  const becomeUser = p.becomeUser ?? 'root';
   return {
     host: p.name,
     get roundTrips() {
       return roundTrips;
     },
     async run(script: string): Promise<ExecResult> {
-      if (lost) throw new UnreachableError(`connection to ${p.name} lost: ${lost.message}`);
+      const before = lostNow();
+      if (before) throw new UnreachableError(`connection to ${p.name} lost: ${before.message}`);
       roundTrips++;
-      try {
-        const r = await ssh.execCommand(shell, { stdin: script, noTrim: true });
-        if (r.code === null) throw new UnreachableError(`connection to ${p.name} lost${r.signal ? ` (signal ${r.signal})` : ''}`);
-        return { code: r.code, stdout: r.stdout, stderr: r.stderr };
-      } catch (e) {
-        if (e instanceof UnreachableError) throw e;
-        throw new UnreachableError(`connection to ${p.name} lost: ${(e as Error).message}`);
+      const plan = becomePlan({ user: p.user, become: p.become, becomeUser, withPassword: p.becomePassword !== undefined });
+      const r = await drive(startExec(ssh, plan.command), script, plan, { password: p.becomePassword, timeoutMs: Math.max(p.connectTimeoutMs, 10_000) });
+      const lost = lostNow();
+      if (r.becomeFailed) {
+        if (lost) throw new UnreachableError(`connection to ${p.name} lost: ${lost.message}`);
+        throw new BecomeError(becomeFailureMessage(r, { user: p.user, becomeUser, hadPassword: p.becomePassword !== undefined, timeoutMs: Math.max(p.connectTimeoutMs, 10_000) }));
       }
+      if (r.code === null) throw new UnreachableError(`connection to ${p.name} lost${r.signal ? ` (signal ${r.signal})` : lost ? `: ${lost.message}` : ''}`);
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     },
     async close() {
-      ssh.dispose();
+      for (const c of clients.reverse()) c.dispose();
     },
   };
 }

@@ -12,6 +12,10 @@ function describe(e: HostEvent): string {
     const r = e.item.item.resource;
     return `${e.item.change?.action ?? '~'} ${r.type} ${r.id}`;
   }
+  if (e.kind === 'skipped') {
+    const r = e.item.item.resource;
+    return `= ${r.type} ${r.id}: not run, its guard holds now (an earlier step of this run made it true)`;
+  }
   if (e.kind === 'handler') return `handler ${e.name}`;
   return e.text;
 }

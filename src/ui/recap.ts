@@ -19,6 +19,9 @@ export function renderRecap(results: HostResult[], seconds: number, secrets: Sec
     lines.push(`  ${colourOf[r.status](r.host.padEnd(width))}  ${counts}  ${c.dim(`${r.seconds.toFixed(1)}s`)}`);
   }
   for (const r of results) {
+    if (r.skippedAtRun?.length) {
+      lines.push('', c.dim(`${r.host}: planned but not run, their creates/unless holding by the time they came to run (counted ok): ${r.skippedAtRun.join(', ')}`));
+    }
     if (r.message && r.status !== 'ok' && r.status !== 'changed') {
       lines.push('', c.red(`${r.host} ${r.status}:`), ...r.message.split('\n').map((l) => `  ${l}`));
     } else if (r.message) {

@@ -121,7 +121,7 @@ describe('probe script as a whole', () => {
     const out = probe([file({ path: join(work, 'a'), content: 'a' }), broken, silent, command({ cmd: 'x' })]);
     expect(out.states[0]).toEqual({ kind: 'none' });
     expect(out.errors[1]).toMatch(/not JSON: not-json/);
-    expect(out.errors[2]).toBe('the probe printed nothing');
+    expect(out.errors[2]).toBe('the probe failed (exit 1)');
     expect(out.states[3]).toEqual({ done: false });
     expect(out.pending).toEqual(['restart nginx', 'reload synapse']);
   });

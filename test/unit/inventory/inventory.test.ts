@@ -162,14 +162,14 @@ describe('-i resolution', () => {
     expect(resolveInventoryPath(arg, cwd)).toBe(join(cwd, want));
   });
 
-  it('not found: lists what was tried', () => {
+  it('not found: lists what was tried (inventory/NAME.ini too, since INI inventories are read)', () => {
     const cwd = tempDir();
-    expect(() => resolveInventoryPath('prod', cwd)).toThrow(/inventory not found: tried inventory\/prod\.yml, inventory\/prod\.yaml, inventory\/prod, prod/);
+    expect(() => resolveInventoryPath('prod', cwd)).toThrow(/inventory not found: tried inventory\/prod\.yml, inventory\/prod\.yaml, inventory\/prod\.ini, inventory\/prod, prod/);
   });
 
-  it('a folder without hosts.yml is an error', () => {
+  it('a folder without any inventory file is an error (any file of the folder is one, as in Ansible, not only hosts.yml)', () => {
     const cwd = writeTree(tempDir(), { 'inventory/prod/group_vars/all.yml': 'a: 1\n' });
-    expect(() => loadInventory('prod', cwd)).toThrow(/no hosts\.yml/);
+    expect(() => loadInventory('prod', cwd)).toThrow(/no inventory file in this folder/);
   });
 
   it('group_vars sit next to a single-file inventory too', () => {

@@ -44,7 +44,8 @@ describe('input files and their digests', () => {
     const dir = tempDir();
     writeTree(dir, {
       'site.yml': '- hosts: all\n  tasks:\n    - file: { path: /etc/motd, content: "hi\\n" }\n',
-      'inventory/prod/hosts.yml': 'all:\n  hosts:\n    hs1: {}\n',
+      // group_vars/matrix/ needs a group matrix: vars of a group the inventory lacks are refused.
+      'inventory/prod/hosts.yml': 'all:\n  children:\n    matrix:\n      hosts:\n        hs1: {}\n',
       'inventory/prod/group_vars/all.yml': 'mxplay_master_secret: master-0123456789abcdef\n',
       'inventory/prod/group_vars/matrix/db.yaml': 'x: 1\n',
       'inventory/prod/group_vars/notes.txt': 'not read by the inventory\n',

@@ -149,6 +149,7 @@ describe('proxy roles: the Jitsi virtual host', () => {
     synapse_http_port: 8008,
     synapse_max_upload_size: '50M',
     proxy_synapse_host: '127.0.0.1',
+    proxy_upstream_timeout: 330,
     proxy_serve_base_domain: false,
     proxy_federation_port: 443,
     proxy_synapse_admin: false,

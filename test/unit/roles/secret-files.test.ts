@@ -101,8 +101,9 @@ async function build(build: 'A' | 'B') {
             synapse_matrix_org_keyring: `${cwd}/matrix-org.asc`,
             postgres_users: [{ name: 'other', password: planted(build, 'postgres_users') }],
           },
-          // no secret given: all derived from the master secret; Debian's package
-          derived: { synapse_package_source: 'debian', synapse_ldap_bind_password: planted(build, 'synapse_ldap_bind_password'), synapse_email_smtp_pass: planted(build, 'synapse_email_smtp_pass') },
+          // no secret given: all derived from the master secret; Debian's package. The secrets nothing
+          // derives are given (synapse_admin_user without synapse_admin_password is refused).
+          derived: { synapse_package_source: 'debian', synapse_admin_password: planted(build, 'synapse_admin_password'), synapse_ldap_bind_password: planted(build, 'synapse_ldap_bind_password'), synapse_email_smtp_pass: planted(build, 'synapse_email_smtp_pass') },
         },
       },
     }),

@@ -67,8 +67,17 @@ describe('unknownKeyErrors', () => {
     const [e] = unknownKeyErrors(fixedLayer({ colour: 'x' }, 'site.yml', 9, 'r'), known, { role: 'synapse' });
     expect(e!.message).toBe('colour: not a variable of role synapse');
   });
-  it('known, ansible_* and mxplay_* keys pass', () => {
-    expect(unknownKeyErrors(fixedLayer({ synapse_port: 1, ansible_host: 'x', mxplay_master_secret: 'y' }, 'f', 1, 'l'), known, {})).toEqual([]);
+  it('known keys pass; of ansible_*/mxplay_* keys, a play or -e layer takes only those mxplay reads there (ansible_host is read from the inventory only, so it is refused there)', () => {
+    expect(unknownKeyErrors(fixedLayer({ synapse_port: 1, mxplay_master_secret: 'y', ansible_python_interpreter: '/usr/bin/python3' }, 'f', 1, 'l'), known, {})).toEqual([]);
+    const errs = unknownKeyErrors(fixedLayer({ ansible_host: 'x', ansible_shell_type: 'csh', mxplay_master_secrt: 'z' }, 'site.yml', 3, 'l'), known, {});
+    expect(errs.map((e) => e.toString())).toEqual([
+      expect.stringMatching(/^site\.yml:3, key ansible_host: ansible_host: a connection variable, read from the inventory only .* not supported by mxplay/),
+      expect.stringMatching(/^site\.yml:3, key ansible_shell_type: ansible_shell_type: not supported by mxplay \(mxplay runs \/bin\/sh on every host\)/),
+      expect.stringMatching(/^site\.yml:3, key mxplay_master_secrt: mxplay_master_secrt: not supported by mxplay; did you mean mxplay_master_secret\?/),
+    ]);
+  });
+  it('a host layer (inventory vars) leaves ansible_*/mxplay_* keys to loadInventory, which checked them with their own file and line', () => {
+    expect(unknownKeyErrors(fixedLayer({ ansible_host: 'x', ansible_whatever: 1 }, 'f', 1, 'l'), known, { host: 'hs1' })).toEqual([]);
   });
 });
 
@@ -212,15 +221,15 @@ export default defineRole({
     ]);
   });
 
-  it('a hosts pattern that matches no host: the pattern, its line, a "did you mean" and what the inventory has', async () => {
+  it('a hosts pattern that matches no host: the pattern, its line, a "did you mean" and what the inventory has (groups as Ansible makes them: all and ungrouped first)', async () => {
     const inventory = 'all:\n  children:\n    matrix:\n      hosts:\n        h1: { web_port: 80, web_name: a }\n';
     const one = await build({ 'site.yml': '- hosts: matrx\n  roles: [web]\n', 'inventory/hosts.yml': inventory });
     expect(one.errors).toEqual([
-      `${join(one.cwd, 'site.yml')}:1: no play matches any host: hosts 'matrx', did you mean matrix? (inventory hosts: h1; groups: matrix, all)`,
+      `${join(one.cwd, 'site.yml')}:1: no play matches any host: hosts 'matrx', did you mean matrix? (inventory hosts: h1; groups: all, ungrouped, matrix)`,
     ]);
     const two = await build({ 'site.yml': '- hosts: dbservers\n  roles: [web]\n- hosts: webservers\n  roles: [web]\n', 'inventory/hosts.yml': inventory }, [], 'h1');
     expect(two.errors).toEqual([
-      `${join(two.cwd, 'site.yml')}: no play matches any host within --limit h1: hosts 'dbservers' (line 1); 'webservers' (line 3) (inventory hosts: h1; groups: matrix, all)`,
+      `${join(two.cwd, 'site.yml')}: no play matches any host within --limit h1: hosts 'dbservers' (line 1); 'webservers' (line 3) (inventory hosts: h1; groups: all, ungrouped, matrix)`,
     ]);
   });
 

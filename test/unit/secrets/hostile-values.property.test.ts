@@ -79,7 +79,8 @@ async function build(dir: string, s: Secrets): Promise<Built | { errors: string[
   const values = { ...Object.fromEntries(SECRET_VARS.map((k) => [k, s[k]])), postgres_users: [{ name: 'backup', password: s.postgres_user_password }] };
   try {
     const [work] = await buildWork(loadPlaybook('site.yml', dir), loadInventory('inventory', dir), {
-      extraVars: { ...fixedLayer(values, 'hostile.yml', 1, 'extra vars (-e)'), secretValues: [] },
+      // As read with !file/!command/!env: secret text, never templated (a `{{` in it is not Jinja).
+      extraVars: { ...fixedLayer(values, 'hostile.yml', 1, 'extra vars (-e)'), secretValues: [...SECRET_VARS.map((k) => s[k]), s.postgres_user_password] },
       secrets,
     });
     const items = work!.plays.flatMap((p) => p.items);

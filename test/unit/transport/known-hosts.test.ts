@@ -56,7 +56,7 @@ describe('checkHostKey', () => {
     ['only a key of another type known: unknown (not a mismatch)', [`hs1.example.org ${RSA} ${b64(rsa)}`], names, { kind: 'unknown' }],
     ['a stale line and a good one: the good one wins', [`hs1.example.org ${ED} ${b64(key2)}`, `hs1.example.org ${ED} ${b64(key1)}`], names, { kind: 'match' }],
     ['host not listed', [`other ${ED} ${b64(key1)}`], names, { kind: 'unknown' }],
-    ['@revoked key is refused even if also listed as good', [`hs1.example.org ${ED} ${b64(key1)}`, `@revoked * ${ED} ${b64(key1)}`], names, { kind: 'mismatch', line: 2 }],
+    ['@revoked key is refused even if also listed as good', [`hs1.example.org ${ED} ${b64(key1)}`, `@revoked * ${ED} ${b64(key1)}`], names, { kind: 'mismatch', line: 2, revoked: true }],
     ['@revoked of another key does not matter', [`@revoked * ${ED} ${b64(key2)}`, `hs1.example.org ${ED} ${b64(key1)}`], names, { kind: 'match' }],
     ['@cert-authority lines are not host keys: no false mismatch', [`@cert-authority hs1.example.org ${ED} ${b64(key2)}`], names, { kind: 'unknown' }],
     ['malformed lines are skipped', ['hs1.example.org', `hs1.example.org ${ED}`], names, { kind: 'unknown' }],

@@ -1,0 +1,107 @@
+import { spawn } from 'node:child_process';
+import { UserError } from '../errors.ts';
+import { pool } from './pool.ts';
+import { label, type HostWork } from './work.ts';
+
+/**
+ * Shell written by users (a command, its `unless`, a `validate` check) is checked with `sh -n` on
+ * the control machine before any host is contacted: a snippet that does not parse would otherwise
+ * break the whole probe or apply script it is embedded in, far from its cause (every later probe
+ * of the host "printed nothing"). Debian's dash is both the hosts' /bin/sh and this machine's.
+ *
+ * A snippet is checked as mxplay's scripts embed it, in a subshell `( … \n)`: alone, a here-document
+ * left open would pass (dash ends it at the end of the text), yet in a script it swallows the rest.
+ */
+export const SH = '/bin/sh';
+
+const embedded = (text: string) => `( ${text}\n)\n`;
+
+/**
+ * `sh -n` of one snippet: undefined when it parses, else the shell's own message. Checked as
+ * embedded (one exec per snippet); only a failing one is checked alone again, for the message
+ * whose line numbers are the snippet's own.
+ */
+export async function shellSyntaxError(text: string): Promise<string | undefined> {
+  if (text.includes('\0')) return 'it holds a NUL byte, which no shell word can carry';
+  const inScript = await syntaxCheck(embedded(text));
+  if (inScript === undefined) return undefined;
+  const alone = await syntaxCheck(text);
+  return alone ?? `${inScript} (it leaves something open, such as a here-document without its end line, that would swallow the rest of mxplay's script)`;
+}
+
+function syntaxCheck(script: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    let stderr = '';
+    let child;
+    try {
+      child = spawn(SH, ['-n', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch {
+      return resolve(undefined); // no shell here to check with: the hosts will say it
+    }
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', () => resolve(undefined));
+    child.on('close', (code) => {
+      if (code === 0) return resolve(undefined);
+      // "/bin/sh: 2: Syntax error: ..." → "line 2: Syntax error: ..." (lines of the snippet itself).
+      const msg = stderr.trim().split('\n').map((l) => l.replace(/^(?:\/bin\/)?sh: (\d+): /, 'line $1: ')).join('; ');
+      resolve(msg || `${SH} -n exited with ${code}`);
+    });
+  });
+}
+
+interface Origin {
+  resource: string;
+  what: string;
+  role: string;
+  line?: number;
+  hosts: string[];
+}
+
+/**
+ * Every user snippet of every host's work (commands, unless, validate, of tasks and handlers),
+ * each distinct text checked once: the errors, one per task with the hosts it applies to.
+ */
+export async function snippetErrors(works: HostWork[], file: string): Promise<UserError[]> {
+  const origins = new Map<string, Origin & { text: string }>();
+  const add = (host: string, o: Omit<Origin, 'hosts'>, text: string) => {
+    const key = JSON.stringify([o.role, o.line ?? null, o.resource, o.what, text]);
+    const seen = origins.get(key);
+    if (seen) {
+      if (!seen.hosts.includes(host)) seen.hosts.push(host);
+    } else origins.set(key, { ...o, text, hosts: [host] });
+  };
+  for (const w of works) {
+    const host = w.host.name;
+    for (const pw of w.plays) {
+      for (const it of pw.items) {
+        const r = it.resource;
+        const where = { resource: label(r), role: it.role, ...(it.line !== undefined ? { line: it.line } : {}) };
+        for (const s of r.snippets ?? []) add(host, { ...where, what: s.what }, s.text);
+        if (r.validate) add(host, { ...where, what: 'validate' }, r.validate);
+      }
+      for (const [name, r] of pw.handlers) {
+        const line = pw.play.handlers.find((h) => h.name === name)?.line;
+        const where = { resource: `handler ${name} (${label(r)})`, role: line !== undefined ? 'handlers' : '', ...(line !== undefined ? { line } : {}) };
+        for (const s of r.snippets ?? []) add(host, { ...where, what: s.what }, s.text);
+        if (r.validate) add(host, { ...where, what: 'validate' }, r.validate);
+      }
+    }
+  }
+  const texts = [...new Set([...origins.values()].map((o) => o.text))];
+  const results = await pool(texts, 8, shellSyntaxError);
+  const bad = new Map(texts.flatMap((t, i) => (results[i] ? [[t, results[i]!] as const] : [])));
+  const errors: UserError[] = [];
+  for (const o of origins.values()) {
+    const msg = bad.get(o.text);
+    if (!msg) continue;
+    const inPlaybook = o.line !== undefined;
+    errors.push(
+      new UserError(`${o.resource}: its ${o.what} is not valid shell (${SH} -n here, before connecting): ${msg}`, {
+        ...(inPlaybook ? { file, line: o.line } : {}),
+        host: o.hosts.join(', '),
+        ...(o.role && o.role !== 'tasks' && o.role !== 'handlers' ? { role: o.role } : {}),
+      }),
+    );
+  }
+  return errors;
+}
