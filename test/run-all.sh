@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npx tsc --noEmit
+# The machine's tools the tests use (lab, OpenSSH client, Ansible to compare with): installed if missing.
+npx tsx test/lab/cli.ts tools
 node scripts/build.mjs   # the e2e tests run the CLI as users do: the built bundle
 exec npx vitest run "$@"

@@ -1,4 +1,4 @@
-import { stringify } from 'yaml';
+import { Document, visit } from 'yaml';
 import { file, type FileOptions } from './file.ts';
 import type { Resource } from './types.ts';
 
@@ -8,9 +8,27 @@ export interface YamlOptions extends Omit<FileOptions, 'content' | 'kind'> {
   header?: string;
 }
 
-/** Data rendered as YAML with sorted keys: the same data always gives the same bytes. */
+/**
+ * Data rendered as YAML with sorted keys: the same data always gives the same bytes. Written for
+ * YAML 1.1 readers (Synapse's PyYAML): a string such as `yes`, `on`, `0600` or `1:20` is quoted,
+ * where a 1.2 writer would leave it plain for PyYAML to read as a boolean or a number. `=` and `<<`
+ * are tags of their own to PyYAML (value, merge), which the writer does not know: tagged as strings.
+ */
 export function toYaml(data: unknown, header?: string): string {
-  const body = stringify(data, { sortMapEntries: true, lineWidth: 0 });
+  const doc = new Document(data, { version: '1.1', sortMapEntries: true });
+  visit(doc, {
+    Scalar(_key, node) {
+      // PyYAML reads no tab or control character in a plain scalar, and NEL, LS, PS as line breaks.
+      if (typeof node.value === 'string' && /[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff\t]/.test(node.value)) node.type = 'QUOTE_DOUBLE';
+      if (node.value === '=' || node.value === '<<') {
+        node.type = 'QUOTE_DOUBLE';
+        node.tag = 'tag:yaml.org,2002:str'; // the writer prints `<<` plain whatever its type
+      }
+    },
+  });
+  // Inside those double quotes the writer leaves NEL, LS, PS and BOM raw, which a reader may fold
+  // or drop: their escapes instead (any of them in the text is inside such a scalar).
+  const body = doc.toString({ lineWidth: 0 }).replace(/[\x85\u2028\u2029\ufeff]/g, (c) => ({ '\x85': '\\N', '\u2028': '\\L', '\u2029': '\\P' })[c] ?? '\\uFEFF');
   return header ? `# ${header}\n${body}` : body;
 }
 

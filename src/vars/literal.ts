@@ -10,7 +10,7 @@ export function jinjaLiteral<T>(v: T): T {
     // Jinja's raw/endraw tags inside the text are given as expressions (nunjucks nests raw blocks).
     return v
       .split(/(\{%-?\s*(?:end)?raw\s*-?%\})/)
-      .map((part, i) => (i % 2 ? `{{ '${part}' }}` : part ? `{% raw %}${part}{% endraw %}` : ''))
+      .map((part, i) => (i % 2 ? `{{ '${part}' }}` : raw(part)))
       .join('') as T;
   }
   if (Array.isArray(v)) return v.map(jinjaLiteral) as T;
@@ -18,4 +18,11 @@ export function jinjaLiteral<T>(v: T): T {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, jinjaLiteral(x)])) as T;
   }
   return v;
+}
+
+/** Line breaks first, outside: the line break right after a block tag is dropped (trim_blocks, as Ansible's Jinja). */
+function raw(part: string): string {
+  const lead = /^[\r\n]*/.exec(part)![0];
+  const rest = part.slice(lead.length);
+  return lead + (rest ? `{% raw %}${rest}{% endraw %}` : '');
 }

@@ -5,6 +5,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
@@ -75,7 +76,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
       synapse_server_notices_auto_join: true,
       synapse_consent_version: '1.0',
       synapse_consent_policies: { '1.0': POLICY },
-      synapse_consent_policy_name: POLICY_NAME,
+      synapse_consent_policy_name: jinjaLiteral(POLICY_NAME), // literal text, not Jinja for mxplay
       synapse_consent_server_notice_content: NOTICE,
     }, { matrix: ['cons1'] });
     // One play on a bare host: the synapse role starts Synapse only at the end of the play, once the

