@@ -4,12 +4,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, hostname as localHostname, userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 
-export interface SshConfigEntry {
-  hostname?: string;
-  user?: string;
-  port?: number;
-  identityFile?: string;
-}
 
 /**
  * A host's effective ssh_config as `ssh -G` prints it: lower-case keywords, each with its values in
@@ -106,37 +100,6 @@ export function readSshConfig(alias: string, text: string, o: { options?: string
   for (const [k, v] of defaults) if (!out.has(k)) out.set(k, v);
   const host = out.get('hostname')![0]!.replace(/%h/g, alias).replace(/%%/g, '%');
   out.set('hostname', [host]);
-  return out;
-}
-
-/** The few ~/.ssh/config settings a Host alias needs; as in OpenSSH, the first value found wins. */
-export function sshConfigFor(alias: string, text?: string): SshConfigEntry {
-  const file = join(homedir(), '.ssh', 'config');
-  const src = text ?? (existsSync(file) ? readFileSync(file, 'utf8') : '');
-  const out: SshConfigEntry = {};
-  let active = true;
-  for (const raw of src.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const m = /^(\S+)\s*(?:=\s*|\s+)(.+)$/.exec(line);
-    if (!m) continue;
-    const key = m[1]!.toLowerCase();
-    const value = m[2]!.trim().replace(/^"(.*)"$/, '$1');
-    if (key === 'host') {
-      const pats = value.split(/\s+/);
-      active = pats.some((p) => !p.startsWith('!') && globMatch(p, alias)) && !pats.some((p) => p.startsWith('!') && globMatch(p.slice(1), alias));
-      continue;
-    }
-    if (key === 'match') {
-      active = false;
-      continue;
-    }
-    if (!active) continue;
-    if (key === 'hostname' && out.hostname === undefined) out.hostname = value.replace('%h', alias);
-    if (key === 'user' && out.user === undefined) out.user = value;
-    if (key === 'port' && out.port === undefined) out.port = Number(value);
-    if (key === 'identityfile' && out.identityFile === undefined) out.identityFile = value.replace(/^~/, homedir());
-  }
   return out;
 }
 

@@ -5,6 +5,9 @@ import { dirname, join } from 'node:path';
 import { afterEach, expect } from 'vitest';
 import type { PlanResult, Resource } from '../../src/resources/types.ts';
 import type { WorkItem } from '../../src/engine/work.ts';
+import { STATE_DIR } from '../../src/engine/scripts.ts';
+import type { Play } from '../../src/playbook/playbook.ts';
+import type { Connection } from '../../src/transport/connection.ts';
 
 const made: string[] = [];
 
@@ -100,3 +103,26 @@ export function heredocPayload(script: string): string {
 export function decoded(script: string): string {
   return script.replace(/<<'MXP_EOF'(.*)\n([A-Za-z0-9+/=\n]*?)MXP_EOF/g, (_all, rest: string, b64: string) => `<<DATA${rest}\n${Buffer.from(b64.replace(/\n/g, ''), 'base64').toString()}DATA`);
 }
+
+/** A connection whose host is this machine's /bin/sh, with mxplay's state dir moved to `state`. */
+export function shellConnection(host: string, state: string): Connection {
+  let roundTrips = 0;
+  return {
+    host,
+    get roundTrips() {
+      return roundTrips;
+    },
+    async run(script) {
+      roundTrips++;
+      const r = spawnSync('/bin/sh', ['-s'], { input: script.replaceAll(STATE_DIR, state), encoding: 'utf8' });
+      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    },
+    async close() {},
+  };
+}
+
+/** A play with nothing in it but what `o` says. */
+export const play = (index: number, o: Partial<Play> = {}): Play => ({
+  index, name: `play ${index + 1}`, hosts: 'all', vars: {}, roles: [], tasks: [], handlers: [],
+  become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], ...o,
+});

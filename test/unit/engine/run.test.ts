@@ -12,28 +12,9 @@ import type { HostWork } from '../../../src/engine/work.ts';
 import type { Play } from '../../../src/playbook/playbook.ts';
 import { command } from '../../../src/resources/command.ts';
 import type { Connection } from '../../../src/transport/connection.ts';
-import { tempDir } from '../helpers.ts';
+import { play, shellConnection, tempDir } from '../helpers.ts';
 
-function shellConnection(host: string, state: string): Connection {
-  let roundTrips = 0;
-  return {
-    host,
-    get roundTrips() {
-      return roundTrips;
-    },
-    async run(script) {
-      roundTrips++;
-      const r = spawnSync('/bin/sh', ['-s'], { input: script.replaceAll(STATE_DIR, state), encoding: 'utf8' });
-      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    },
-    async close() {},
-  };
-}
 
-const play = (index: number, o: Partial<Play> = {}): Play => ({
-  index, name: `play ${index + 1}`, hosts: 'all', vars: {}, roles: [], tasks: [], handlers: [],
-  become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], ...o,
-});
 
 /**
  * Hosts h1..hN in every given play; a host in `failing` fails its step; `only` limits a play to

@@ -22,29 +22,9 @@ import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { renderRecap } from '../../../src/ui/recap.ts';
 import type { Connection } from '../../../src/transport/connection.ts';
-import { sh, tempDir, writeTree } from '../helpers.ts';
+import { play, sh, shellConnection, tempDir, writeTree } from '../helpers.ts';
 
-/** A connection whose host is this machine's /bin/sh, with mxplay's state dir moved to `state`. */
-function shellConnection(host: string, state: string): Connection {
-  let roundTrips = 0;
-  return {
-    host,
-    get roundTrips() {
-      return roundTrips;
-    },
-    async run(script) {
-      roundTrips++;
-      const r = spawnSync('/bin/sh', ['-s'], { input: script.replaceAll(STATE_DIR, state), encoding: 'utf8' });
-      return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-    },
-    async close() {},
-  };
-}
 
-const play = (index: number, o: Partial<Play> = {}): Play => ({
-  index, name: `play ${index + 1}`, hosts: 'all', vars: {}, roles: [], tasks: [], handlers: [],
-  become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], ...o,
-});
 
 const playWork = (index: number, resources: Resource[], handlers: Record<string, Resource> = {}): PlayWork => ({
   play: play(index),

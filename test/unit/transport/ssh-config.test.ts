@@ -1,7 +1,7 @@
-import { homedir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { sshConfigFor } from '../../../src/transport/ssh-config.ts';
+import { readSshConfig } from '../../../src/transport/ssh-config.ts';
 
+// The reader used when OpenSSH's client is missing (with it, `ssh -G` answers: see resolve.test.ts).
 const CONFIG = `# global
 User fallback
 
@@ -19,37 +19,35 @@ Host db?
   Port=5022
   User "db admin"
 
-Match host foo
-  User nobody
-
 Host *
   User last
   IdentityFile /etc/ssh/default_key
 `;
 
-describe('sshConfigFor', () => {
-  it.each([
-    ['exact alias: the first value of each key wins', 'hs1', { hostname: '10.0.0.11', port: 2222, user: 'fallback', identityFile: `${homedir()}/.ssh/lab_ed25519` }],
-    ['second name on a Host line', 'hs1.lab', { hostname: '10.0.0.11', port: 2222, user: 'fallback' }],
-    ['glob', 'hs2', { port: 22, user: 'fallback', identityFile: '/etc/ssh/default_key' }],
-    ['negated pattern excludes', 'hs9', { user: 'fallback', identityFile: '/etc/ssh/default_key' }],
-    ['? glob, %h, key=value, quotes', 'db1', { hostname: 'db1.internal', port: 5022, user: 'fallback' }],
-    ['no Host matches: only global and Host *', 'web', { user: 'fallback', identityFile: '/etc/ssh/default_key' }],
-  ])('%s', (_n, alias, want) => {
-    expect(sshConfigFor(alias, CONFIG)).toMatchObject(want);
-  });
+const pick = (alias: string, text = CONFIG) => {
+  const m = readSshConfig(alias, text);
+  return { hostname: m.get('hostname')?.[0], port: m.get('port')?.[0], user: m.get('user')?.[0], identityFile: m.get('identityfile')?.[0] };
+};
 
-  it('without global settings, Host * values apply and Match blocks are ignored', () => {
-    const text = 'Match host foo\n  User nobody\nHost *\n  User someone\n';
-    expect(sshConfigFor('foo', text)).toEqual({ user: 'someone' });
+describe('readSshConfig: ~/.ssh/config as ssh reads it, without OpenSSH', () => {
+  it.each([
+    ['exact alias: the first value of each key wins', 'hs1', { hostname: '10.0.0.11', port: '2222', user: 'fallback', identityFile: '~/.ssh/lab_ed25519' }],
+    ['second name on a Host line', 'hs1.lab', { hostname: '10.0.0.11', port: '2222', user: 'fallback' }],
+    ['glob', 'hs2', { hostname: 'hs2', port: '22', user: 'fallback', identityFile: '/etc/ssh/default_key' }],
+    ['negated pattern excludes', 'hs9', { hostname: 'hs9', port: '22', user: 'fallback', identityFile: '/etc/ssh/default_key' }],
+    ['? glob, %h, key=value, quotes', 'db1', { hostname: 'db1.internal', port: '5022', user: 'fallback' }],
+    ['no Host matches: only global and Host *', 'web', { hostname: 'web', user: 'fallback', identityFile: '/etc/ssh/default_key' }],
+  ])('%s', (_n, alias, want) => {
+    expect(pick(alias)).toMatchObject(want);
   });
 
   it('keywords are case-insensitive; a dot in a pattern is literal', () => {
-    expect(sshConfigFor('a.b', 'HOST a.b\n  hostname x\n  PORT 23\n')).toEqual({ hostname: 'x', port: 23 });
-    expect(sshConfigFor('axb', 'Host a.b\n  HostName x\n')).toEqual({});
+    expect(pick('a.b', 'HOST a.b\n  hostname x\n  PORT 23\n')).toMatchObject({ hostname: 'x', port: '23' });
+    expect(pick('axb', 'Host a.b\n  HostName x\n')).toMatchObject({ hostname: 'axb', port: '22' });
   });
 
-  it('empty config: nothing', () => {
-    expect(sshConfigFor('x', '')).toEqual({});
+  it('Match and Include are refused, naming the line: only OpenSSH reads them right', () => {
+    expect(() => readSshConfig('foo', 'Host *\n  User a\nMatch host foo\n  User nobody\n', { file: '/root/.ssh/config' })).toThrow(/\/root\/\.ssh\/config line 3: Match needs OpenSSH/);
+    expect(() => readSshConfig('foo', 'Include other.conf\n')).toThrow(/line 1: Include needs OpenSSH/);
   });
 });
