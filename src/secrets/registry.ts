@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
+import { toYaml } from '../resources/yaml.ts';
 
 export const MASK = '********';
 
@@ -11,9 +12,13 @@ const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 /** The inside of a quoted rendering: the quotes themselves belong to the surrounding text. */
 const inner = (quoted: string, open: number, close: number) => quoted.slice(open, quoted.length - close);
 
-/** The YAML writer's own quoting of the value (double and single quoted), inside the quotes. */
+/**
+ * The value as the project's YAML files hold it (toYaml: quoted and escaped for PyYAML), and as the
+ * YAML library quotes it otherwise (double and single quoted), inside the quotes.
+ */
 function yamlForms(v: string): string[] {
-  const out: string[] = [];
+  const written = toYaml({ k: v }).slice(3).replace(/\n$/, '');
+  const out: string[] = /^["']/.test(written) ? [inner(written, 1, 1)] : [];
   for (const type of ['QUOTE_DOUBLE', 'QUOTE_SINGLE'] as const) {
     const text = stringify(v, { defaultStringType: type, lineWidth: 0 }).replace(/\n$/, '');
     if (text.startsWith('"') || text.startsWith("'")) out.push(inner(text, 1, 1));

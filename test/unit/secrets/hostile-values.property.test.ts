@@ -245,7 +245,7 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
         }
       }),
       {
-        numRuns: 40,
+        numRuns: Number(process.env.MXP_PROP_RUNS ?? 40),
         // The attacks found by hand, always tried first: a value that ends the here-document it
         // travels in and runs a command (the terminators mxplay used), and a quote that cut masking short.
         examples: [[{
