@@ -28,7 +28,9 @@ export function toYaml(data: unknown, header?: string): string {
   });
   // Inside those double quotes the writer leaves NEL, LS, PS and BOM raw, which a reader may fold
   // or drop: their escapes instead (any of them in the text is inside such a scalar).
-  const body = doc.toString({ lineWidth: 0 }).replace(/[\x85\u2028\u2029\ufeff]/g, (c) => ({ '\x85': '\\N', '\u2028': '\\L', '\u2029': '\\P' })[c] ?? '\\uFEFF');
+  // One line per scalar (no folding of long quoted strings over several lines): a diff then shows a
+  // value on one line, where masking sees it whole.
+  const body = doc.toString({ lineWidth: 0, doubleQuotedMinMultiLineLength: Number.MAX_SAFE_INTEGER }).replace(/[\x85\u2028\u2029\ufeff]/g, (c) => ({ '\x85': '\\N', '\u2028': '\\L', '\u2029': '\\P' })[c] ?? '\\uFEFF');
   return header ? `# ${header}\n${body}` : body;
 }
 

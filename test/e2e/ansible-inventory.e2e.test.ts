@@ -3,13 +3,17 @@
 // INI's Python literals), `mxplay inventory --list` prints what Debian's ansible-core
 // (`ansible-inventory --list`) prints: the same hosts, the same groups with the same children and
 // hosts, the same variables with the same values and types. ansible-core is installed here if it
-// is missing (root, as the e2e suite runs); no lab host is needed.
+// is missing (root, as the e2e suite runs); no lab host is needed. Vault values too: an inline
+// `!vault` value and a whole encrypted group_vars file, encrypted here with Debian's ansible-vault
+// (see the last test for what is compared there and why).
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { mxplay } from './helpers/mxplay.ts';
 
 const run = promisify(execFile);
@@ -174,6 +178,30 @@ function normalized(json: string): Record<string, unknown> {
   return data;
 }
 
+// The vault case. Its secrets: two inline values and every string of the encrypted group_vars file
+// (numbers and booleans in it are not secrets, and no string here is shorter than mxplay's shortest
+// maskable secret, 6 characters).
+const INLINE = { all_inline: 'inline: value # with "quotes" and ü', host_token: 'multi\nline token ü' };
+const VAULTED_FILE = 'vault_db_password: "db: pass # not a comment"\nvault_list: [alpha-secret, 42, true, {nested: nested-secret}]\nvault_port: 5432\nvault_flag: yes\nplain_looking: clear-text-but-vaulted\n';
+const VAULTED_STRINGS = ['db: pass # not a comment', 'alpha-secret', 'nested-secret', 'clear-text-but-vaulted'];
+const MASK = '********';
+
+/** Every value under v, with its Jinja path from the variable `name` (`name[3]['k']`). */
+function leaves(name: string, v: unknown): [string, unknown][] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => leaves(`${name}[${i}]`, x));
+  if (v && typeof v === 'object') return Object.entries(v).flatMap(([k, x]) => leaves(`${name}[${JSON.stringify(k)}]`, x));
+  return [[name, v]];
+}
+
+/** A copy of v with each value that f maps to something else replaced, at any depth. */
+function mapDeep(v: unknown, f: (x: unknown) => unknown): unknown {
+  const m = f(v);
+  if (m !== v) return m;
+  if (Array.isArray(v)) return v.map((x) => mapDeep(x, f));
+  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, mapDeep(x, f)]));
+  return v;
+}
+
 describe('mxplay inventory --list reads inventories as ansible-inventory --list does', () => {
   let root: string;
 
@@ -215,5 +243,71 @@ describe('mxplay inventory --list reads inventories as ansible-inventory --list 
     const yaml = normalized((await mxplay(['inventory', '-i', 'hosts.yml', '--list'], { cwd: ydir })).stdout) as { _meta: { hostvars: Record<string, Record<string, unknown>> } };
     expect(yaml._meta.hostvars['hs1.lab.test']).toMatchObject({ b_yes: true, b_No: false, b_on: true, b_off: false, s_y: 'y', mode: 384, s_0o: '0o17', s_exp: '1e3', merged: { port: 8008, enabled: true, extra: 1 } });
     expect(yaml._meta.hostvars['hs3.lab.test']).toMatchObject({ ansible_port: 2222 });
+  });
+
+  it('vault: an inline !vault value and a whole encrypted group_vars file read as ansible-inventory --list --vault-password-file reads them', async () => {
+    const dir = join(root, 'vault');
+    const pass = join(dir, 'vault-pass');
+    mkdirSync(join(dir, 'inv', 'group_vars'), { recursive: true });
+    writeFileSync(pass, `vault-${randomBytes(9).toString('hex')}\n`, { mode: 0o600 });
+    const vault = (args: string[], input?: string) =>
+      execFileSync('ansible-vault', [...args, '--vault-password-file', pass], { cwd: dir, encoding: 'utf8', ...(input !== undefined ? { input } : {}), env: { ...process.env, ANSIBLE_NOCOLOR: '1' } });
+    // `ansible-vault encrypt_string`'s block, re-indented under its key.
+    const inline = (name: keyof typeof INLINE, indent: string) => {
+      const [, ...body] = vault(['encrypt_string', '--stdin-name', name], INLINE[name]).trimEnd().split('\n');
+      return `${indent}${name}: !vault |\n${body.map((l) => `${indent}  ${l.trim()}`).join('\n')}\n`;
+    };
+    writeFileSync(join(dir, 'inv', 'hosts.yml'), `all:\n  vars:\n${inline('all_inline', '    ')}    level: all\n  children:\n    matrix:\n      hosts:\n        hs1:\n${inline('host_token', '          ')}        hs2: { ansible_host: 10.0.0.2 }\n`);
+    writeFileSync(join(dir, 'inv', 'group_vars', 'matrix.yml'), VAULTED_FILE);
+    vault(['encrypt', 'inv/group_vars/matrix.yml']);
+    expect(readFileSync(join(dir, 'inv', 'group_vars', 'matrix.yml'), 'utf8')).toMatch(/^\$ANSIBLE_VAULT;1\.1;AES256\n[0-9a-f\n]+$/);
+
+    const args = ['-i', 'inv', '--list', '--vault-password-file', pass];
+    const ansible = await run('ansible-inventory', args, { cwd: dir, env: { ...process.env, ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true', ANSIBLE_NOCOLOR: '1' } });
+    expect(ansible.stderr).not.toMatch(/WARNING|ERROR/);
+    const mine = await mxplay(['inventory', ...args], { cwd: dir });
+    expect(mine.stderr).toBe('');
+    expect(mine.code).toBe(0);
+
+    // What is comparable. ansible-inventory prints an inline !vault value still encrypted, as
+    // {"__ansible_vault": "<vault text>"}, and the values of a whole encrypted file decrypted, in
+    // clear. mxplay prints no secret: each decrypted value as ********. So Ansible's output is first
+    // decrypted by Ansible itself (each vault text through `ansible-vault decrypt`), then each secret
+    // value in it is replaced by the mask, and the result must be mxplay's output exactly: the same
+    // hosts, groups, variables and non-secret values (the numbers and booleans of the encrypted
+    // file included), a mask exactly where Ansible has a vaulted string.
+    const plain = new Map<string, string>();
+    const decrypted = mapDeep(normalized(ansible.stdout), (x) => {
+      if (!x || typeof x !== 'object' || !('__ansible_vault' in x)) return x;
+      const text = (x as { __ansible_vault: string }).__ansible_vault;
+      if (!plain.has(text)) plain.set(text, vault(['decrypt', '--output', '-'], text));
+      return plain.get(text);
+    }) as { _meta: { hostvars: Record<string, Record<string, unknown>> } };
+    expect(plain.size).toBe(2); // the two inline values came encrypted
+    const hs1 = decrypted._meta.hostvars.hs1!;
+    expect(hs1).toMatchObject({ ...INLINE, vault_db_password: VAULTED_STRINGS[0], vault_list: ['alpha-secret', 42, true, { nested: 'nested-secret' }], vault_port: 5432, vault_flag: true, level: 'all' });
+    const secrets = [...Object.values(INLINE), ...VAULTED_STRINGS];
+    expect(normalized(mine.stdout)).toEqual(mapDeep(decrypted, (x) => (typeof x === 'string' && secrets.includes(x) ? MASK : x)));
+    for (const s of secrets) expect(mine.stdout).not.toContain(s);
+
+    // And mxplay decrypts each value to what Ansible decrypts it to: with Ansible's value of each
+    // vaulted leaf in a clear variable (a second -i source, mxplay's only), a Jinja comparison per
+    // leaf is evaluated by mxplay, and `--host` shows its boolean result (never a secret).
+    const vaulted = ['all_inline', 'host_token', 'vault_db_password', 'vault_list', 'vault_port', 'vault_flag', 'plain_looking'];
+    const pairs = vaulted.flatMap((k) => leaves(k, hs1[k]));
+    const checks: Record<string, unknown> = {};
+    pairs.forEach(([path, value], i) => {
+      checks[`clear_${i}`] = value;
+      checks[`check_${i}`] = `{{ ${path} == clear_${i} }}`;
+    });
+    checks.check_control = "{{ all_inline == clear_0 ~ '.' }}"; // a comparison that can be false is false
+    writeFileSync(join(dir, 'checks.yml'), stringify({ all: { hosts: { hs1: checks } } }));
+    const host = await mxplay(['inventory', '-i', 'inv', '-i', 'checks.yml', '--host', 'hs1', '--json', '--vault-password-file', pass], { cwd: dir });
+    expect(host.code, host.stderr).toBe(0);
+    const got = (JSON.parse(host.stdout) as Record<string, { vars: Record<string, unknown> }>).hs1!.vars;
+    expect(pairs.length).toBe(10);
+    expect(Object.fromEntries(pairs.map(([path], i) => [path, got[`check_${i}`]]))).toEqual(Object.fromEntries(pairs.map(([path]) => [path, true])));
+    expect(got.check_control).toBe(false);
+    for (const s of secrets) expect(host.stdout).not.toContain(s);
   });
 });

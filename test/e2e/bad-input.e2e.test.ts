@@ -156,7 +156,7 @@ describe('bad input on two lab hosts: a clear error, exit 1, and no host contact
     for (const checking of ['strict', 'accept-new']) {
       const r = await cli(...run('probe.yml', '--limit', 'saf4', '--host-key-checking', checking));
       expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stdout).toContain(`saf4 unreachable:\n  HOST KEY MISMATCH: ${ip} presents a different ssh-ed25519 key than ${known}:1.`);
+      expect(r.stdout).toContain(`saf4 unreachable:\n  HOST KEY MISMATCH: saf4 (${ip}) presents a different ssh-ed25519 key than ${known}:1.`);
     }
     expect(await logins('saf4')).toBe(before);
     expect((await lab.ssh('saf4', `test -e ${MARKER}`)).code).toBe(1);

@@ -1,13 +1,14 @@
 // Production access on real lab hosts: a target whose firewall drops the control machine is
 // reached only through a bastion (ProxyJump, host keys checked at both hops); its login user's sudo
-// asks for a password, given with -K or ansible_become_password, which shows up in no output, no
-// process list (the control machine's `ps` sees the lab hosts' processes too) and no file; a
-// missing key, a wrong sudo password, no sudo password and a wrong bastion key each fail with a
-// clear message and touch nothing.
+// asks for a password, given with -K or ansible_become_password (in clear, or an inline !vault value
+// with --vault-password-file), which shows up in no output, no process list (the control machine's
+// `ps` sees the lab hosts' processes too) and no file; a missing key, a wrong sudo password, no
+// sudo password, no vault password and a wrong bastion key each fail with a clear message and
+// touch nothing.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
 const BASTION = 'pa-bastion';
 const TARGET = 'pa-target';
 const PASSWORD = `Pw-${randomBytes(9).toString('base64url')}`;
+const VAULT_PASSWORD = `Vault-${randomBytes(9).toString('base64url')}`;
 const CONF = '/etc/mxplay-pa/app.conf';
 
 const PLAYBOOK = `
@@ -241,9 +243,43 @@ describe('production access: ProxyJump, sudo with a password', () => {
     expect(inv.stdout).not.toContain(PASSWORD);
   });
 
-  it('the password is in no output of any run and in no file on either host or in the project (but the inventory that holds it)', () => {
+  it('converges with a vaulted ansible_become_password (inline !vault, --vault-password-file): the password nowhere in clear', async () => {
+    await rm(join(targetRoot(), CONF));
+    // Encrypted with Debian's ansible-vault (the tools step installs it), the password on its stdin.
+    const vaultPass = join(project, 'vault-pass');
+    await writeFile(vaultPass, `${VAULT_PASSWORD}\n`, { mode: 0o600 });
+    const [, ...body] = execFileSync('ansible-vault', ['encrypt_string', '--vault-password-file', vaultPass, '--stdin-name', 'ansible_become_password'], { input: PASSWORD, encoding: 'utf8' }).trimEnd().split('\n');
+    await inventory('jump-vault.yml', { ansible_become_password: 'VAULTED' });
+    const text = await readFile(join(project, 'jump-vault.yml'), 'utf8');
+    const vaulted = text.replace(/^( *)ansible_become_password: VAULTED$/m, (_m, ind: string) => `${ind}ansible_become_password: !vault |\n${body.map((l) => `${ind}  ${l.trim()}`).join('\n')}`);
+    expect(vaulted).not.toBe(text);
+    await writeFile(join(project, 'jump-vault.yml'), vaulted);
+    const stop = watchProcesses();
+    const r = await run(['run', 'site.yml', '-i', 'jump-vault.yml', '--vault-password-file', vaultPass, '--yes', '--json']);
+    const argvs = await stop();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, TARGET)).toBe(1);
+    expect(readFileSync(join(targetRoot(), CONF), 'utf8')).toBe('managed through the bastion\n');
+    expect(argvs.filter((a) => a.includes(PASSWORD) || a.includes(VAULT_PASSWORD))).toEqual([]);
+    expect(argvs.some((a) => a.includes('mxplay') && a.includes('jump-vault.yml'))).toBe(true);
+    // Without the vault password: stopped before any host is reached, naming the file and line.
+    await rm(join(targetRoot(), CONF));
+    const locked = await run(['run', 'site.yml', '-i', 'jump-vault.yml', '--yes', '--json']);
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toMatch(/jump-vault\.yml:\d+: Ansible Vault: this value is encrypted: give its password with --vault-password-file/);
+    expect(existsSync(join(targetRoot(), CONF))).toBe(false);
+    const inv = await run(['inventory', '-i', 'jump-vault.yml', '--host', TARGET, '--vault-password-file', vaultPass]);
+    expect(inv.code, inv.stderr).toBe(0);
+    expect(inv.stdout).toMatch(/ansible_become_password: ["']?\*{8}["']?\n/);
+  });
+
+  it('the password is in no output of any run and in no file on either host or in the project (but the inventories that hold it in clear)', () => {
     for (const r of outputs) expect(r.stdout + r.stderr).not.toContain(PASSWORD);
     for (const h of [TARGET, BASTION]) expect(filesHolding(hostPaths(h).upper, PASSWORD)).toEqual([]);
     expect(filesHolding(project, PASSWORD).map((f) => f.slice(project.length + 1)).sort()).toEqual(['direct.yml', 'jump-var.yml', 'wrongkey.yml']);
+    // The vault password neither: only in its own file.
+    for (const r of outputs) expect(r.stdout + r.stderr).not.toContain(VAULT_PASSWORD);
+    for (const h of [TARGET, BASTION]) expect(filesHolding(hostPaths(h).upper, VAULT_PASSWORD)).toEqual([]);
+    expect(filesHolding(project, VAULT_PASSWORD).map((f) => f.slice(project.length + 1))).toEqual(['vault-pass']);
   });
 });

@@ -1,12 +1,15 @@
-// Synapse from Debian's apt on PostgreSQL, converged by `mxplay run` on fresh lab hosts and
-// checked from the control machine over HTTP, as a Matrix client would.
-import { mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
+// Synapse from Debian's apt on PostgreSQL, converged by `mxplay run` with the repository's
+// playbooks/site.yml on fresh lab hosts and checked from the control machine over HTTP, as a Matrix
+// client would. The same hosts are described twice, as a YAML inventory folder and as one INI file
+// (a host range, Python-literal values, Jinja vars): both plan exactly the same changes on the bare
+// hosts, the first run converges through the INI inventory, and the YAML one then finds nothing to do.
+import { copyFile, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, login } from './helpers/matrix.ts';
-import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-1';
 const MASTER = 'e2e-master-secret-0123456789';
@@ -16,6 +19,10 @@ describe('synapse and postgres roles on two fresh hosts', () => {
   let project: string;
   const base = (h: string) => `http://${lab.host(h).ip}:8008`;
   const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+  /** The same run through inventory/ini.ini, the INI twin of inventory/e2e/. */
+  const runIni = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'ini', ...args], { cwd: project });
+  /** Per host, the plan as --json gives it: each change (action, type, id, role, summary, diff), errors, pending handlers. */
+  const plans = (r: CliResult) => Object.fromEntries(r.json!.plan.map(({ host, ...plan }) => [host, plan]));
 
   beforeAll(async () => {
     lab = await labHosts(['syn1', 'syn2']);
@@ -32,7 +39,33 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     await mkdir(join(project, 'inventory', 'e2e', 'host_vars'));
     await writeFile(join(project, 'inventory', 'e2e', 'host_vars', 'syn1.yml'), 'synapse_server_name: one.lab.test\nsynapse_public_baseurl: https://one.lab.test/\n');
     await writeFile(join(project, 'inventory', 'e2e', 'host_vars', 'syn2.yml'), 'synapse_server_name: two.lab.test\nsynapse_public_baseurl: https://two.lab.test/\n');
-    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse]\n');
+    // The repository's own playbook (these hosts are only in its first play's group, matrix).
+    await copyFile(new URL('../../playbooks/site.yml', import.meta.url), join(project, 'site.yml'));
+    // The same hosts, groups and values as inventory/e2e/ above, as an Ansible INI file: the hosts'
+    // addresses on lines of their own, the group as a range, the per-host names made by Jinja from
+    // inventory_hostname instead of host_vars files, a list as a Python literal.
+    await writeFile(join(project, 'inventory', 'ini.ini'), [
+      '# the INI twin of inventory/e2e/',
+      ...['syn1', 'syn2'].map((h) => `${h} ansible_host=${lab.host(h).ip}`),
+      '',
+      '[matrix]',
+      'syn[1:2]',
+      '',
+      '[matrix:vars]',
+      "synapse_server_name={{ {'syn1': 'one', 'syn2': 'two'}[inventory_hostname] }}.lab.test",
+      "synapse_public_baseurl={{ 'https://' ~ synapse_server_name ~ '/' }}",
+      '',
+      '[all:vars]',
+      'ansible_user=root',
+      `ansible_ssh_private_key_file=${lab.keyFile}`,
+      `mxplay_known_hosts_file=${lab.knownHostsFile}`,
+      `mxplay_master_secret=${MASTER}`,
+      'synapse_package_source=debian',
+      'synapse_admin_user=admin',
+      `synapse_admin_password=${ADMIN_PASSWORD}`,
+      "synapse_bind_addresses=['0.0.0.0']",
+      '',
+    ].join('\n'));
   });
 
   afterAll(async () => {
@@ -60,11 +93,28 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     expect(untouched.code).toBe(0);
   });
 
-  it('converges both hosts in parallel: Synapse on PostgreSQL answers and the admin can log in', async () => {
-    const r = await run('--yes', '--json');
+  it('the INI inventory (range, Python literals, Jinja vars) plans exactly what the YAML one plans for site.yml on the bare hosts', async () => {
+    const [yaml, ini] = await Promise.all([run('--check', '--json'), runIni('--check', '--json')]);
+    expect(yaml.code, yaml.stdout + yaml.stderr).toBe(0);
+    expect(ini.code, ini.stdout + ini.stderr).toBe(0);
+    // Every change of every host: action, type, id, role, summary and diff (masked alike).
+    expect(plans(ini)).toEqual(plans(yaml));
+    const syn1 = JSON.stringify(plans(ini).syn1);
+    expect(plans(ini).syn1!.changes.length).toBeGreaterThan(10);
+    expect(syn1).toContain('server_name: one.lab.test');
+    expect(syn1).toContain('public_baseurl: https://one.lab.test/');
+    expect(JSON.stringify(plans(ini).syn2)).toContain('server_name: two.lab.test');
+  });
+
+  it('converges both hosts in parallel through the INI inventory: Synapse on PostgreSQL answers and the admin can log in; the YAML inventory then plans nothing', async () => {
+    const r = await runIni('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'syn1')).toBeGreaterThan(10);
     expect(changedOf(r, 'syn2')).toBeGreaterThan(10);
+    // Exactly as through the YAML inventory: it finds nothing left to change.
+    const yaml = await run('--check', '--detailed-exitcode', '--json');
+    expect(yaml.code, yaml.stdout + yaml.stderr).toBe(0);
+    expect(yaml.json!.plan.flatMap((p) => p.changes)).toEqual([]);
 
     for (const [h, server] of [['syn1', 'one.lab.test'], ['syn2', 'two.lab.test']] as const) {
       const versions = await api(base(h), '/_matrix/client/versions');

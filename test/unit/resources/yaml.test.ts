@@ -18,10 +18,15 @@ describe('toYaml writes what PyYAML (YAML 1.1) reads back as exactly the data', 
     ['line and paragraph separators, NEL, BOM', ['a\u2028b', 'p\u2029q', '\x85nel', '\ufeffbom']],
     ['quotes, comments, flow and anchors', ['"q"', "'s'", '# not a comment', 'a #b', '{x: 1}', '[1]', '&a', '*a', '!tag', '%x', '@x', '`x', '- x', '? x', ': x']],
     ['several lines', ['two\nlines', 'trailing\n', '\nleading', '  indented\nx']],
+    ['long values with line breaks and tabs', [`${'x'.repeat(60)}\n\t$(touch /tmp/x) '`, `a\u2028${'y'.repeat(80)}\n\nz`]],
     ['unicode', ['é☃𝄞', 'ünï']],
   ])('%s', (_n, values) => {
     const data = { list: values, map: Object.fromEntries(values.map((v, i) => [`k${i}`, v])) };
     expect(pyyaml(toYaml(data, 'header'))).toEqual(data);
+  });
+
+  it('a long quoted value stays on one line (a diff shows it whole, where masking sees it)', () => {
+    expect(toYaml({ k: `${'x'.repeat(60)}\n\tend` }).split('\n')).toHaveLength(2);
   });
 
   it('ordinary values are written plain, as before', () => {

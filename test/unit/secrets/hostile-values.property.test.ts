@@ -249,6 +249,11 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
         // The attacks found by hand, always tried first: a value that ends the here-document it
         // travels in and runs a command (the terminators mxplay used), and a quote that cut masking short.
         examples: [[{
+          // Found by CI: a long value with a line break, which YAML wrote folded over several lines.
+          synapse_db_password: 'Db1-À-0 ', synapse_admin_password: "Ad2'-end", synapse_registration_shared_secret: "Rg3\n\t$(touch PWNED)' ",
+          synapse_macaroon_secret_key: "Mc4$(touch PWNED)'", synapse_form_secret: 'Fm50@@out ', synapse_ldap_bind_password: "Ld600aa'",
+          synapse_email_smtp_pass: 'Sm7  a00', coturn_shared_secret: "Tn8'@@mxp done", mxplay_master_secret: "Ms9-0123456789 '", postgres_user_password: 'Pu0AAaaa',
+        }], [{
           synapse_db_password: "Db1-x\nMXP_SQL\ntouch PWNED\ncat <<'MXP_SQL'", synapse_admin_password: "Ad2-pw-long-enough-1\nMXP_PW\ntouch PWNED\ncat <<'MXP_PW'\nend",
           synapse_registration_shared_secret: 'Rg3-"; touch PWNED; \\"', synapse_macaroon_secret_key: "Mc4-\nMXP_EOF\ntouch PWNED\n", synapse_form_secret: 'Fm5-$(touch PWNED)`touch PWNED`',
           synapse_ldap_bind_password: "Ld6-'\\''; touch PWNED; '", synapse_email_smtp_pass: 'Sm7-%(app)s {{ x }} ☃ @@mxp ok 0', coturn_shared_secret: 'Tn8-"quoted" # not a comment',
