@@ -405,14 +405,13 @@ const ansibleBool = (v: unknown): boolean => {
 
 const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null));
 
-/** Results of Ansible's STRING_TYPE_FILTERS: printed alone, they stay text (not read as a literal). */
-const nativeTexts = new WeakSet<object>();
-const SafeString = (nunjucks as unknown as { runtime: { SafeString: new (s: string) => object } }).runtime.SafeString;
-const text = (fn: (...a: any[]) => string) => (...a: any[]) => {
-  const t = new SafeString(fn(...a));
-  nativeTexts.add(t);
-  return t;
-};
+/**
+ * Ansible's STRING_TYPE_FILTERS: a template that is one expression ending in one of them stays text
+ * (not read as a Python literal). Ansible decides it from the template's text, as here; the filters
+ * return plain strings, so their results compare and test like any string (`a|to_json == b|to_json`).
+ */
+const STRING_TYPE_END = /\|\s*(?:string|to_json|to_nice_json|to_yaml|to_nice_yaml)(?:\([^|]*\))?\s*\)?\s*\}\}$/;
+const text = (fn: (...a: any[]) => string) => fn;
 
 /** Filters that take an undefined input on purpose (everything else fails on one). */
 const takesUndefined = new Set(['default', 'd', 'mandatory']);
@@ -539,7 +538,7 @@ export function renderTemplate(text: string, lookup: Lookup): unknown {
     const single = printed.length === 1 && /^\{\{[\s\S]*\}\}$/.test(text);
     if (single && printed[0] === null) return null;
     // Text from to_json, string, to_yaml, … is kept as text (Ansible's STRING_TYPE_FILTERS).
-    if (single && nativeTexts.has(printed[0] as object)) return out;
+    if (single && STRING_TYPE_END.test(text)) return out;
     return ansibleResult(out);
   } finally {
     current = saved;

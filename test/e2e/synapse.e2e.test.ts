@@ -3,6 +3,7 @@
 // client would. The same hosts are described twice, as a YAML inventory folder and as one INI file
 // (a host range, Python-literal values, Jinja vars): both plan exactly the same changes on the bare
 // hosts, the first run converges through the INI inventory, and the YAML one then finds nothing to do.
+import { execFileSync } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +156,26 @@ describe('synapse and postgres roles on two fresh hosts', () => {
       '/var/lib/mxplay/backup 700 root:root',
       '0',
     ]);
+  });
+
+  it('the master secret vaulted derives the same secrets (nothing to change); a wrong vault password stops before any host', async () => {
+    const right = join(project, 'vault-pass');
+    const wrong = join(project, 'wrong-pass');
+    await writeFile(right, 'e2e-vault-password\n', { mode: 0o600 });
+    await writeFile(wrong, 'not-the-vault-password\n', { mode: 0o600 });
+    // Encrypted by Debian's ansible-vault (installed by the tools step), as an Ansible user does it.
+    const [, ...body] = execFileSync('ansible-vault', ['encrypt_string', '--vault-password-file', right, '--stdin-name', 'mxplay_master_secret'], { input: MASTER, encoding: 'utf8' }).trimEnd().split('\n');
+    await writeFile(join(project, 'vaulted.yml'), `mxplay_master_secret: !vault |\n${body.map((l) => `  ${l.trim()}`).join('\n')}\n`);
+
+    const same = await run('--check', '--detailed-exitcode', '--json', '-e', '@vaulted.yml', '--vault-password-file', right);
+    expect(same.code, same.stdout + same.stderr).toBe(0);
+    expect(same.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+
+    const bad = await run('--check', '-e', '@vaulted.yml', '--vault-password-file', wrong);
+    expect(bad.code).toBe(1);
+    // An input error: said before the run reads any host (nothing is planned, no host is named).
+    expect(bad.stderr).toMatch(/^error: vaulted\.yml:1: Ansible Vault: .*wrong vault password/);
+    expect(bad.stdout).toBe('');
   });
 
   it('changing max upload size changes one fragment, restarts Synapse once, and Synapse serves it', async () => {

@@ -47,6 +47,12 @@ describe('Jinja in variables: the values Ansible gives', () => {
     ['text that reads as a Python literal becomes one', "[{{ 1 }}, 'x', None, True]", [1, 'x', null, true]],
     ['text that does not stays text', '[a, b]', '[a, b]'],
     ['text from to_json stays text', '{{ [1] | to_json }}', '[1]'],
+    ['text from a filter with arguments stays text', "{{ {'a': 1} | to_nice_json(2) }}", '{\n  "a": 1\n}'],
+    // Equal texts compare equal (they were unequal objects once). The result stays text: Ansible's
+    // test is a regex on the template, which matches the last "| to_json) }}" here too.
+    ['two filter texts compare as text', '{{ ([1] | to_json) == ([1] | to_json) }}', 'True'],
+    ['two filter texts compare as text, as a condition', '{{ ([1] | to_json) == ([1] | to_json) and 1 == 1 }}', true],
+    ['a filter text is found in a list of texts', "{{ (1 | string) in ['1', '2'] }}", true],
     ['None alone is None; inside text it is nothing', '{{ None }}', null],
     ['inside text, None prints nothing', 'a{{ None }}b', 'ab'],
     ['Python str() of a list inside text', "x{{ ['a', \"it's\"] }}", 'x[\'a\', "it\'s"]'],
