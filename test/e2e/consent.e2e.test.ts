@@ -1,14 +1,14 @@
 // The synapse_consent and synapse_server_notices roles on a fresh host: Synapse (Debian's package,
 // on PostgreSQL, invite-token registration) serves the policy, blocks a new user until consent,
 // sends the consent server notice, records consent through its own form, and starts without it.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-1';
 const MASTER = 'e2e-master-secret-0123456789';
@@ -58,7 +58,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
 
   beforeAll(async () => {
     lab = await labHosts(['cons1']);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-consent-'));
+    project = await projectDir('consent');
     await lab.writeInventory(join(project, 'inventory', 'e2e'), {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',

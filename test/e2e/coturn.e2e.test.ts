@@ -1,13 +1,13 @@
 // coturn next to Synapse on one fresh lab host, converged by the real CLI: Synapse hands out
 // ephemeral TURN credentials derived from the same shared secret coturn was given, and coturn
 // really relays packets with them (turnutils_uclient from the coturn package, on the host).
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-1';
 const MASTER = 'e2e-master-secret-0123456789';
@@ -23,7 +23,7 @@ describe('coturn role next to Synapse on one fresh host', () => {
   beforeAll(async () => {
     lab = await labHosts(['turn1']);
     ip = lab.host('turn1').ip;
-    project = await mkdtemp(join(tmpdir(), 'mxplay-coturn-'));
+    project = await projectDir('coturn');
     await lab.writeInventory(join(project, 'inventory', 'e2e'), {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',

@@ -6,16 +6,16 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { Agent, request } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GATEWAY_IP, labHosts, type LabFixture } from '../lab/index.ts';
 import { curl } from './helpers/https.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const HOSTS = [
   { name: 'web1', proxy: 'nginx' },
@@ -67,7 +67,7 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
   }
 
   beforeAll(async () => {
-    project = await mkdtemp(join(tmpdir(), 'mxplay-web-'));
+    project = await projectDir('web');
     await mkdir(join(project, 'dl'));
     for (const v of ['1.0.0', '2.0.0', '3.0.0']) {
       await buildTarball(`element-v${v}`, `element-v${v}`, { 'index.html': indexHtml(v), version: `${v}\n`, [`bundles/${v}/app.js`]: `// ${v}\n` });

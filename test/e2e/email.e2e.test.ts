@@ -1,13 +1,13 @@
 // The synapse_email role on a fresh host: Synapse (Debian's package, on PostgreSQL) relays its own
 // validation mail to an SMTP sink run by this test on the control machine, over the lab bridge.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.ts';
+import { projectDir } from './helpers/project.ts';
 
 const CONTROL_IP = '10.231.0.1';
 const ADMIN_PASSWORD = 'e2e-admin-password-1';
@@ -28,7 +28,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     lab = await labHosts(['mail1']);
     // After labHosts: the lab bridge (and so the control machine's address on it) exists now.
     sink = await startSmtpSink(CONTROL_IP);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-email-'));
+    project = await projectDir('email');
     await lab.writeInventory(join(project, 'inventory', 'e2e'), {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',

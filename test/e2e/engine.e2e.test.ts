@@ -1,13 +1,13 @@
 // The runner itself on real lab hosts: a playbook with a package, config files and a service
 // converges, a second run changes nothing, --check shows exactly a drifted file, a host that
 // is down is reported unreachable while the others converge, and sudo become works.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { labHosts, KEY_FILE, KNOWN_HOSTS_FILE, type LabFixture } from '../lab/index.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const PLAYBOOK = `
 - name: web server
@@ -47,7 +47,7 @@ describe('mxplay run on lab hosts', () => {
       "echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && chmod 440 /etc/sudoers.d/deploy",
     ].join(' && '));
     expect(setup.code, setup.stderr).toBe(0);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-engine-'));
+    project = await projectDir('engine');
     const inventory = {
       all: {
         vars: { ansible_user: 'root', ansible_ssh_private_key_file: KEY_FILE, mxplay_known_hosts_file: KNOWN_HOSTS_FILE },

@@ -4,8 +4,7 @@
 // its compose file uses, with pull_policy never: what is proven is the role's part (Docker,
 // compose project, .env, secrets, validation, which containers are recreated) and the proxy's
 // (TLS vhost, websockets), not Jitsi itself.
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deriveSecret } from '../../src/secrets/secrets.ts';
@@ -13,6 +12,7 @@ import { labHosts, type LabFixture } from '../lab/index.ts';
 import { curl } from './helpers/https.ts';
 import { importStandInImages, STAND_IN_SERVICES } from './helpers/jitsi-stand-ins.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const MASTER = 'e2e-master-secret-0123456789';
 const HOSTS = [
@@ -49,7 +49,7 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
 
   beforeAll(async () => {
     lab = await labHosts(HOSTS.map((h) => h.name), { docker: true });
-    project = await mkdtemp(join(tmpdir(), 'mxplay-jitsi-'));
+    project = await projectDir('jitsi');
     const inv = join(project, 'inventory', 'e2e');
     await lab.writeInventory(inv, {
       mxplay_master_secret: MASTER,

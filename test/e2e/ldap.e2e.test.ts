@@ -1,13 +1,13 @@
 // The synapse_ldap role on a fresh host: Synapse (Debian's package, on PostgreSQL) authenticates
 // users against a real slapd on a second lab host, in search mode (bind_dn + bind_password).
 // slapd and its users are test setup (debconf preseed + ldapadd over SSH), not part of the role.
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const MASTER = 'e2e-master-secret-0123456789';
 const LDAP_ADMIN_PW = 'e2e-ldap-admin-pw-7';
@@ -67,7 +67,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(slapd.code, slapd.stdout + slapd.stderr).toBe(0);
     expect(slapd.stdout).toContain('dn:uid=alice,ou=people,dc=lab,dc=test');
 
-    project = await mkdtemp(join(tmpdir(), 'mxplay-ldap-'));
+    project = await projectDir('ldap');
     await lab.writeInventory(join(project, 'inventory', 'e2e'), {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',

@@ -1,13 +1,13 @@
 // The nginx and apache roles in front of Synapse, each on its own fresh lab host, converged by
 // `mxplay run` and checked from the control machine over real TLS, as a client or a federating
 // server would: by name (SNI and Host through curl --resolve), trusting only the host's lab CA.
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { curl, type HttpAnswer } from './helpers/https.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const MASTER = 'e2e-master-secret-0123456789';
 const HOSTS = [
@@ -33,7 +33,7 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
 
   beforeAll(async () => {
     lab = await labHosts(HOSTS.map((h) => h.name));
-    project = await mkdtemp(join(tmpdir(), 'mxplay-proxy-'));
+    project = await projectDir('proxy');
     const inv = join(project, 'inventory', 'e2e');
     await lab.writeInventory(inv, {
       mxplay_master_secret: MASTER,

@@ -4,13 +4,13 @@
 // (a host range, Python-literal values, Jinja vars): both plan exactly the same changes on the bare
 // hosts, the first run converges through the INI inventory, and the YAML one then finds nothing to do.
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, login } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const ADMIN_PASSWORD = 'e2e-admin-password-1';
 const MASTER = 'e2e-master-secret-0123456789';
@@ -27,7 +27,7 @@ describe('synapse and postgres roles on two fresh hosts', () => {
 
   beforeAll(async () => {
     lab = await labHosts(['syn1', 'syn2']);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-synapse-'));
+    project = await projectDir('synapse');
     await lab.writeInventory(join(project, 'inventory', 'e2e'), {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',
