@@ -41,8 +41,9 @@ export const PRELUDE = `trap '' PIPE
 MXP_STATE=${STATE_DIR}
 umask 022
 mkdir -p -m 700 "$MXP_STATE/backup"
-# Backups hold old secrets: root's alone (also those an older mxplay left readable by their group).
-chmod -R go= "$MXP_STATE/backup"
+# Backups hold old secrets: root's alone. Those an older mxplay left readable by their group are
+# made private once, not walked again at every apply (the marker says it was done).
+[ -e "$MXP_STATE/backup/.private" ] || { : > "$MXP_STATE/backup/.private"; chmod -R go= "$MXP_STATE/backup"; }
 exec 9>>${LOCK_FILE}
 if ! flock -n 9; then ${SAY_BUSY}; exit 1; fi
 echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
