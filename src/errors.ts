@@ -7,13 +7,22 @@ export interface ErrorContext {
   key?: string;
 }
 
+/** Marks a UserError of any copy of this module (a role's bundle and the engine may hold two). */
+const USER_ERROR = Symbol.for('mxplay.UserError');
+
 /** An error caused by the user's input (inventory, playbook, vars, CLI): printed without a stack. */
 export class UserError extends Error {
+  readonly [USER_ERROR] = true;
+
   constructor(
     message: string,
     readonly context: ErrorContext = {},
   ) {
     super(message);
+  }
+
+  static override [Symbol.hasInstance](x: unknown): boolean {
+    return x instanceof Error && (x as { [USER_ERROR]?: boolean })[USER_ERROR] === true;
   }
 
   override toString(): string {

@@ -2,5 +2,6 @@
 export { z } from 'zod';
 export { defineRole, type RoleDefinition, type TaskContext } from './roles/define.ts';
 export { secret } from './secrets/secrets.ts';
+export { UserError } from './errors.ts';
 export { hostName, isHostName, hostOrIp, ipAddress, ipOrCidr, absolutePath, port, serverName } from './roles/schemas.ts';
 export * from './resources/index.ts';

@@ -1,7 +1,7 @@
-import { defineRole, z, apt, command, link, directory, template, service } from 'mxplay';
+import { defineRole, z, apt, command, link, directory, template, service, UserError, type TaskContext } from 'mxplay';
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
-  afterInstall, generation, readiness, WELL_KNOWN_DIR,
+  afterInstall, generation, readiness, WELL_KNOWN_DIR, proxyWorkerRoutes, serverAddress,
   jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
 } from '../nginx/proxy.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
@@ -9,6 +9,8 @@ import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-
 const CHECK = 'apache2ctl configtest';
 const RELOAD = 'reload apache';
 const MODULES = ['proxy', 'proxy_http', 'headers', 'ssl', 'rewrite'];
+/** Spreading a request group over several workers. */
+const BALANCER_MODULES = ['proxy_balancer', 'lbmethod_byrequests', 'slotmem_shm'];
 
 export default defineRole({
   name: 'apache',
@@ -20,15 +22,17 @@ export default defineRole({
   }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
   tasks: (v, ctx) => {
     const s = site(v);
-    const gen = generation('apache', import.meta.url, v);
+    const routes = apacheRoutes(v, ctx);
+    const gen = generation('apache', import.meta.url, routes.length ? { v, routes } : v);
+    const modules = routes.some((r) => r.servers.length > 1) ? [...MODULES, ...BALANCER_MODULES] : MODULES;
     return [
       apt({ names: ['apache2', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
       v.proxy_tls_self_signed && selfSignedCertificate(s, ctx.host, RELOAD),
       // Modules before the config that uses them (configtest knows no ProxyPass without mod_proxy).
       command({
-        name: `a2enmod ${MODULES.join(' ')}`,
-        unless: `for m in ${MODULES.join(' ')}; do [ -e /etc/apache2/mods-enabled/$m.load ] || exit 1; done`,
-        cmd: `a2enmod -q ${MODULES.join(' ')}`,
+        name: `a2enmod ${modules.join(' ')}`,
+        unless: `for m in ${modules.join(' ')}; do [ -e /etc/apache2/mods-enabled/$m.load ] || exit 1; done`,
+        cmd: `a2enmod -q ${modules.join(' ')}`,
         notify: RELOAD,
       }),
       // The distro's default site would answer on port 80 for every name.
@@ -48,6 +52,8 @@ export default defineRole({
           gen,
           wellKnownDir: WELL_KNOWN_DIR,
           acmeWebroot: v.proxy_acme_webroot ?? '',
+          workerRoutes: routes,
+          serverAddress,
           ...templateEncoders,
         },
         validate: CHECK,
@@ -59,5 +65,27 @@ export default defineRole({
       service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },
-  handlers: (v) => ({ [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, v))) }),
+  handlers: (v, ctx) => {
+    const routes = apacheRoutes(v, ctx);
+    return { [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, routes.length ? { v, routes } : v))) };
+  },
 });
+
+/**
+ * The workers' routes, as Apache can serve them: its balancer spreads requests round robin or by
+ * cookie, never by a hash of the access token or the client address, so a group that must stay on
+ * one worker per user (sync) or per sending server (federation) may have only one worker here.
+ */
+function apacheRoutes(v: { synapse_main_host?: string }, ctx: TaskContext) {
+  const routes = proxyWorkerRoutes(v, ctx);
+  for (const r of routes) {
+    if (r.balance !== 'round_robin' && r.servers.length > 1) {
+      throw new UserError(
+        `${r.upstream.replace('mxplay_synapse_', '')} has ${r.servers.length} workers, but Apache cannot keep ${r.balance === 'user' ? "one user's requests" : "one server's transactions"} on one of them: ` +
+          'serve that group with one worker behind Apache, or use the nginx role (it hashes by user or by address)',
+        { host: ctx.host, key: 'synapse_workers' },
+      );
+    }
+  }
+  return routes;
+}

@@ -11,8 +11,9 @@ import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port, serverName,
-  type Resource, type Task,
+  type Resource, type Task, type TaskContext,
 } from 'mxplay';
+import { homeserverTopology, topologyVars, workerRoutes, type WorkerRoute } from '../synapse/workers.ts';
 import { jitsiSharedVars } from '../jitsi/shared.ts';
 import { templateEncoders, webAppNames, webAppVars } from './web-apps.ts';
 
@@ -30,6 +31,8 @@ export const proxyVars = {
     .refine(urlHostOk, 'its host must be a host name like matrix.example.com or an IP address: it names the virtual host')
     .describe('public URL of the client API, e.g. https://matrix.example.com/; its host name is the virtual host'),
   synapse_http_port: port.default(8008).describe("Synapse's plain HTTP listener, proxied to"),
+  // The homeserver's workers, wherever they run: the proxy sends each request group to its workers.
+  synapse_main_host: topologyVars.synapse_main_host,
   synapse_max_upload_size: z.string().regex(/^\d+[KMG]?$/, 'a size like 50M').default('50M')
     .describe("Synapse's upload limit; the proxy's request body limit follows it"),
 
@@ -183,6 +186,17 @@ export function site(v: ProxyVars): ProxySite {
     jitsi,
   };
 }
+
+/**
+ * Where the proxy sends requests that Synapse's workers serve (most specific first); everything
+ * else goes to the main process. Read from the inventory, as the synapse role reads it.
+ */
+export function proxyWorkerRoutes(v: { synapse_main_host?: string }, ctx: TaskContext): WorkerRoute[] {
+  return workerRoutes(homeserverTopology(ctx, v.synapse_main_host));
+}
+
+/** An upstream server address as nginx and Apache write it. */
+export const serverAddress = (a: { address: string; port: number }) => `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
 
 const httpUpstream = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 

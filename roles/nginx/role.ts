@@ -1,7 +1,7 @@
 import { defineRole, z, apt, link, directory, template, service } from 'mxplay';
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
-  afterInstall, generation, readiness, WELL_KNOWN_DIR,
+  afterInstall, generation, readiness, WELL_KNOWN_DIR, proxyWorkerRoutes, serverAddress,
   jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
 } from './proxy.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from './web-apps.ts';
@@ -19,7 +19,8 @@ export default defineRole({
   }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
   tasks: (v, ctx) => {
     const s = site(v);
-    const gen = generation('nginx', import.meta.url, v);
+    const routes = proxyWorkerRoutes(v, ctx);
+    const gen = generation('nginx', import.meta.url, routes.length ? { v, routes } : v);
     return [
       // Packages first: they create /etc/nginx and the default site removed below.
       apt({ names: ['nginx', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
@@ -34,7 +35,7 @@ export default defineRole({
       template({
         path: '/etc/nginx/conf.d/mxplay-matrix.conf',
         src: 'matrix.conf.ejs',
-        data: { site: s, gen, wellKnownDir: WELL_KNOWN_DIR, acmeWebroot: v.proxy_acme_webroot ?? '', ...templateEncoders },
+        data: { site: s, gen, wellKnownDir: WELL_KNOWN_DIR, acmeWebroot: v.proxy_acme_webroot ?? '', workerRoutes: routes, serverAddress, ...templateEncoders },
         validate: CHECK,
         notify: RELOAD,
       }),
@@ -44,5 +45,8 @@ export default defineRole({
       service({ name: 'nginx', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },
-  handlers: (v) => ({ [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, v))) }),
+  handlers: (v, ctx) => {
+    const routes = proxyWorkerRoutes(v, ctx);
+    return { [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, routes.length ? { v, routes } : v))) };
+  },
 });

@@ -1,11 +1,16 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  defineRole, z, secret, apt, aptSource, debconf, directory, service, command, flushHandlers,
-  postgresRole, postgresDatabase, pipedFrom, q, serverName, type Facts,
+  defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers, yamlFile,
+  postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, UserError, type Facts, type Resource, type TaskContext,
 } from 'mxplay';
-import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from './fragment.ts';
+import { FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, fragment, synapseCheck, synapseSharedVars, type SynapseFlavour } from './fragment.ts';
+import { homeserverTopology, sharedWorkerConfig, topologyVars, workerConfig, type PlacedWorker, type Topology } from './workers.ts';
+import { WORKERS_DIR, restartWorker, retiredWorkers, workerHandlers, workerReady, workerServices, workerUnit, workerUnitFiles } from './worker-units.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
+/** What to do when the database is to be managed here but no PostgreSQL is. */
+const DB_MANAGE_HINT = 'synapse_db_manage is true: run the postgres role on this host before synapse, or set synapse_db_manage: false when the database is on another host';
 /** Synapse's signing key, as both packages' stock homeserver.yaml name it. */
 const SIGNING_KEY = '/etc/matrix-synapse/homeserver.signing.key';
 
@@ -60,6 +65,16 @@ export default defineRole({
     synapse_admin_user: z.string().regex(/^[a-z0-9._=\-/]+$/, 'a Matrix localpart (lowercase)').optional(),
     // register_new_matrix_user strips the password it reads: leading or trailing blanks would be lost.
     // It also reads the password file in text mode, where a CR becomes a line feed.
+    ...topologyVars,
+    synapse_redis_host: hostOrIp('redis.internal').optional()
+      .describe('Redis for workers (role redis); default 127.0.0.1 when every process runs on one host'),
+    synapse_redis_port: port.default(6379),
+    synapse_redis_password: secret().optional().describe("derived from mxplay_master_secret (the main host's) when unset, as the redis role derives it"),
+    synapse_worker_replication_secret: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_signing_key: secret().regex(/^ed25519 [A-Za-z0-9_]+ [A-Za-z0-9+/]{43}=?\n?$/, 'the content of a Synapse signing key file: ed25519 <key id> <base64 key>').optional()
+      .describe("the homeserver's signing key, for a homeserver on several hosts (every process signs with it); derived from mxplay_master_secret when unset"),
+    synapse_pip_index_url: z.url({ protocol: /^https?$/ }).default('https://pypi.org/simple/')
+      .describe("Debian's Synapse with workers: the Python package index txredisapi is installed from (Debian does not package it); a private mirror in closed networks"),
     synapse_admin_password: secret().refine((s) => !/^[\s\x1c-\x1f\x85]|[\s\x1c-\x1f\x85]$/.test(s) && !s.includes('\r'), 'no leading or trailing spaces or line breaks, and no carriage return (Synapse\'s registration tool strips or changes them)').optional(),
   }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
     path: ['synapse_matrix_org_keyring'],
@@ -76,12 +91,9 @@ export default defineRole({
   tasks: (v, ctx) => {
     const flavour = FLAVOURS[v.synapse_package_source];
     const pkg = flavour.package;
-    const secrets = {
-      db: v.synapse_db_password ?? ctx.derivedSecret('synapse_db_password'),
-      registration: v.synapse_registration_shared_secret ?? ctx.derivedSecret('synapse_registration_shared_secret'),
-      macaroon: v.synapse_macaroon_secret_key ?? ctx.derivedSecret('synapse_macaroon_secret_key'),
-      form: v.synapse_form_secret ?? ctx.derivedSecret('synapse_form_secret'),
-    };
+    const hs = homeserver(v, ctx);
+    const { topology, mainHere, localWorkers } = hs;
+    const secrets = hs.secrets;
     const owner = 'synapse';
     const frag = (name: string, data: Record<string, unknown> | null, secret = false) => fragment(name, owner, data, flavour, { secret });
     const registration = {
@@ -89,6 +101,7 @@ export default defineRole({
       'invite-token': { enable_registration: true, registration_requires_token: true },
       'open-email': { enable_registration: true, registrations_require_3pid: ['email'] },
     }[v.synapse_registration];
+    const workers = topology.workers.length > 0;
 
     return [
       // Install: preseed the questions, then the package (and its PostgreSQL driver).
@@ -96,15 +109,23 @@ export default defineRole({
       debconf({ package: pkg, question: `${pkg}/report-stats`, vtype: 'boolean', value: v.synapse_report_stats }),
       v.synapse_package_source === 'matrix.org' && matrixOrgSource(v.synapse_matrix_org_keyring!, v.synapse_matrix_org_suite),
       apt({ names: [pkg, ...(v.synapse_package_source === 'debian' ? ['python3-psycopg2'] : [])] }),
+      // A host of workers only: the package's own unit would start a second main process.
+      !mainHere && service({ name: 'matrix-synapse', enabled: false, state: 'stopped' }),
+      // Workers talk to each other through Redis, which Synapse reaches with txredisapi: Debian
+      // does not package it (matrix.org's packages bundle it), so it comes from a package index.
+      workers && v.synapse_package_source === 'debian' && txredisapi(flavour, v.synapse_pip_index_url),
 
-      // The database: UTF8 with C collation, from template0, as Synapse requires.
-      v.synapse_db_manage && [
-        postgresRole({ name: v.synapse_db_user, password: secrets.db }),
-        postgresDatabase({ name: v.synapse_db_name, owner: v.synapse_db_user, encoding: 'UTF8', lc_collate: 'C', lc_ctype: 'C' }),
+      // The database: UTF8 with C collation, from template0, as Synapse requires (by the main host).
+      mainHere && v.synapse_db_manage && [
+        postgresRole({ name: v.synapse_db_user, password: secrets.db, missingServerHint: DB_MANAGE_HINT }),
+        postgresDatabase({ name: v.synapse_db_name, owner: v.synapse_db_user, encoding: 'UTF8', lc_collate: 'C', lc_ctype: 'C', missingServerHint: DB_MANAGE_HINT }),
       ],
       directory({ path: v.synapse_media_store_path, owner: 'matrix-synapse', group: 'nogroup', mode: 0o750 }),
+      // Every process of a homeserver on several hosts signs as the same server.
+      topology.multiHost && file({ path: SIGNING_KEY, content: secrets.signingKey!, ...SECRET_FRAGMENT, sensitive: true, notify: RESTART_SYNAPSE }),
 
-      // Configuration: one fragment per concern, validated together before Synapse restarts.
+      // Configuration: one fragment per concern, validated together before Synapse restarts. On a
+      // homeserver of several hosts every host gets the same fragments.
       frag('server_name', { server_name: v.synapse_server_name }),
       frag('report_stats', { report_stats: v.synapse_report_stats }),
       frag('server', {
@@ -113,14 +134,20 @@ export default defineRole({
         suppress_key_server_warning: true,
       }),
       frag('listeners', {
-        listeners: [{
-          port: v.synapse_http_port,
-          tls: false,
-          type: 'http',
-          x_forwarded: true,
-          bind_addresses: v.synapse_bind_addresses,
-          resources: [{ names: v.synapse_listener_resources, compress: false }],
-        }],
+        listeners: [
+          {
+            port: v.synapse_http_port,
+            tls: false,
+            type: 'http',
+            x_forwarded: true,
+            bind_addresses: v.synapse_bind_addresses,
+            resources: [{ names: v.synapse_listener_resources, compress: false }],
+          },
+          // Workers reach the main process by HTTP replication.
+          ...(workers
+            ? [{ port: topology.replicationPort, tls: false, type: 'http', bind_addresses: [topology.mainAddress], resources: [{ names: ['replication'], compress: false }] }]
+            : []),
+        ],
       }),
       frag('database', {
         database: {
@@ -136,6 +163,7 @@ export default defineRole({
         macaroon_secret_key: secrets.macaroon,
         form_secret: secrets.form,
       }, true),
+      frag('workers', workers ? sharedWorkerConfig(topology, { replication: secrets.replication!, redisPassword: secrets.redis! }, { host: hs.redisHost!, port: v.synapse_redis_port }) : null, true),
       frag('media', { media_store_path: v.synapse_media_store_path, max_upload_size: v.synapse_max_upload_size }),
       frag('url_previews', v.synapse_url_previews
         ? { url_preview_enabled: true, url_preview_ip_range_blacklist: v.synapse_url_preview_ip_range_blacklist }
@@ -145,24 +173,155 @@ export default defineRole({
         password_config: { enabled: true, localdb_enabled: v.synapse_password_localdb_enabled, policy: { enabled: true, ...v.synapse_password_policy } },
       }),
       frag('mau_limit', v.synapse_mau_limit ? { limit_usage_by_mau: true, max_mau_value: v.synapse_mau_limit } : null),
+
+      // This host's workers: units, one file each (checked by Synapse with the shared config),
+      // and the retirement of workers no longer declared here.
+      localWorkers.length > 0 && [
+        workerUnitFiles(flavour, mainHere),
+        directory({ path: WORKERS_DIR, mode: 0o755 }),
+        localWorkers.map((w) => workerFile(w, flavour)),
+      ],
+      retiredWorkers(localWorkers.map((w) => w.name)),
     ];
   },
   // Other roles of the play (consent, email, LDAP, ...) add fragments that Synapse may need at its
   // first start (a consent listener without user_consent kills it): start it once they all wrote theirs.
-  atPlayEnd: (v) => [
-    service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
-    // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
-    // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
-    // server. Once it exists, Synapse's user alone (it stays the owner).
-    command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
-    // A changed config must be live before the admin user is registered against it.
-    flushHandlers(),
-    v.synapse_admin_user && v.synapse_admin_password
-      && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source],
-        v.synapse_db_manage ? v.synapse_db_name : undefined),
-  ],
-  handlers: synapseHandlers,
+  atPlayEnd: (v, ctx) => {
+    const { mainHere, localWorkers, topology } = homeserver(v, ctx);
+    return [
+      mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
+      // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
+      // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
+      // server. Once it exists, Synapse's user alone (it stays the owner). Several hosts: written so.
+      mainHere && !topology.multiHost
+        && command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
+      localWorkers.length > 0 && workerServices(localWorkers),
+      // A changed config must be live before the admin user is registered against it.
+      flushHandlers(),
+      mainHere && v.synapse_admin_user && v.synapse_admin_password
+        && registerAdmin(v.synapse_admin_user, v.synapse_admin_password, v.synapse_server_name, v.synapse_http_port, FLAVOURS[v.synapse_package_source],
+          v.synapse_db_manage ? v.synapse_db_name : undefined),
+    ];
+  },
+  handlers: (v, ctx) => {
+    const { mainHere, localWorkers } = homeserver(v, ctx);
+    return {
+      // The shared config changed: every Synapse process of this host restarts, main first.
+      [RESTART_SYNAPSE]: restartSynapse(mainHere ? v.synapse_http_port : undefined, localWorkers),
+      ...workerHandlers(localWorkers),
+    };
+  },
 });
+
+type SynapseVars = {
+  synapse_main_host?: string;
+  synapse_db_password?: string;
+  synapse_registration_shared_secret?: string;
+  synapse_macaroon_secret_key?: string;
+  synapse_form_secret?: string;
+  synapse_redis_host?: string;
+  synapse_redis_password?: string;
+  synapse_worker_replication_secret?: string;
+  synapse_signing_key?: string;
+};
+
+/**
+ * This host's part of its homeserver, and the homeserver's secrets. Derived secrets are the main
+ * host's (scope): every host of the homeserver derives the same ones, and a homeserver that grows
+ * from one host keeps those it has.
+ */
+function homeserver(v: SynapseVars, ctx: TaskContext) {
+  const topology = homeserverTopology(ctx, v.synapse_main_host);
+  const mainHere = topology.mainHost === ctx.host;
+  const localWorkers = topology.workers.filter((w) => w.host === ctx.host);
+  if (!mainHere && !localWorkers.length) {
+    throw new UserError(`this host names ${topology.mainHost} as its main host (synapse_main_host) but runs no worker: declare its synapse_workers, or run the synapse role elsewhere`, { host: ctx.host, key: 'synapse_workers' });
+  }
+  if (!mainHere) sameSharedConfig(ctx, topology.mainHost);
+  const workers = topology.workers.length > 0;
+  if (workers && !v.synapse_redis_host && topology.multiHost) {
+    throw new UserError('workers on several hosts meet through Redis: set synapse_redis_host (the host of the redis role, as the Synapse hosts reach it)', { host: ctx.host, key: 'synapse_redis_host' });
+  }
+  const derived = (name: keyof SynapseVars) => v[name] ?? ctx.derivedSecret(name, topology.mainHost);
+  const secrets = {
+    db: derived('synapse_db_password'),
+    registration: derived('synapse_registration_shared_secret'),
+    macaroon: derived('synapse_macaroon_secret_key'),
+    form: derived('synapse_form_secret'),
+    replication: workers ? derived('synapse_worker_replication_secret') : undefined,
+    redis: workers ? derived('synapse_redis_password') : undefined,
+    signingKey: topology.multiHost ? (v.synapse_signing_key ?? signingKeyFrom(ctx.derivedSecret('synapse_signing_key', topology.mainHost))) : undefined,
+  };
+  return { topology, mainHere, localWorkers, secrets, redisHost: v.synapse_redis_host ?? '127.0.0.1' };
+}
+
+/** Settings of one host alone; every other synapse_* value is in the config all processes share. */
+const PER_HOST = new Set(['synapse_main_host', 'synapse_workers', 'synapse_internal_address', 'synapse_admin_user', 'synapse_admin_password', 'synapse_db_manage']);
+
+/**
+ * Every process of a homeserver reads the same shared config, so a worker host's synapse_* values
+ * (this role's and the other Synapse roles') must be the main host's: a difference is refused,
+ * rather than two hosts running one homeserver with two configs.
+ */
+function sameSharedConfig(ctx: TaskContext, mainHost: string): void {
+  const here = ctx.inventoryVars(ctx.host) ?? {};
+  const main = ctx.inventoryVars(mainHost) ?? {};
+  const keys = new Set([...Object.keys(here), ...Object.keys(main)].filter((k) => k.startsWith('synapse_') && !PER_HOST.has(k)));
+  for (const k of [...keys].sort()) {
+    if (JSON.stringify(here[k]) === JSON.stringify(main[k])) continue;
+    const set = (o: Record<string, unknown>) => (k in o ? 'set' : 'not set');
+    throw new UserError(
+      `${k} differs between this host (${set(here)}) and ${mainHost}, the main host (${set(main)}): ` +
+        "the homeserver's processes share one config; set it once for all its hosts (a group variable)",
+      { host: ctx.host, key: k },
+    );
+  }
+}
+
+/** A Synapse signing key file made from a derived secret: the same on every host, stable across runs. */
+function signingKeyFrom(seed: string): string {
+  const key = createHash('sha256').update(`synapse signing key\0${seed}`).digest('base64').replace(/=+$/, '');
+  const id = createHash('sha256').update(`synapse signing key id\0${seed}`).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 6);
+  return `ed25519 a_${id} ${key}\n`;
+}
+
+/** txredisapi from the package index, with Debian's packages of what it needs beside it. */
+function txredisapi(f: SynapseFlavour, indexUrl: string): Resource[] {
+  const host = new URL(indexUrl).hostname;
+  return [
+    apt({ names: ['python3-pip', 'python3-six', 'python3-twisted', 'python3-hiredis'] }),
+    command({
+      name: 'pip install txredisapi',
+      // Synapse checks it through importlib.metadata: installed as a package, not a copied module.
+      unless: `${f.python} -c 'import importlib.metadata as m; m.version("txredisapi")' 2>/dev/null`,
+      cmd: `PIP_ROOT_USER_ACTION=ignore ${f.python} -m pip install --quiet --break-system-packages --no-deps --index-url ${q(indexUrl)}`
+        + `${indexUrl.startsWith('http:') ? ` --trusted-host ${q(host)}` : ''} txredisapi`,
+    }),
+  ];
+}
+
+/** A worker's own file, checked by Synapse together with the shared config before it stays. */
+function workerFile(w: PlacedWorker, f: SynapseFlavour): Resource {
+  const path = `${WORKERS_DIR}/${w.name}.yaml`;
+  return yamlFile({
+    path,
+    data: workerConfig(w),
+    header: `managed by mxplay, role synapse: worker ${w.name} (${w.type})`,
+    mode: 0o644,
+    validate: `${synapseCheck(f)} -c ${path}`,
+    notify: restartWorker(w.name),
+  });
+}
+
+/** Restart every Synapse process of this host: the main process (if here) first, then its workers. */
+function restartSynapse(mainPort: number | undefined, workers: PlacedWorker[]): Resource {
+  if (!workers.length) return service.restart('matrix-synapse', ready(mainPort ?? 8008));
+  const units = [...(mainPort !== undefined ? ['matrix-synapse'] : []), ...workers.map((w) => workerUnit(w.name))];
+  return service.restart(units, [
+    ...(mainPort !== undefined ? [ready(mainPort)] : []),
+    ...workers.map(workerReady),
+  ], { noBlock: true });
+}
 
 function ready(port: number) {
   return { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 };

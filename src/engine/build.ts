@@ -166,16 +166,33 @@ function buildPlay(
   // Roles' end-of-play tasks, after every role's and the play's own tasks.
   const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
+  const inventoryVarsOf = (h: string) => {
+    const t = world.hostTemplar(h);
+    if (!t) return undefined;
+    const r = t.evaluateAll();
+    if (r.errors.length) throw r.errors[0]!;
+    return r.values;
+  };
   const ctxFor = (role: string): TaskContext => ({
     host: hostName,
     hostVars: hostValues,
-    derivedSecret(purpose) {
+    derivedSecret(purpose, scope = hostName) {
       const master = hostValues.mxplay_master_secret;
       if (typeof master !== 'string' || master.length < 16) {
         throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
       }
-      return o.secrets.add(deriveSecret(master, `${hostName}:${purpose}`));
+      // Shared with another host: only if both derive from the same master secret.
+      if (scope !== hostName && inventoryVarsOf(scope)?.mxplay_master_secret !== master) {
+        throw new UserError(
+          `'${purpose}' is shared with host ${scope}, whose mxplay_master_secret ${inventoryVarsOf(scope) ? 'differs from' : 'is not'} this host's: ` +
+            'set mxplay_master_secret once for every host of the homeserver (a group variable), or set the secret itself',
+          { host: hostName, role, key: 'mxplay_master_secret' },
+        );
+      }
+      return o.secrets.add(deriveSecret(master, `${scope}:${purpose}`));
     },
+    inventoryHosts: [...world.inventory.hosts.keys()],
+    inventoryVars: inventoryVarsOf,
   });
 
   for (const entry of play.roles) {
@@ -209,7 +226,9 @@ function buildPlay(
       const hs = typeof def.handlers === 'function' ? def.handlers(v.vars, ctx) : (def.handlers ?? {});
       for (const [n, h] of Object.entries(hs)) if (!handlers.has(n)) handlers.set(n, h);
     } catch (e) {
-      if (e instanceof UserError) errors.push(new UserError(e.message, { host: hostName, role: entry.role, ...e.context }));
+      // One mistake seen by several hosts (a homeserver's topology) is reported once.
+      const err = e instanceof UserError ? new UserError(e.message, { host: hostName, role: entry.role, ...e.context }) : undefined;
+      if (err) { if (!errors.some((x) => x.toString() === err.toString())) errors.push(err); }
       else errors.push(new UserError(`role failed to build its tasks: ${(e as Error).message}`, { host: hostName, role: entry.role }));
     }
   }

@@ -107,3 +107,21 @@ export function htmlText(value: string): string {
 export function jinjaHtmlText(value: string): string {
   return htmlText(value).replace(/[{}]/g, (c) => (c === '{' ? '&#123;' : '&#125;'));
 }
+
+/**
+ * Redis: one argument of a redis.conf directive, read back (loadServerConfigFromString splits the
+ * file into lines, sdssplitargs each line into words) as exactly the UTF-8 bytes of `value`.
+ * Always written double-quoted; inside, printable ASCII stays as it is but for `"` and `\`, and
+ * every other byte (controls, DEL, `"`, `\` and each byte of a non-ASCII character) is written as
+ * sdssplitargs' `\xHH` escape. So the argument holds no raw line break, quote or backslash: no
+ * value can end the string, start another directive or leave the line unbalanced. A NUL is
+ * written as `\x00` too (Redis keeps config values as binary-safe sds strings); nothing is refused.
+ * (A lone UTF-16 surrogate has no UTF-8 form: it is written as U+FFFD, as in every file written.)
+ */
+export function redisString(value: string): string {
+  let out = '"';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    out += byte >= 0x20 && byte <= 0x7e && byte !== 0x22 && byte !== 0x5c ? String.fromCharCode(byte) : `\\x${byte.toString(16).padStart(2, '0')}`;
+  }
+  return `${out}"`;
+}

@@ -4,7 +4,7 @@
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
 // on a host with 60 resources that was most of a no-op run.
 import { randomBytes } from 'node:crypto';
-import { dbArg } from './postgres.ts';
+import { dbArg, PG_NOT_INSTALLED } from './postgres.ts';
 import { pipedFrom, q } from './sh.ts';
 
 /**
@@ -202,7 +202,7 @@ function sqlResults(sql: { db: string; query: string }[], lines: string[]) {
   }
   sql.forEach((x, i) => {
     const r = seen.get(i);
-    const down = !installed ? 'PostgreSQL is not installed'
+    const down = !installed ? PG_NOT_INSTALLED
       : r?.error ? `PostgreSQL: ${r.error}`
       : !r ? `PostgreSQL does not answer: ${dbError.get(x.db) ?? 'no reply'}` : undefined;
     out.set(`${x.db}\0${x.query}`, down ? { down } : { rows: r!.rows });

@@ -7,6 +7,8 @@ export interface Readiness {
   http?: string;
   /** host:port that must accept TCP connections. */
   tcp?: string;
+  /** The unit itself must be active (for Type=notify: it said it is ready). */
+  active?: boolean;
   timeout_s?: number;
 }
 
@@ -15,6 +17,11 @@ export interface ServiceOptions extends ResourceCommon {
   enabled?: boolean;
   state?: 'started' | 'stopped';
   ready?: Readiness;
+  /**
+   * Start without waiting for systemd's job: for a unit that restarts itself until it can run
+   * (a worker waiting for its main process on another host); `ready` decides, with its deadline.
+   */
+  noBlock?: boolean;
 }
 
 export interface ServiceState {
@@ -28,12 +35,12 @@ const RUNNING = new Set(['active', 'activating', 'reloading']);
 
 /** Shell that waits until the service answers, or fails with its recent log. */
 export function readinessScript(name: string, r: Readiness | undefined): string {
-  if (!r || (!r.http && !r.tcp)) return '';
+  if (!r || (!r.http && !r.tcp && !r.active)) return '';
   const deadline = r.timeout_s ?? 60;
   const check = r.http
     ? `curl -ks -o /dev/null -w '%{http_code}' ${q(r.http)} 2>/dev/null | grep -q '^[234]'`
-    : `(exec 3<>/dev/tcp/${r.tcp!.replace(':', '/')}) 2>/dev/null`;
-  const shell = r.http ? '' : 'bash -c '; // /dev/tcp is a bash feature
+    : r.tcp ? `(exec 3<>/dev/tcp/${r.tcp.replace(':', '/')}) 2>/dev/null` : `systemctl is-active --quiet ${q(name)}`;
+  const shell = r.tcp ? 'bash -c ' : ''; // /dev/tcp is a bash feature
   const test = shell ? `${shell}${q(check)}` : check;
   return [
     `t=$(( $(date +%s) + ${deadline} ))`,
@@ -62,7 +69,7 @@ export function planService(o: ServiceOptions, s: ServiceState): PlanResult {
   }
   const running = RUNNING.has(s.ActiveState ?? '');
   if ((o.state ?? 'started') === 'started' && !running) {
-    steps.push(failWithStatus(`systemctl start ${n}`, o.name));
+    steps.push(failWithStatus(`systemctl start ${o.noBlock ? '--no-block ' : ''}${n}`, o.name));
     const ready = readinessScript(o.name, o.ready);
     if (ready) steps.push(ready);
     why.push('start');
@@ -82,20 +89,29 @@ export function service(o: ServiceOptions): Resource<ServiceState> {
   return { type: 'service', id: o.name, probe: serviceProbe(o.name), plan: (s) => planService(o, s), ...common(o) };
 }
 
-/** Handler actions: always a change when notified; a stopped service is started instead. */
-function action(verb: 'restart' | 'reload', name: string, ready?: Readiness): Resource<ServiceState> {
+/**
+ * Handler actions: always a change when notified; a stopped service is started instead. Several
+ * units restart in one systemctl call (their units' ordering applies), each waited for.
+ */
+function action(verb: 'restart' | 'reload', names: string | string[], ready?: Readiness | Readiness[], opts: { noBlock?: boolean } = {}): Resource<ServiceState> {
+  const units = typeof names === 'string' ? [names] : names;
+  const name = units[0]!;
+  const readies = ready === undefined ? [] : Array.isArray(ready) ? ready : [ready];
   return {
     type: 'handler',
-    id: `${verb} ${name}`,
+    id: `${verb} ${units.join(' ')}`,
     probe: serviceProbe(name),
     plan(s) {
       if (!s.LoadState || s.LoadState === 'not-found') return { unresolved: `unit ${name} not found` };
       const running = RUNNING.has(s.ActiveState ?? '');
-      const cmd = running ? `systemctl ${verb} ${q(name)}` : `systemctl start ${q(name)}`;
+      const all = units.map(q).join(' ');
+      // restart starts a stopped unit too; reload needs it running.
+      const nb = opts.noBlock ? '--no-block ' : '';
+      const cmd = running || (verb === 'restart' && units.length > 1) ? `systemctl ${verb} ${nb}${all}` : `systemctl start ${nb}${all}`;
       return {
         action: '~',
         summary: running ? verb : 'start (was not running)',
-        script: [failWithStatus(cmd, name), readinessScript(name, ready)].filter(Boolean).join('\n'),
+        script: [failWithStatus(cmd, name), ...readies.map((r, i) => readinessScript(units[Math.min(i, units.length - 1)]!, r))].filter(Boolean).join('\n'),
       };
     },
     notify: [],
@@ -103,5 +119,5 @@ function action(verb: 'restart' | 'reload', name: string, ready?: Readiness): Re
   };
 }
 
-service.restart = (name: string, ready?: Readiness) => action('restart', name, ready);
+service.restart = (name: string | string[], ready?: Readiness | Readiness[], opts?: { noBlock?: boolean }) => action('restart', name, ready, opts);
 service.reload = (name: string, ready?: Readiness) => action('reload', name, ready);

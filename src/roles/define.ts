@@ -6,8 +6,19 @@ export interface TaskContext {
   host: string;
   /** Every merged variable of the host (read-only; a role's own vars come typed as the first argument). */
   hostVars: Readonly<Record<string, unknown>>;
-  /** A stable secret for this purpose, derived from the inventory's mxplay_master_secret. */
-  derivedSecret(purpose: string): string;
+  /**
+   * A stable secret for this purpose, derived from the inventory's mxplay_master_secret. With a
+   * scope (an inventory host), the secret that host derives for the same purpose: hosts that serve
+   * one homeserver share its main host's secrets, and a single host keeps the ones it already has.
+   */
+  derivedSecret(purpose: string, scope?: string): string;
+  /** Names of every host of the inventory. */
+  inventoryHosts: readonly string[];
+  /**
+   * Another inventory host's variables as Ansible's `hostvars` shows them (its inventory variables
+   * and -e, templates evaluated; not play or role vars): undefined for a host not in the inventory.
+   */
+  inventoryVars(host: string): Readonly<Record<string, unknown>> | undefined;
 }
 
 export type VarsSchema = z.ZodObject<any>;

@@ -144,7 +144,6 @@ export class VarTemplar {
     w.reads.push(reads);
     try {
       const value = this.evaluate(key, raw);
-      w.noteDerived(value, reads);
       this.cache.set(key, value);
       return value;
     } finally {
@@ -171,8 +170,14 @@ export class VarTemplar {
 
   private evaluate(key: string, v: unknown): unknown {
     if (isTemplate(v) && !this.world.literals.has(v)) {
+      // What this template read makes its result a secret or not: not its neighbours in a list or
+      // mapping (a login role's name beside a templated password is no secret).
+      const reads = this.world.reads.at(-1);
+      const from = reads?.length ?? 0;
       try {
-        return renderTemplate(v, this.lookup());
+        const result = renderTemplate(v, this.lookup());
+        this.world.noteDerived(result, reads?.slice(from) ?? []);
+        return result;
       } catch (e) {
         if (e instanceof UserError) throw e; // from a variable it named: that one's file and line
         if (e instanceof TemplateFailure) throw this.error(key, `cannot evaluate ${shorten(v)}: ${e.message}`);

@@ -5,7 +5,7 @@
 // when python3 has it.
 import { describe, expect, it } from 'vitest';
 import {
-  apacheString, envValue, htmlText, jinjaHtmlText, nginxLiteral, nginxString, turnserverOption, TURNSERVER_LINE_MAX,
+  apacheString, envValue, htmlText, jinjaHtmlText, nginxLiteral, nginxString, redisString, turnserverOption, TURNSERVER_LINE_MAX,
 } from '../../../src/resources/config-text.ts';
 
 const HOSTILE = [
@@ -297,5 +297,128 @@ describe('the reference readers catch what plain interpolation did', () => {
     }
     if (typeof got === 'string') expect(got).toMatch(/unterminated|unexpected/);
     else expect(got).toEqual(misread);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Redis: src/config.c loadServerConfigFromString splits the file at `\n`, trims " \t\r\n" off
+// each line, skips empty lines and lines starting with `#`, and splits the rest with src/sds.c
+// sdssplitargs: blanks (isspace) between words; a bare word ends at space, tab, CR, LF or NUL, and
+// a `"` or `'` in it opens a quote; in double quotes `\xHH` (two hex digits) is that byte,
+// `\n \r \t \b \a` the control characters, `\` before any other character that character; in
+// single quotes only `\'` is an escape. A closing quote must be followed by a blank or the end of
+// the line; an open quote at the end of the line is an error (Redis: "Unbalanced quotes in
+// configuration line"). Words are bytes: a directive's arguments come back as Buffers.
+const isSpace = (b: number | undefined) => b !== undefined && (b === 0x20 || (b >= 0x09 && b <= 0x0d));
+const isHex = (b: number | undefined) => b !== undefined && /^[0-9a-fA-F]$/.test(String.fromCharCode(b));
+
+function sdssplitargs(line: Buffer): Buffer[] {
+  const words: Buffer[] = [];
+  let p = 0;
+  const at = (i: number) => (i < line.length ? line[i]! : 0); // the C string's terminating NUL
+  for (;;) {
+    while (at(p) && isSpace(at(p))) p++;
+    if (!at(p)) return words;
+    const cur: number[] = [];
+    let inq = false;
+    let insq = false;
+    for (let done = false; !done; ) {
+      const c = at(p);
+      if (inq) {
+        if (c === 0x5c && at(p + 1) === 0x78 && isHex(at(p + 2)) && isHex(at(p + 3))) {
+          cur.push(parseInt(String.fromCharCode(at(p + 2), at(p + 3)), 16));
+          p += 3;
+        } else if (c === 0x5c && at(p + 1)) {
+          p++;
+          const e = String.fromCharCode(at(p));
+          cur.push(({ n: 0x0a, r: 0x0d, t: 0x09, b: 0x08, a: 0x07 } as Record<string, number>)[e] ?? at(p));
+        } else if (c === 0x22) {
+          if (at(p + 1) && !isSpace(at(p + 1))) throw new Error('unexpected character after a closing quote');
+          done = true;
+        } else if (!c) {
+          throw new Error('unterminated quotes');
+        } else {
+          cur.push(c);
+        }
+      } else if (insq) {
+        if (c === 0x5c && at(p + 1) === 0x27) {
+          p++;
+          cur.push(0x27);
+        } else if (c === 0x27) {
+          if (at(p + 1) && !isSpace(at(p + 1))) throw new Error('unexpected character after a closing quote');
+          done = true;
+        } else if (!c) {
+          throw new Error('unterminated quotes');
+        } else {
+          cur.push(c);
+        }
+      } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0) {
+        done = true;
+      } else if (c === 0x22) {
+        inq = true;
+      } else if (c === 0x27) {
+        insq = true;
+      } else {
+        cur.push(c);
+      }
+      if (at(p)) p++;
+    }
+    words.push(Buffer.from(cur));
+  }
+}
+
+/** Each directive of a redis.conf text, its words decoded as UTF-8. */
+function redisConfig(text: string): string[][] {
+  const out: string[][] = [];
+  for (const raw of Buffer.from(text).toString('latin1').split('\n')) {
+    const line = raw.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+    if (line === '' || line.startsWith('#')) continue;
+    const words = sdssplitargs(Buffer.from(line, 'latin1')); // throws where Redis says "Unbalanced quotes"
+    if (words.length) out.push(words.map((w) => w.toString('utf8')));
+  }
+  return out;
+}
+
+describe('redisString: Redis reads the argument back exactly', () => {
+  // Every value, NUL included: Redis keeps config values as binary-safe strings.
+  const VALUES = [...HOSTILE, 'a\0b', '\0', '\\x41', '\\x4', '"\\x41"', "it's", "'", "\\'", '\b\u0007\v\f', 'x"y z', 'x" y', 'requirepass', '#x'];
+  it.each(VALUES.map((v) => [JSON.stringify(v), v]))('%s', (_n, v) => {
+    const conf = `# managed\nbind 127.0.0.1 -::1\nrequirepass ${redisString(v)}\nport 6379\n`;
+    expect(redisConfig(conf)).toEqual([['bind', '127.0.0.1', '-::1'], ['requirepass', v], ['port', '6379']]);
+  });
+
+  it.each<[string, string, string]>([
+    ['printable ASCII stays as it is, in double quotes', 'plain-Password_1.~!#$%&()*+,/:;<=>?@[]^`{|}', '"plain-Password_1.~!#$%&()*+,/:;<=>?@[]^`{|}"'],
+    ["a space and a single quote are kept", "a b'c", '"a b\'c"'],
+    ['" and \\ are written \\xHH', 'a"b\\c', '"a\\x22b\\x5cc"'],
+    ['controls and DEL', '\n\r\t\0\u007f', '"\\x0a\\x0d\\x09\\x00\\x7f"'],
+    ['non-ASCII: each UTF-8 byte', 'é☃𝄞', '"\\xc3\\xa9\\xe2\\x98\\x83\\xf0\\x9d\\x84\\x9e"'],
+    ['the empty string', '', '""'],
+  ])('%s', (_n, v, want) => expect(redisString(v)).toBe(want));
+
+  it('every code point up to U+024F and beyond the BMP: only printable ASCII inside one pair of quotes, read back exactly', () => {
+    const chars = [...Array.from({ length: 0x250 }, (_, i) => String.fromCodePoint(i)), '\u2028', '\ufeff', '\u{1f389}', '\u{10ffff}'];
+    for (const ch of chars) {
+      const v = `a${ch}b`;
+      const s = redisString(v);
+      expect(s, JSON.stringify(v)).toMatch(/^"(?:[\x20-\x21\x23-\x5b\x5d-\x7e]|\\x[0-9a-f]{2})*"$/);
+      expect(redisConfig(`requirepass ${s}\nport 1\n`), JSON.stringify(v)).toEqual([['requirepass', v], ['port', '1']]);
+    }
+    const all = Array.from({ length: 0x250 }, (_, i) => String.fromCodePoint(i)).join('');
+    expect(redisConfig(`requirepass ${redisString(all)}`)).toEqual([['requirepass', all]]);
+  });
+
+  it.each<[string, string, string[][] | RegExp]>([
+    ['a bare value with a space is two words', 'requirepass a b\n', [['requirepass', 'a', 'b']]],
+    ['a bare value with a line break adds a directive', 'requirepass x\nbind 0.0.0.0\n', [['requirepass', 'x'], ['bind', '0.0.0.0']]],
+    ['a quoted value with a line break leaves the quote open', 'requirepass "x\nbind 0.0.0.0"\n', /unterminated quotes/],
+    ['a quoted value holding `" ` ends early: the rest are more words', 'requirepass "a" x y\n', [['requirepass', 'a', 'x', 'y']]],
+    ['a quote in a bare word opens a quote', 'requirepass a"b\n', /unterminated quotes/],
+    ['a quoted value with a quote not followed by a blank is refused', 'requirepass "a"b"\n', /after a closing quote/],
+    ['a backslash escapes in double quotes', 'requirepass "a\\nb\\x41\\q"\n', [['requirepass', 'a\nbAq']]],
+    ['a # starts a comment only at the start of a line', '# requirepass x\nrequirepass a#b\n', [['requirepass', 'a#b']]],
+  ])('the reference reader: %s', (_n, text, want) => {
+    if (want instanceof RegExp) expect(() => redisConfig(text)).toThrow(want);
+    else expect(redisConfig(text)).toEqual(want);
   });
 });

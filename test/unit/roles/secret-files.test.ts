@@ -25,6 +25,8 @@ const SERVICES: Record<string, Service> = {
   coturn: { users: ['turnserver'], groups: ['turnserver'] },
   // docker compose reads .env as root; the containers get the values as environment.
   'jitsi (docker compose)': { users: [], groups: [], runsAsRoot: true },
+  // Debian's redis-server: user and group redis, made by the package for it alone.
+  redis: { users: ['redis'], groups: ['redis'] },
 };
 /** Groups other daemons share: never enough to read a secret by. */
 const SHARED_GROUPS = ['nogroup', 'users', 'adm', 'staff', 'daemon', 'www-data', 'docker'];
@@ -40,19 +42,21 @@ const EXPECTED: Row[] = [
   { path: '/etc/matrix-synapse/conf.d/turn.yaml', owner: 'matrix-synapse', group: 'root', mode: 0o600, role: 'coturn', service: 'synapse' },
   { path: '/etc/turnserver.conf', owner: 'root', group: 'turnserver', mode: 0o640, role: 'coturn', service: 'coturn' },
   { path: '/srv/jitsi/.env', owner: 'root', group: 'root', mode: 0o600, role: 'jitsi', service: 'jitsi (docker compose)' },
+  { path: '/etc/matrix-synapse/conf.d/workers.yaml', owner: 'matrix-synapse', group: 'root', mode: 0o600, role: 'synapse', service: 'synapse' },
+  { path: '/etc/redis/mxplay.conf', owner: 'redis', group: 'redis', mode: 0o640, role: 'redis', service: 'redis' },
 ];
 
 /** Every secret() variable of the roles, and a value for it per build (A, B). */
 const SECRET_VARS = [
   'synapse_db_password', 'synapse_registration_shared_secret', 'synapse_macaroon_secret_key', 'synapse_form_secret',
   'synapse_admin_password', 'synapse_email_smtp_pass', 'synapse_ldap_bind_password', 'coturn_shared_secret',
-  'jitsi_jicofo_auth_password', 'jitsi_jvb_auth_password',
+  'jitsi_jicofo_auth_password', 'jitsi_jvb_auth_password', 'synapse_redis_password', 'synapse_worker_replication_secret', 'redis_password',
 ] as const;
 const planted = (build: string, name: string) => `Planted${build}x${name.replace(/_/g, 'x')}`;
 
 const ROLES = [
   'postgres', 'synapse', 'synapse_email', 'synapse_ldap', 'synapse_consent', 'synapse_server_notices', 'coturn',
-  'element_web', 'synapse_admin', 'jitsi', 'nginx',
+  'element_web', 'synapse_admin', 'jitsi', 'nginx', 'redis',
 ];
 
 /** The same inventory but for its secrets: `build` chooses them. */
@@ -86,6 +90,8 @@ async function build(build: 'A' | 'B') {
     jitsi_domain: 'meet.example.com',
     proxy_tls_self_signed: true,
     proxy_serve_jitsi: true,
+    // a worker on the main's host: the shared workers config holds the replication and Redis secrets
+    synapse_workers: [{ name: 'sync1', type: 'generic', serves: ['client_sync'], port: 8083 }],
   };
   writeTree(cwd, {
     'matrix-org.asc': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a real key\n-----END PGP PUBLIC KEY BLOCK-----\n',
@@ -178,6 +184,8 @@ describe('files holding secrets: private to the service that reads them', async 
     expect(at('/etc/matrix-synapse/conf.d/turn.yaml')).toContain(planted('A', 'coturn_shared_secret'));
     expect(at('/etc/turnserver.conf')).toContain(planted('A', 'coturn_shared_secret'));
     expect(at('/srv/jitsi/.env')).toContain(planted('A', 'jitsi_jvb_auth_password'));
+    expect(at('/etc/matrix-synapse/conf.d/workers.yaml')).toContain(planted('A', 'synapse_worker_replication_secret'));
+    expect(at('/etc/matrix-synapse/conf.d/workers.yaml')).toContain(planted('A', 'synapse_redis_password'));
     // no planted value in any file outside the table
     for (const [host, files] of a) {
       for (const [path, f] of files) {

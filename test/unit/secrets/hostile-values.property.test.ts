@@ -35,12 +35,12 @@ const hostile = (tag: string) => fc.array(piece, { minLength: 2, maxLength: 12 }
 
 const SECRET_VARS = [
   'synapse_db_password', 'synapse_admin_password', 'synapse_registration_shared_secret', 'synapse_macaroon_secret_key',
-  'synapse_form_secret', 'synapse_ldap_bind_password', 'synapse_email_smtp_pass', 'coturn_shared_secret', 'mxplay_master_secret',
+  'synapse_form_secret', 'synapse_ldap_bind_password', 'synapse_email_smtp_pass', 'coturn_shared_secret', 'redis_password', 'mxplay_master_secret',
 ] as const;
 type Secrets = Record<(typeof SECRET_VARS)[number] | 'postgres_user_password', string>;
 
 const PROJECT = {
-  'site.yml': '- hosts: all\n  roles: [postgres, synapse, synapse_email, synapse_ldap, coturn, nginx]\n',
+  'site.yml': '- hosts: all\n  roles: [postgres, synapse, synapse_email, synapse_ldap, coturn, redis, nginx]\n',
   'inventory/hosts.yml': 'all:\n  hosts:\n    hs1: { ansible_host: 10.0.0.1 }\n',
   'inventory/group_vars/all.yml': [
     'synapse_server_name: example.org',
@@ -122,6 +122,28 @@ function turnOption(text: string, key: string): string | undefined {
   return v;
 }
 
+/**
+ * Redis's reading of a redis.conf line `key "value"` (loadServerConfigFromString, sdssplitargs): in
+ * double quotes `\xHH` is that byte, `\n \r \t \b \a` the control characters, `\` before any other
+ * character that character; the closing quote ends the line's last word. The value's bytes as UTF-8.
+ */
+function redisOption(text: string, key: string): string | undefined {
+  const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith(`${key} `));
+  if (line === undefined) return undefined;
+  const m = /^"((?:[^"\\]|\\[\s\S])*)"$/.exec(line.slice(key.length + 1).trim());
+  if (!m) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < m[1]!.length; i++) {
+    const c = m[1]![i]!;
+    if (c !== '\\') { bytes.push(...Buffer.from(c, 'latin1')); continue; }
+    const hex = /^x([0-9a-fA-F]{2})/.exec(m[1]!.slice(i + 1));
+    if (hex) { bytes.push(parseInt(hex[1]!, 16)); i += 3; continue; }
+    const e = m[1]![++i]!;
+    bytes.push(({ n: 10, r: 13, t: 9, b: 8, a: 7 } as Record<string, number>)[e] ?? e.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 /** Every output a user sees of this plan: run's text with diffs, --json, the recap of a failure, the plan file as json, text and markdown. */
 function outputs(b: Built, failure: string): string[] {
   const failed: HostResult = { host: 'hs2', status: 'failed', ok: 0, changed: 0, handlers: [], roundTrips: 1, seconds: 1, message: failure };
@@ -170,7 +192,7 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
     const baseline = await build(dir, {
       synapse_db_password: 'plain-db-password-1', synapse_admin_password: 'plain-admin-password-1', synapse_registration_shared_secret: 'plain-registration-1',
       synapse_macaroon_secret_key: 'plain-macaroon-1', synapse_form_secret: 'plain-form-1', synapse_ldap_bind_password: 'plain-ldap-1',
-      synapse_email_smtp_pass: 'plain-smtp-1', coturn_shared_secret: 'plain-turn-1', mxplay_master_secret: 'plain-master-secret-1', postgres_user_password: 'plain-pg-user-1',
+      synapse_email_smtp_pass: 'plain-smtp-1', coturn_shared_secret: 'plain-turn-1', redis_password: 'plain-redis-1', mxplay_master_secret: 'plain-master-secret-1', postgres_user_password: 'plain-pg-user-1',
     });
     if ('errors' in baseline) throw new Error(baseline.errors.join('\n'));
     const natural = outputs(baseline, 'psql: FATAL: password authentication failed').join('\n');
@@ -186,7 +208,7 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
     const arb = fit({
       synapse_db_password: hostile('Db1'), synapse_admin_password: hostile('Ad2'), synapse_registration_shared_secret: hostile('Rg3'),
       synapse_macaroon_secret_key: hostile('Mc4'), synapse_form_secret: hostile('Fm5'), synapse_ldap_bind_password: hostile('Ld6'),
-      synapse_email_smtp_pass: hostile('Sm7'), coturn_shared_secret: hostile('Tn8'), mxplay_master_secret: hostile('Ms9-0123456789'),
+      synapse_email_smtp_pass: hostile('Sm7'), coturn_shared_secret: hostile('Tn8'), redis_password: hostile('Rd1'), mxplay_master_secret: hostile('Ms9-0123456789'),
       postgres_user_password: hostile('Pu0'),
     }) as fc.Arbitrary<Secrets>;
     let accepted = 0;
@@ -199,7 +221,7 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
         if ('errors' in b) {
           // A value a target format cannot hold is refused, naming the key; nothing else may fail.
           refused++;
-          for (const e of b.errors) expect(e).toMatch(/key (synapse_admin_password|coturn_shared_secret|synapse_\w+|mxplay_master_secret|postgres_users)\b/);
+          for (const e of b.errors) expect(e).toMatch(/key (synapse_admin_password|coturn_shared_secret|synapse_\w+|redis_password|mxplay_master_secret|postgres_users)\b/);
           return;
         }
         accepted++;
@@ -214,6 +236,7 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
         expect(JSON.stringify(yamlOf(b, 'ldap'))).toContain(JSON.stringify(values.synapse_ldap_bind_password));
         expect(yamlOf(b, 'turn').turn_shared_secret).toBe(values.coturn_shared_secret);
         expect(turnOption(fileAfter(b, '/etc/turnserver.conf')!, 'static-auth-secret')).toBe(values.coturn_shared_secret);
+        expect(redisOption(fileAfter(b, '/etc/redis/mxplay.conf')!, 'requirepass')).toBe(values.redis_password);
 
         // Scripts: run for real with the host's tools faked; each tool gets exactly the data, and nothing else runs.
         for (const { r, c } of changes(b)) {
@@ -252,11 +275,12 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
           // Found by CI: a long value with a line break, which YAML wrote folded over several lines.
           synapse_db_password: 'Db1-À-0 ', synapse_admin_password: "Ad2'-end", synapse_registration_shared_secret: "Rg3\n\t$(touch PWNED)' ",
           synapse_macaroon_secret_key: "Mc4$(touch PWNED)'", synapse_form_secret: 'Fm50@@out ', synapse_ldap_bind_password: "Ld600aa'",
-          synapse_email_smtp_pass: 'Sm7  a00', coturn_shared_secret: "Tn8'@@mxp done", mxplay_master_secret: "Ms9-0123456789 '", postgres_user_password: 'Pu0AAaaa',
+          synapse_email_smtp_pass: 'Sm7  a00', coturn_shared_secret: "Tn8'@@mxp done", redis_password: 'Rd1"\nport 1\\', mxplay_master_secret: "Ms9-0123456789 '", postgres_user_password: 'Pu0AAaaa',
         }], [{
           synapse_db_password: "Db1-x\nMXP_SQL\ntouch PWNED\ncat <<'MXP_SQL'", synapse_admin_password: "Ad2-pw-long-enough-1\nMXP_PW\ntouch PWNED\ncat <<'MXP_PW'\nend",
           synapse_registration_shared_secret: 'Rg3-"; touch PWNED; \\"', synapse_macaroon_secret_key: "Mc4-\nMXP_EOF\ntouch PWNED\n", synapse_form_secret: 'Fm5-$(touch PWNED)`touch PWNED`',
           synapse_ldap_bind_password: "Ld6-'\\''; touch PWNED; '", synapse_email_smtp_pass: 'Sm7-%(app)s {{ x }} ☃ @@mxp ok 0', coturn_shared_secret: 'Tn8-"quoted" # not a comment',
+          redis_password: 'Rd1-" \nrequirepass ""\nbind 0.0.0.0 # \\x41\\"',
           mxplay_master_secret: "Ms9-0123456789\nMXP_PY\ntouch PWNED", postgres_user_password: "Pu0-it''s\nMXP_SQL\n\\! touch PWNED",
         }]],
       },

@@ -115,6 +115,17 @@ describe('Jinja in variables: secrets', () => {
     expect(secrets.has('Bearer tok-123456')).toBe(true);
     expect(secrets.has('h1-name')).toBe(false);
   });
+
+  it("in a list or mapping, only the templates made from a secret are secrets, not their neighbours", () => {
+    const secrets = new SecretRegistry();
+    const cwd = writeTree(tempDir(), {
+      'hosts.yml': 'all:\n  vars:\n    db_password: pw-0123456789\n    users:\n      - name: synapse\n        password: "{{ db_password }}"\n        note: "{{ inventory_hostname }}"\n  hosts:\n    h1:\n',
+    });
+    evaluate(join(cwd, 'hosts.yml'), [], secrets);
+    expect(secrets.has('pw-0123456789')).toBe(true);
+    expect(secrets.has('synapse')).toBe(false);
+    expect(secrets.has('h1')).toBe(false);
+  });
 });
 
 describe('Jinja in variables through the build', { timeout: 60_000 }, () => {

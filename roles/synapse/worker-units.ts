@@ -1,0 +1,116 @@
+// The systemd side of Synapse's workers on Debian. The packages ship a worker unit and a target
+// only as documentation, so mxplay installs its own (for the package source's Python), starts one
+// instance per worker, and retires the instances of workers the inventory no longer declares.
+import { file, q, service, type Readiness, type Resource } from 'mxplay';
+import { SYNAPSE_USER, type SynapseFlavour } from './fragment.ts';
+import type { PlacedWorker } from './workers.ts';
+
+export const WORKERS_DIR = '/etc/matrix-synapse/workers';
+export const TARGET = 'matrix-synapse.target';
+export const workerUnit = (name: string) => `matrix-synapse-worker@${name}`;
+export const restartWorker = (name: string) => `restart synapse worker ${name}`;
+
+const UNIT_DIR = '/etc/systemd/system';
+const header = '# managed by mxplay, role synapse\n';
+
+function templateUnit(f: SynapseFlavour): string {
+  return `${header}[Unit]
+Description=Synapse worker %i
+AssertPathExists=${WORKERS_DIR}/%i.yaml
+PartOf=${TARGET}
+ReloadPropagatedFrom=${TARGET}
+After=network-online.target matrix-synapse.service
+Wants=network-online.target
+
+[Service]
+Type=notify
+NotifyAccess=main
+User=${SYNAPSE_USER}
+Group=nogroup
+WorkingDirectory=/var/lib/matrix-synapse
+EnvironmentFile=-/etc/default/matrix-synapse
+ExecStart=${f.python} -m synapse.app.generic_worker --config-path=/etc/matrix-synapse/homeserver.yaml --config-path=/etc/matrix-synapse/conf.d/ --config-path=${WORKERS_DIR}/%i.yaml
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+RestartSec=3
+SyslogIdentifier=matrix-synapse-%i
+
+[Install]
+WantedBy=${TARGET}
+`;
+}
+
+const targetUnit = `${header}[Unit]
+Description=Synapse: the main process and the workers of this host
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/** `systemctl restart matrix-synapse.target` restarts the main process too. */
+const mainDropIn = `${header}[Unit]
+PartOf=${TARGET}
+`;
+
+const unitFile = (path: string, content: string) =>
+  file({ path, content, mode: 0o644, onChange: 'systemctl daemon-reload' });
+
+/** Unit files for a host running workers (and the main process, when it runs here too). */
+export function workerUnitFiles(f: SynapseFlavour, mainHere: boolean): Resource[] {
+  return [
+    unitFile(`${UNIT_DIR}/matrix-synapse-worker@.service`, templateUnit(f)),
+    unitFile(`${UNIT_DIR}/${TARGET}`, targetUnit),
+    mainHere
+      ? unitFile(`${UNIT_DIR}/matrix-synapse.service.d/mxplay-target.conf`, mainDropIn)
+      : file({ path: `${UNIT_DIR}/matrix-synapse.service.d/mxplay-target.conf`, state: 'absent', onChange: 'systemctl daemon-reload' }),
+  ];
+}
+
+/**
+ * A worker's /health, when it has a listener: what "restarted" waits for. Generous: at a
+ * homeserver's first start a worker waits (restarting) until the main process has made the schema.
+ */
+export function workerReady(w: PlacedWorker): Readiness {
+  return w.port === undefined
+    ? { active: true, timeout_s: 180 }
+    : { http: `http://${w.address ? bracket(w.address) : '127.0.0.1'}:${w.port}/health`, timeout_s: 180 };
+}
+
+const bracket = (a: string) => (a.includes(':') ? `[${a}]` : a);
+
+export function workerServices(workers: PlacedWorker[]): Resource[] {
+  return [
+    // Without waiting for systemd's job: until the main process has made the database's schema
+    // (its first start, maybe on another host) a worker exits and its unit starts it again.
+    ...workers.map((w) => service({ name: workerUnit(w.name), enabled: true, state: 'started', noBlock: true, ready: workerReady(w) })),
+    service({ name: TARGET, enabled: true, state: 'started' }),
+  ];
+}
+
+export function workerHandlers(workers: PlacedWorker[]): Record<string, Resource> {
+  return Object.fromEntries(workers.map((w) => [restartWorker(w.name), service.restart(workerUnit(w.name), workerReady(w), { noBlock: true })]));
+}
+
+/**
+ * Workers the host still runs (their files are in workers/) but the inventory no longer declares:
+ * stopped, disabled and their files removed. Worker names are [a-z0-9_-], which is all the probe
+ * lists: a file of another name here is not one of mxplay's workers.
+ */
+export function retiredWorkers(keep: string[]): Resource<{ names?: string[] }> {
+  return {
+    type: 'synapse-workers',
+    id: `retired from ${WORKERS_DIR}`,
+    probe: `printf '{"names":['; ls -1 ${WORKERS_DIR} 2>/dev/null | sed -n 's/^\\([a-z0-9][a-z0-9_-]*\\)\\.yaml$/"\\1"/p' | paste -sd, | tr -d '\\n'; printf ']}\\n'`,
+    plan(s) {
+      const gone = (s.names ?? []).filter((n) => !keep.includes(n));
+      if (!gone.length) return null;
+      return {
+        action: '-',
+        summary: `stop, disable and remove worker${gone.length > 1 ? 's' : ''} ${gone.join(', ')}`,
+        script: gone.map((n) => `systemctl disable --now ${q(`${workerUnit(n)}.service`)} 2>/dev/null || true\nrm -f ${q(`${WORKERS_DIR}/${n}.yaml`)}`).join('\n'),
+      };
+    },
+    notify: [],
+    tags: [],
+  };
+}
