@@ -39,7 +39,8 @@ const log = (s: string) => process.stderr.write(`[bench:workers] ${s}\n`);
 
 async function main() {
   const t0 = Date.now();
-  const [lab, pypi] = await Promise.all([labHosts(Object.values(HOSTS)), pypiIndex()]);
+  const lab = await labHosts(Object.values(HOSTS));
+  const pypi = await pypiIndex(); // on the lab bridge: after the hosts
   const project = await projectDir('bench-workers');
   try {
     const converge = async (what: string) => {

@@ -43,7 +43,8 @@ describe('Synapse workers across three hosts, with Redis and a remote PostgreSQL
   const hostTime = (h: string) => sh(h, "date -u '+%Y-%m-%d %H:%M:%S'");
 
   beforeAll(async () => {
-    [lab, pypi] = await Promise.all([labHosts(['wkdb', 'wkmain', 'wkwork']), pypiIndex()]);
+    lab = await labHosts(['wkdb', 'wkmain', 'wkwork']);
+    pypi = await pypiIndex(); // on the lab bridge: after the hosts
     project = await projectDir('workers');
     // The repository's own playbooks/site.yml: groups database, redis, synapse and nginx.
     await writeWorkersProject(lab, project, { db: 'wkdb', main: 'wkmain', work: 'wkwork' }, {

@@ -23,8 +23,12 @@ import { fileURLToPath } from 'node:url';
 import { GATEWAY_IP } from '../../lab/config.ts';
 import { bridgeAddresses } from '../../lab/network.ts';
 
-/** ../shared/pypi/simple, next to the repository root. */
-export const PYPI_SIMPLE_DIR = fileURLToPath(new URL('../../../../shared/pypi/simple', import.meta.url));
+/**
+ * ../shared/pypi/simple, next to the repository root, when the workplace has it; else the
+ * repository's own copy of the same wheel (test/fixtures/pypi, see its README).
+ */
+const WORKPLACE_DIR = fileURLToPath(new URL('../../../../shared/pypi/simple', import.meta.url));
+export const PYPI_SIMPLE_DIR = existsSync(WORKPLACE_DIR) ? WORKPLACE_DIR : fileURLToPath(new URL('../../fixtures/pypi/simple', import.meta.url));
 
 export interface PypiIndex {
   /** The index URL for pip's --index-url, e.g. http://10.231.0.1:41234/simple/ */
