@@ -5,12 +5,13 @@
 // bench/WORKERS.md and bench/workers.json, whichever wins: this machine has 2 cores for all hosts.
 //
 //   npm run bench:workers [-- --users 16 --duration 30 --send-interval 500]
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { labHosts } from '../test/lab/index.ts';
 import { labFetch, type LabEndpoint } from '../test/e2e/helpers/matrix-client.ts';
 import { mxplay } from '../test/e2e/helpers/mxplay.ts';
-import { projectDir } from '../test/e2e/helpers/project.ts';
 import { pypiIndex } from '../test/e2e/helpers/pypi-index.ts';
 import { setWorkers, writeWorkersProject, WORKERS_MATRIX, WORKERS_SERVER, type WorkerDecl } from '../test/e2e/helpers/workers-lab.ts';
 import { matrixLoad, type LoadUser, type MatrixLoadResult } from './matrix-load.ts';
@@ -40,9 +41,10 @@ const log = (s: string) => process.stderr.write(`[bench:workers] ${s}\n`);
 async function main() {
   const t0 = Date.now();
   const lab = await labHosts(Object.values(HOSTS));
-  const pypi = await pypiIndex(); // on the lab bridge: after the hosts
-  const project = await projectDir('bench-workers');
+  const project = await mkdtemp(join(tmpdir(), 'mxplay-bench-workers-'));
+  let pypi: Awaited<ReturnType<typeof pypiIndex>> | undefined;
   try {
+    pypi = await pypiIndex(); // on the lab bridge: after the hosts
     const converge = async (what: string) => {
       const started = Date.now();
       const r = await mxplay(['run', 'site.yml', '-i', 'inventory', '--yes', '--json'], { cwd: project });
@@ -67,21 +69,26 @@ async function main() {
     log(`workers: ${summary(workers)}`);
     await report(single, workers, (Date.now() - t0) / 1000);
   } finally {
-    await Promise.allSettled([lab.stop(), pypi.close()]);
+    await Promise.allSettled([lab.stop(), pypi?.close(), rm(project, { recursive: true, force: true })]);
   }
 }
 
 /** USERS users made with the admin API, all joined to one public room. */
 async function prepareUsers(ep: LabEndpoint): Promise<{ users: LoadUser[]; roomId: string }> {
   const f = labFetch(ep);
-  const call = async (method: string, path: string, token: string | undefined, body?: unknown) => {
+  const call = async (method: string, path: string, token: string | undefined, body?: unknown): Promise<Record<string, any>> => {
     const r = await f(`${ep.baseUrl}${path}`, {
       method,
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     const json = (await r.json()) as Record<string, any>;
-    if (r.status !== 200) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+    // Synapse's join rate limit: wait as long as it says, then again.
+    if (r.status === 429 && typeof json.retry_after_ms === 'number' && json.retry_after_ms < 60_000) {
+      await new Promise((ok) => setTimeout(ok, json.retry_after_ms + 10));
+      return call(method, path, token, body);
+    }
+    if (r.status < 200 || r.status > 299) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
     return json;
   };
   const login = async (user: string, password: string) =>
@@ -93,7 +100,8 @@ async function prepareUsers(ep: LabEndpoint): Promise<{ users: LoadUser[]; roomI
     await call('PUT', `/_synapse/admin/v2/users/${encodeURIComponent(userId)}`, admin, { password: USER_PASSWORD, admin: false });
     // Synapse's default message rate limit (0.2/s, burst 10) would answer most sends with 429.
     await call('POST', `/_synapse/admin/v1/users/${encodeURIComponent(userId)}/override_ratelimit`, admin, { messages_per_second: 0, burst_count: 0 });
-    users.push({ userId, accessToken: await login(`bench${i}`, USER_PASSWORD) });
+    // A token from the admin API: 16 logins from one address would meet Synapse's login rate limit.
+    users.push({ userId, accessToken: (await call('POST', `/_synapse/admin/v1/users/${encodeURIComponent(userId)}/login`, admin, {})).access_token as string });
   }
   const { room_id: roomId } = await call('POST', '/_matrix/client/v3/createRoom', users[0]!.accessToken, { preset: 'public_chat', name: 'bench' });
   for (const u of users.slice(1)) await call('POST', `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, u.accessToken, {});
@@ -122,9 +130,9 @@ async function report(single: MatrixLoadResult, workers: MatrixLoadResult, secon
     row('one process', single),
     row('workers', workers),
     '',
-    'On this machine every process shares the same two cores, so workers add replication and Redis',
-    'work without adding CPU: the figures show that cost, not the headroom workers give on separate',
-    'machines.',
+    'On this machine every process of all three hosts shares the same two cores: workers add',
+    'replication and Redis work without adding CPU, so these figures say little about the headroom',
+    'workers give on separate machines.',
     '',
   ].join('\n');
   await writeFile(new URL('./WORKERS.md', import.meta.url), md);
