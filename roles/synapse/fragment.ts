@@ -18,7 +18,12 @@ export const RESTART_SYNAPSE = 'restart synapse';
  * so each also plays without the synapse role in the same play.
  */
 export function synapseHandlers(v: { synapse_http_port: number }): Record<string, Resource> {
-  return { [RESTART_SYNAPSE]: service.restart('matrix-synapse', { http: `http://127.0.0.1:${v.synapse_http_port}/health`, timeout_s: 90 }) };
+  return { [RESTART_SYNAPSE]: service.restart('matrix-synapse', synapseReady(v.synapse_http_port)) };
+}
+
+/** The main process answers /health on its plain HTTP listener. */
+export function synapseReady(port: number) {
+  return { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 };
 }
 
 /** Facts that differ between the two package sources of Synapse. */

@@ -1,12 +1,13 @@
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import {
-  defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers, yamlFile,
-  postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, UserError, type Facts, type Resource, type TaskContext,
+  defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers,
+  postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, type Facts,
 } from 'mxplay';
-import { FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, fragment, synapseCheck, synapseSharedVars, type SynapseFlavour } from './fragment.ts';
-import { homeserverTopology, sharedWorkerConfig, topologyVars, workerConfig, type PlacedWorker, type Topology } from './workers.ts';
-import { WORKERS_DIR, restartWorker, retiredWorkers, workerHandlers, workerReady, workerServices, workerUnit, workerUnitFiles } from './worker-units.ts';
+import { FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
+import { homeserver } from './homeserver.ts';
+import { txredisapi } from './redis-client.ts';
+import { sharedWorkerConfig, topologyVars } from './workers.ts';
+import { WORKERS_DIR, restartSynapse, retiredWorkers, workerFile, workerHandlers, workerServices, workerUnitFiles } from './worker-units.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
 /** What to do when the database is to be managed here but no PostgreSQL is. */
@@ -189,7 +190,7 @@ export default defineRole({
   atPlayEnd: (v, ctx) => {
     const { mainHere, localWorkers, topology } = homeserver(v, ctx);
     return [
-      mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: ready(v.synapse_http_port) }),
+      mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: synapseReady(v.synapse_http_port) }),
       // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
       // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
       // server. Once it exists, Synapse's user alone (it stays the owner). Several hosts: written so.
@@ -212,120 +213,6 @@ export default defineRole({
     };
   },
 });
-
-type SynapseVars = {
-  synapse_main_host?: string;
-  synapse_db_password?: string;
-  synapse_registration_shared_secret?: string;
-  synapse_macaroon_secret_key?: string;
-  synapse_form_secret?: string;
-  synapse_redis_host?: string;
-  synapse_redis_password?: string;
-  synapse_worker_replication_secret?: string;
-  synapse_signing_key?: string;
-};
-
-/**
- * This host's part of its homeserver, and the homeserver's secrets. Derived secrets are the main
- * host's (scope): every host of the homeserver derives the same ones, and a homeserver that grows
- * from one host keeps those it has.
- */
-function homeserver(v: SynapseVars, ctx: TaskContext) {
-  const topology = homeserverTopology(ctx, v.synapse_main_host);
-  const mainHere = topology.mainHost === ctx.host;
-  const localWorkers = topology.workers.filter((w) => w.host === ctx.host);
-  if (!mainHere && !localWorkers.length) {
-    throw new UserError(`this host names ${topology.mainHost} as its main host (synapse_main_host) but runs no worker: declare its synapse_workers, or run the synapse role elsewhere`, { host: ctx.host, key: 'synapse_workers' });
-  }
-  if (!mainHere) sameSharedConfig(ctx, topology.mainHost);
-  const workers = topology.workers.length > 0;
-  if (workers && !v.synapse_redis_host && topology.multiHost) {
-    throw new UserError('workers on several hosts meet through Redis: set synapse_redis_host (the host of the redis role, as the Synapse hosts reach it)', { host: ctx.host, key: 'synapse_redis_host' });
-  }
-  const derived = (name: keyof SynapseVars) => v[name] ?? ctx.derivedSecret(name, topology.mainHost);
-  const secrets = {
-    db: derived('synapse_db_password'),
-    registration: derived('synapse_registration_shared_secret'),
-    macaroon: derived('synapse_macaroon_secret_key'),
-    form: derived('synapse_form_secret'),
-    replication: workers ? derived('synapse_worker_replication_secret') : undefined,
-    redis: workers ? derived('synapse_redis_password') : undefined,
-    signingKey: topology.multiHost ? (v.synapse_signing_key ?? signingKeyFrom(ctx.derivedSecret('synapse_signing_key', topology.mainHost))) : undefined,
-  };
-  return { topology, mainHere, localWorkers, secrets, redisHost: v.synapse_redis_host ?? '127.0.0.1' };
-}
-
-/** Settings of one host alone; every other synapse_* value is in the config all processes share. */
-const PER_HOST = new Set(['synapse_main_host', 'synapse_workers', 'synapse_internal_address', 'synapse_admin_user', 'synapse_admin_password', 'synapse_db_manage']);
-
-/**
- * Every process of a homeserver reads the same shared config, so a worker host's synapse_* values
- * (this role's and the other Synapse roles') must be the main host's: a difference is refused,
- * rather than two hosts running one homeserver with two configs.
- */
-function sameSharedConfig(ctx: TaskContext, mainHost: string): void {
-  const here = ctx.inventoryVars(ctx.host) ?? {};
-  const main = ctx.inventoryVars(mainHost) ?? {};
-  const keys = new Set([...Object.keys(here), ...Object.keys(main)].filter((k) => k.startsWith('synapse_') && !PER_HOST.has(k)));
-  for (const k of [...keys].sort()) {
-    if (JSON.stringify(here[k]) === JSON.stringify(main[k])) continue;
-    const set = (o: Record<string, unknown>) => (k in o ? 'set' : 'not set');
-    throw new UserError(
-      `${k} differs between this host (${set(here)}) and ${mainHost}, the main host (${set(main)}): ` +
-        "the homeserver's processes share one config; set it once for all its hosts (a group variable)",
-      { host: ctx.host, key: k },
-    );
-  }
-}
-
-/** A Synapse signing key file made from a derived secret: the same on every host, stable across runs. */
-function signingKeyFrom(seed: string): string {
-  const key = createHash('sha256').update(`synapse signing key\0${seed}`).digest('base64').replace(/=+$/, '');
-  const id = createHash('sha256').update(`synapse signing key id\0${seed}`).digest('base64url').replace(/[^A-Za-z0-9]/g, '').slice(0, 6);
-  return `ed25519 a_${id} ${key}\n`;
-}
-
-/** txredisapi from the package index, with Debian's packages of what it needs beside it. */
-function txredisapi(f: SynapseFlavour, indexUrl: string): Resource[] {
-  const host = new URL(indexUrl).hostname;
-  return [
-    apt({ names: ['python3-pip', 'python3-six', 'python3-twisted', 'python3-hiredis'] }),
-    command({
-      name: 'pip install txredisapi',
-      // Synapse checks it through importlib.metadata: installed as a package, not a copied module.
-      unless: `${f.python} -c 'import importlib.metadata as m; m.version("txredisapi")' 2>/dev/null`,
-      cmd: `PIP_ROOT_USER_ACTION=ignore ${f.python} -m pip install --quiet --break-system-packages --no-deps --index-url ${q(indexUrl)}`
-        + `${indexUrl.startsWith('http:') ? ` --trusted-host ${q(host)}` : ''} txredisapi`,
-    }),
-  ];
-}
-
-/** A worker's own file, checked by Synapse together with the shared config before it stays. */
-function workerFile(w: PlacedWorker, f: SynapseFlavour): Resource {
-  const path = `${WORKERS_DIR}/${w.name}.yaml`;
-  return yamlFile({
-    path,
-    data: workerConfig(w),
-    header: `managed by mxplay, role synapse: worker ${w.name} (${w.type})`,
-    mode: 0o644,
-    validate: `${synapseCheck(f)} -c ${path}`,
-    notify: restartWorker(w.name),
-  });
-}
-
-/** Restart every Synapse process of this host: the main process (if here) first, then its workers. */
-function restartSynapse(mainPort: number | undefined, workers: PlacedWorker[]): Resource {
-  if (!workers.length) return service.restart('matrix-synapse', ready(mainPort ?? 8008));
-  const units = [...(mainPort !== undefined ? ['matrix-synapse'] : []), ...workers.map((w) => workerUnit(w.name))];
-  return service.restart(units, [
-    ...(mainPort !== undefined ? [ready(mainPort)] : []),
-    ...workers.map(workerReady),
-  ], { noBlock: true });
-}
-
-function ready(port: number) {
-  return { http: `http://127.0.0.1:${port}/health`, timeout_s: 90 };
-}
 
 function matrixOrgSource(keyring: string, suite: string) {
   return aptSource({

@@ -1,9 +1,10 @@
-// The systemd side of Synapse's workers on Debian. The packages ship a worker unit and a target
-// only as documentation, so mxplay installs its own (for the package source's Python), starts one
-// instance per worker, and retires the instances of workers the inventory no longer declares.
-import { file, q, service, type Readiness, type Resource } from 'mxplay';
-import { SYNAPSE_USER, type SynapseFlavour } from './fragment.ts';
-import type { PlacedWorker } from './workers.ts';
+// A host's Synapse worker processes. The packages ship a worker unit and a target only as
+// documentation, so mxplay installs its own (for the package source's Python), writes each worker's
+// file, starts one unit instance per worker, restarts only what a change concerns, and retires the
+// instances of workers the inventory no longer declares.
+import { file, q, service, yamlFile, type Readiness, type Resource } from 'mxplay';
+import { SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
+import { workerConfig, type PlacedWorker } from './workers.ts';
 
 export const WORKERS_DIR = '/etc/matrix-synapse/workers';
 export const TARGET = 'matrix-synapse.target';
@@ -113,4 +114,27 @@ export function retiredWorkers(keep: string[]): Resource<{ names?: string[] }> {
     notify: [],
     tags: [],
   };
+}
+
+/** A worker's own file, checked by Synapse together with the shared config before it stays. */
+export function workerFile(w: PlacedWorker, f: SynapseFlavour): Resource {
+  const path = `${WORKERS_DIR}/${w.name}.yaml`;
+  return yamlFile({
+    path,
+    data: workerConfig(w),
+    header: `managed by mxplay, role synapse: worker ${w.name} (${w.type})`,
+    mode: 0o644,
+    validate: `${synapseCheck(f)} -c ${path}`,
+    notify: restartWorker(w.name),
+  });
+}
+
+/** Restart every Synapse process of this host: the main process (if here) first, then its workers. */
+export function restartSynapse(mainPort: number | undefined, workers: PlacedWorker[]): Resource {
+  if (!workers.length) return service.restart('matrix-synapse', synapseReady(mainPort ?? 8008));
+  const units = [...(mainPort !== undefined ? ['matrix-synapse'] : []), ...workers.map((w) => workerUnit(w.name))];
+  return service.restart(units, [
+    ...(mainPort !== undefined ? [synapseReady(mainPort)] : []),
+    ...workers.map(workerReady),
+  ], { noBlock: true });
 }
