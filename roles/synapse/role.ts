@@ -71,7 +71,7 @@ export default defineRole({
       .describe('Redis for workers (role redis); default 127.0.0.1 when every process runs on one host'),
     synapse_redis_port: port.default(6379),
     synapse_redis_password: secret().optional().describe("derived from mxplay_master_secret (the main host's) when unset, as the redis role derives it"),
-    synapse_worker_replication_secret: secret().optional().describe('derived from mxplay_master_secret when unset'),
+    synapse_worker_replication_secret: secret().optional().describe("what workers and the main process authenticate replication with; derived from mxplay_master_secret (the main host's) when unset"),
     synapse_signing_key: secret().regex(/^ed25519 [A-Za-z0-9_]+ [A-Za-z0-9+/]{43}=?\n?$/, 'the content of a Synapse signing key file: ed25519 <key id> <base64 key>').optional()
       .describe("the homeserver's signing key, for a homeserver on several hosts (every process signs with it); derived from mxplay_master_secret when unset"),
     synapse_pip_index_url: z.url({ protocol: /^https?$/ }).default('https://pypi.org/simple/')

@@ -133,8 +133,8 @@ export const topologyVars = {
   synapse_main_host: z.string().min(1).optional()
     .describe("the inventory host running Synapse's main process, for a host that runs only workers (default: this host)"),
   synapse_workers: z.array(workerSchema).default([]).describe('the Synapse workers this host runs (see README: Workers)'),
-  synapse_internal_address: ipAddress.optional()
-    .describe("this host's address as the homeserver's other hosts reach it (default: ansible_host when it is an IP address)"),
+  synapse_internal_address: ipAddress
+    .describe("this host's IP address as the homeserver's other hosts reach it (default: ansible_host when it is an IP address)").optional(),
   synapse_replication_port: port.default(9093).describe("the main process's replication listener, when there are workers"),
 };
 
