@@ -41,7 +41,8 @@ export function homeserver(v: SynapseVars, ctx: TaskContext) {
     form: derived('synapse_form_secret'),
     replication: workers ? derived('synapse_worker_replication_secret') : undefined,
     redis: workers ? derived('synapse_redis_password') : undefined,
-    signingKey: topology.multiHost ? (v.synapse_signing_key ?? signingKeyFrom(ctx.derivedSecret('synapse_signing_key', topology.mainHost))) : undefined,
+    // Every host running a Synapse process signs as the same server (a proxy elsewhere does not sign).
+    signingKey: topology.workers.some((w) => w.host !== topology.mainHost) ? (v.synapse_signing_key ?? signingKeyFrom(ctx.derivedSecret('synapse_signing_key', topology.mainHost))) : undefined,
   };
   return { topology, mainHere, localWorkers, secrets, redisHost: v.synapse_redis_host ?? '127.0.0.1' };
 }

@@ -123,7 +123,7 @@ export default defineRole({
       ],
       directory({ path: v.synapse_media_store_path, owner: 'matrix-synapse', group: 'nogroup', mode: 0o750 }),
       // Every process of a homeserver on several hosts signs as the same server.
-      topology.multiHost && file({ path: SIGNING_KEY, content: secrets.signingKey!, ...SECRET_FRAGMENT, sensitive: true, notify: RESTART_SYNAPSE }),
+      secrets.signingKey !== undefined && file({ path: SIGNING_KEY, content: secrets.signingKey, ...SECRET_FRAGMENT, sensitive: true, notify: RESTART_SYNAPSE }),
 
       // Configuration: one fragment per concern, validated together before Synapse restarts. On a
       // homeserver of several hosts every host gets the same fragments.
@@ -188,13 +188,13 @@ export default defineRole({
   // Other roles of the play (consent, email, LDAP, ...) add fragments that Synapse may need at its
   // first start (a consent listener without user_consent kills it): start it once they all wrote theirs.
   atPlayEnd: (v, ctx) => {
-    const { mainHere, localWorkers, topology } = homeserver(v, ctx);
+    const { mainHere, localWorkers, secrets } = homeserver(v, ctx);
     return [
       mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: synapseReady(v.synapse_http_port) }),
       // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
       // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
       // server. Once it exists, Synapse's user alone (it stays the owner). Several hosts: written so.
-      mainHere && !topology.multiHost
+      mainHere && secrets.signingKey === undefined
         && command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
       localWorkers.length > 0 && workerServices(localWorkers),
       // A changed config must be live before the admin user is registered against it.

@@ -24,7 +24,7 @@ const MEDIA = { name: 'media1', type: 'media_repository', port: 8085 };
 
 type Hosts = Record<string, Record<string, unknown>>;
 
-async function build(hosts: Hosts, opts: { vars?: Record<string, unknown>; proxy?: 'nginx' | 'apache' } = {}) {
+async function build(hosts: Hosts, opts: { vars?: Record<string, unknown>; proxy?: 'nginx' | 'apache'; proxyHost?: string } = {}) {
   const cwd = writeTree(tempDir(), {
     'site.yml': [
       '- hosts: synapse\n  roles: [synapse]\n',
@@ -34,7 +34,7 @@ async function build(hosts: Hosts, opts: { vars?: Record<string, unknown>; proxy
       all: {
         vars: { ...COMMON, ...opts.vars },
         hosts: hosts,
-        children: { synapse: { hosts: Object.fromEntries(Object.keys(hosts).filter((h) => h !== 'px').map((h) => [h, {}])) }, proxy: { hosts: { [Object.keys(hosts)[0]!]: {} } } },
+        children: { synapse: { hosts: Object.fromEntries(Object.keys(hosts).filter((h) => h !== 'px').map((h) => [h, {}])) }, proxy: { hosts: { [opts.proxyHost ?? Object.keys(hosts)[0]!]: {} } } },
       },
     }),
   });
@@ -113,6 +113,14 @@ describe('synapse workers: one topology, the same on every host', () => {
     const secretsOf = (work: HostWork[], h: string) => content(work, h, '/etc/matrix-synapse/conf.d/secrets.yaml');
     expect(secretsOf(grown.work, 'm1')).toBe(secretsOf(alone.work, 'm1'));
     expect(secretsOf(grown.work, 'w1')).toBe(secretsOf(alone.work, 'm1'));
+  });
+
+  it('a proxy on a host of its own reaches the workers at their addresses, and changes no signing key', async () => {
+    const hosts = { m1: { ansible_host: '10.0.0.1', synapse_workers: [SYNC] }, px: { ansible_host: '10.0.0.9', synapse_main_host: 'm1' } };
+    const { work } = await build(hosts, { proxyHost: 'px', vars: { synapse_redis_host: '10.0.0.3' } });
+    const text = (find(work, 'px', '/etc/nginx/conf.d/mxplay-matrix.conf')!.plan({ kind: 'none' }) as { diff: { after: string } }).diff.after;
+    expect(text).toContain('server 10.0.0.1:8083;');
+    expect(find(work, 'm1', '/etc/matrix-synapse/homeserver.signing.key')).toBeUndefined();
   });
 
   it('a worker setting restarts that worker only; the shared config restarts every process of the host', async () => {
