@@ -7,11 +7,13 @@ import { FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, fragment, synapseReady, syn
 import { homeserver } from './homeserver.ts';
 import { txredisapi } from './redis-client.ts';
 import { sharedWorkerConfig, topologyVars } from './workers.ts';
-import { WORKERS_DIR, restartSynapse, retiredWorkers, workerFile, workerHandlers, workerServices, workerUnitFiles } from './worker-units.ts';
+import { MAIN_DROP_INS, WORKERS_DIR, restartSynapse, retiredWorkers, workerFile, workerHandlers, workerServices, workerUnitFiles } from './worker-units.ts';
 
 const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
 /** What to do when the database is to be managed here but no PostgreSQL is. */
 const DB_MANAGE_HINT = 'synapse_db_manage is true: run the postgres role on this host before synapse, or set synapse_db_manage: false when the database is on another host';
+/** systemd's 90 s default would kill a first start still making the database schema. */
+const START_TIMEOUT = '# managed by mxplay, role synapse: the first start makes the database schema\n[Service]\nTimeoutStartSec=15min\n';
 /** Synapse's signing key, as both packages' stock homeserver.yaml name it. */
 const SIGNING_KEY = '/etc/matrix-synapse/homeserver.signing.key';
 
@@ -109,7 +111,15 @@ export default defineRole({
       debconf({ package: pkg, question: `${pkg}/server-name`, vtype: 'string', value: v.synapse_server_name }),
       debconf({ package: pkg, question: `${pkg}/report-stats`, vtype: 'boolean', value: v.synapse_report_stats }),
       v.synapse_package_source === 'matrix.org' && matrixOrgSource(v.synapse_matrix_org_keyring!, v.synapse_matrix_org_suite),
-      apt({ names: [pkg, ...(v.synapse_package_source === 'debian' ? ['python3-psycopg2'] : [])] }),
+      // Not started by its install: Debian's package would start Synapse at once, and systemd restart
+      // it on failure, while the fragments below are still being written; a start cut short while
+      // it makes the database schema (committed file by file) leaves a schema it cannot start on.
+      apt({ names: [pkg, ...(v.synapse_package_source === 'debian' ? ['python3-psycopg2'] : [])], no_start: true }),
+      // The first start makes that schema: slow on a busy host, and never to be cut short.
+      mainHere && [
+        directory({ path: MAIN_DROP_INS, mode: 0o755 }),
+        file({ path: `${MAIN_DROP_INS}/mxplay-start.conf`, content: START_TIMEOUT, mode: 0o644, onChange: 'systemctl daemon-reload' }),
+      ],
       // A host of workers only: the package's own unit would start a second main process.
       !mainHere && service({ name: 'matrix-synapse', enabled: false, state: 'stopped' }),
       // Workers talk to each other through Redis, which Synapse reaches with txredisapi: Debian

@@ -12,6 +12,8 @@ export const workerUnit = (name: string) => `matrix-synapse-worker@${name}`;
 export const restartWorker = (name: string) => `restart synapse worker ${name}`;
 
 const UNIT_DIR = '/etc/systemd/system';
+/** Drop-ins of the package's own unit of the main process (the role makes the folder). */
+export const MAIN_DROP_INS = `${UNIT_DIR}/matrix-synapse.service.d`;
 const header = '# managed by mxplay, role synapse\n';
 
 function templateUnit(f: SynapseFlavour): string {
@@ -62,8 +64,8 @@ export function workerUnitFiles(f: SynapseFlavour, mainHere: boolean): Resource[
     unitFile(`${UNIT_DIR}/matrix-synapse-worker@.service`, templateUnit(f)),
     unitFile(`${UNIT_DIR}/${TARGET}`, targetUnit),
     mainHere
-      ? unitFile(`${UNIT_DIR}/matrix-synapse.service.d/mxplay-target.conf`, mainDropIn)
-      : file({ path: `${UNIT_DIR}/matrix-synapse.service.d/mxplay-target.conf`, state: 'absent', onChange: 'systemctl daemon-reload' }),
+      ? unitFile(`${MAIN_DROP_INS}/mxplay-target.conf`, mainDropIn)
+      : file({ path: `${MAIN_DROP_INS}/mxplay-target.conf`, state: 'absent', onChange: 'systemctl daemon-reload' }),
   ];
 }
 

@@ -7,6 +7,32 @@ export interface AptOptions extends ResourceCommon {
   /** Passed as apt-get's -t (e.g. a backports suite). */
   target_release?: string;
   install_recommends?: boolean;
+  /**
+   * Install without starting the packages' services (a policy-rc.d for the install): a service the
+   * play configures first then starts once, at the end of the play, on its whole configuration.
+   */
+  no_start?: boolean;
+}
+
+/**
+ * Debian's way to keep maintainer scripts from starting services (deb-systemd-invoke asks it).
+ * mxplay's own is recognised by its text: one left behind by a cut connection is replaced and
+ * removed by the next such install; an administrator's own is left alone.
+ */
+const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+const POLICY_TEXT = '#!/bin/sh\n# mxplay: services of this install start later, with their configuration\nexit 101\n';
+
+function withoutStarting(install: string): string {
+  return [
+    `if [ -e ${POLICY_RC_D} ] && [ "$(cat ${POLICY_RC_D})" != "$(printf '${POLICY_TEXT}')" ]; then`,
+    `  ${install}`,
+    'else',
+    `  printf '${POLICY_TEXT}' > ${POLICY_RC_D} && chmod 755 ${POLICY_RC_D}`,
+    `  ${install} && mxp_rc=0 || mxp_rc=$?`,
+    `  rm -f ${POLICY_RC_D}`,
+    '  [ "$mxp_rc" = 0 ]',
+    'fi',
+  ].join('\n');
 }
 
 /** Per package: dpkg's status abbreviation and installed version, and the candidate for `latest`. */
@@ -59,7 +85,7 @@ export function planApt(o: AptOptions, s: AptState): PlanResult {
   return {
     action: missing.length ? '+' : '~',
     summary: parts.join('; '),
-    script: [env, REFRESH, `${APT} install ${[...flags, ...todo.map(q)].join(' ')}`].join('\n'),
+    script: [env, REFRESH, (o.no_start ? withoutStarting : (x: string) => x)(`${APT} install ${[...flags, ...todo.map(q)].join(' ')}`)].join('\n'),
   };
 }
 

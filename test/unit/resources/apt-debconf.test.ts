@@ -3,7 +3,8 @@ import { apt, planApt, APT_UPDATE_MARKER, type AptOptions, type AptState } from 
 import { aptSource, aptSourceText } from '../../../src/resources/apt-source.ts';
 import { planDebconf, type DebconfOptions, type DebconfState } from '../../../src/resources/debconf.ts';
 import type { Change } from '../../../src/resources/types.ts';
-import { expectPlan, heredocPayload, type Expected } from '../helpers.ts';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { expectPlan, heredocPayload, sh, tempDir, type Expected } from '../helpers.ts';
 
 const ii = (version: string, candidate?: string) => ({ status: 'ii ', version, ...(candidate ? { candidate } : {}) });
 const none = { status: '', version: '' }; // dpkg-query knows nothing about it
@@ -68,6 +69,50 @@ describe('planApt', () => {
   it('never lets dpkg ask: confdef/confold and a lock timeout', () => {
     const c = planApt({ names: ['x'] }, pkgs({})) as Change;
     expect(c.script).toMatch(/apt-get -y -q -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold install x/);
+  });
+});
+
+describe('apt no_start: services not started by the install (policy-rc.d)', () => {
+  /** The install step run for real, with the policy file in a temp folder and a fake apt-get. */
+  function install(opts: { existing?: string; aptFails?: boolean }) {
+    const dir = tempDir();
+    const policy = `${dir}/policy-rc.d`;
+    if (opts.existing !== undefined) writeFileSync(policy, opts.existing);
+    const c = planApt({ names: ['matrix-synapse'], no_start: true }, pkgs({})) as Change;
+    const step = c.script.slice(c.script.indexOf('if [ -e /usr/sbin/policy-rc.d'))
+      .replaceAll('/usr/sbin/policy-rc.d', policy)
+      // apt-get: what a maintainer script would see, recorded
+      .replace(/apt-get -y [^\n]* install matrix-synapse/g, `{ if [ -x ${policy} ]; then ${policy} matrix-synapse.service start; echo "policy=$?"; else echo policy=none; fi; ${opts.aptFails ? 'false' : 'true'}; }`);
+    const r = sh(step);
+    return { ...r, left: existsSync(policy) ? readFileSync(policy, 'utf8') : null };
+  }
+
+  it('the install sees a policy that refuses starts (101), removed after', () => {
+    const r = install({});
+    expect(r.stdout).toContain('policy=101');
+    expect(r.code).toBe(0);
+    expect(r.left).toBeNull();
+  });
+  it('a failed install fails the step, and the policy is removed all the same', () => {
+    const r = install({ aptFails: true });
+    expect(r.code).not.toBe(0);
+    expect(r.left).toBeNull();
+  });
+  it("an administrator's own policy-rc.d is used as it is and left in place", () => {
+    const own = '#!/bin/sh\nexit 0\n';
+    const r = install({ existing: own });
+    expect(r.stdout).toContain('policy=none'); // not executable: it is theirs, untouched
+    expect(r.left).toBe(own);
+  });
+  it('one left behind by an earlier cut run is taken as ours and removed', () => {
+    const c = planApt({ names: ['x'], no_start: true }, pkgs({})) as Change;
+    const text = /printf '([^']*)' > \/usr\/sbin\/policy-rc\.d/.exec(c.script)![1]!;
+    const r = install({ existing: sh(`printf '${text}'`).stdout });
+    expect(r.stdout).toContain('policy=101');
+    expect(r.left).toBeNull();
+  });
+  it('without no_start, no policy file is involved', () => {
+    expect((planApt({ names: ['x'] }, pkgs({})) as Change).script).not.toContain('policy-rc.d');
   });
 });
 
