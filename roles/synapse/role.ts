@@ -3,7 +3,7 @@ import {
   defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers,
   postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, type Facts,
 } from 'mxplay';
-import { FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
+import { CONF_DIR, FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, SYNAPSE_USER, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
 import { homeserver } from './homeserver.ts';
 import { txredisapi } from './redis-client.ts';
 import { sharedWorkerConfig, topologyVars } from './workers.ts';
@@ -132,7 +132,13 @@ export default defineRole({
         postgresDatabase({ name: v.synapse_db_name, owner: v.synapse_db_user, encoding: 'UTF8', lc_collate: 'C', lc_ctype: 'C', missingServerHint: DB_MANAGE_HINT }),
       ],
       directory({ path: v.synapse_media_store_path, owner: 'matrix-synapse', group: 'nogroup', mode: 0o750 }),
-      // Every process of a homeserver on several hosts signs as the same server.
+      // The signing key, as the unit's ExecStartPre would make it at the first start (which comes
+      // only at the end of the play): Synapse's config check needs it. Several hosts: one for all.
+      secrets.signingKey === undefined && command({
+        name: `generate ${SIGNING_KEY}`,
+        creates: SIGNING_KEY,
+        cmd: `{ cd /var/lib/matrix-synapse 2>/dev/null || cd /; } && runuser -u ${SYNAPSE_USER} -- ${flavour.python} -m synapse.app.homeserver --config-path=/etc/matrix-synapse/homeserver.yaml --config-path=${CONF_DIR}/ --generate-keys`,
+      }),
       secrets.signingKey !== undefined && file({ path: SIGNING_KEY, content: secrets.signingKey, ...SECRET_FRAGMENT, sensitive: true, notify: RESTART_SYNAPSE }),
 
       // Configuration: one fragment per concern, validated together before Synapse restarts. On a
