@@ -207,8 +207,8 @@ export default defineRole({
     const { mainHere, localWorkers, secrets } = homeserver(v, ctx);
     return [
       mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: synapseReady(v.synapse_http_port) }),
-      // Synapse makes its signing key 0640 matrix-synapse:nogroup (Debian's package at install,
-      // matrix.org's at the first start): every daemon of group nogroup could read it and sign as this
+      // Synapse makes its signing key 0640 matrix-synapse:nogroup (--generate-keys above, or
+      // matrix.org's package at the first start): every daemon of group nogroup could read it and sign as this
       // server. Once it exists, Synapse's user alone (it stays the owner). Several hosts: written so.
       mainHere && secrets.signingKey === undefined
         && command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
