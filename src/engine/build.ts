@@ -166,13 +166,6 @@ function buildPlay(
   // Roles' end-of-play tasks, after every role's and the play's own tasks.
   const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
-  const inventoryVarsOf = (h: string) => {
-    const t = world.hostTemplar(h);
-    if (!t) return undefined;
-    const r = t.evaluateAll();
-    if (r.errors.length) throw r.errors[0]!;
-    return r.values;
-  };
   const ctxFor = (role: string): TaskContext => ({
     host: hostName,
     hostVars: hostValues,
@@ -182,9 +175,10 @@ function buildPlay(
         throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
       }
       // Shared with another host: only if both derive from the same master secret.
-      if (scope !== hostName && inventoryVarsOf(scope)?.mxplay_master_secret !== master) {
+      const other = scope === hostName ? undefined : world.hostValues(scope);
+      if (scope !== hostName && other?.mxplay_master_secret !== master) {
         throw new UserError(
-          `'${purpose}' is shared with host ${scope}, whose mxplay_master_secret ${inventoryVarsOf(scope) ? 'differs from' : 'is not'} this host's: ` +
+          `'${purpose}' is shared with host ${scope}, whose mxplay_master_secret ${other ? 'differs from' : 'is not'} this host's: ` +
             'set mxplay_master_secret once for every host of the homeserver (a group variable), or set the secret itself',
           { host: hostName, role, key: 'mxplay_master_secret' },
         );
@@ -192,7 +186,7 @@ function buildPlay(
       return o.secrets.add(deriveSecret(master, `${scope}:${purpose}`));
     },
     inventoryHosts: [...world.inventory.hosts.keys()],
-    inventoryVars: inventoryVarsOf,
+    inventoryVars: (h) => world.hostValues(h),
   });
 
   for (const entry of play.roles) {

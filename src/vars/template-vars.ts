@@ -25,6 +25,7 @@ interface Read {
  */
 export class TemplateWorld {
   private readonly hostTemplars = new Map<string, VarTemplar>();
+  private readonly evaluatedHosts = new Map<string, Readonly<Record<string, unknown>> | undefined>();
   /** host\0key entries being evaluated, outermost first. */
   readonly stack: { host: string; key: string }[] = [];
   readonly reads: Read[][] = [];
@@ -61,6 +62,20 @@ export class TemplateWorld {
       this.hostTemplars.set(host, t);
     }
     return t;
+  }
+
+  /**
+   * Every variable of another host as `hostvars` shows it, evaluated once per build (roles read
+   * other hosts' values for each host they run on); undefined for a host not in the inventory.
+   * A template that cannot be evaluated throws its error.
+   */
+  hostValues(host: string): Readonly<Record<string, unknown>> | undefined {
+    if (!this.evaluatedHosts.has(host)) {
+      const r = this.hostTemplar(host)?.evaluateAll();
+      if (r?.errors.length) throw r.errors[0]!;
+      this.evaluatedHosts.set(host, r?.values);
+    }
+    return this.evaluatedHosts.get(host);
   }
 
   /** Whether a value holds a known secret anywhere (a secret inside a longer string too). */
