@@ -411,7 +411,6 @@ const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v ?? null));
  * return plain strings, so their results compare and test like any string (`a|to_json == b|to_json`).
  */
 const STRING_TYPE_END = /\|\s*(?:string|to_json|to_nice_json|to_yaml|to_nice_yaml)(?:\([^|]*\))?\s*\)?\s*\}\}$/;
-const text = (fn: (...a: any[]) => string) => fn;
 
 /** Filters that take an undefined input on purpose (everything else fails on one). */
 const takesUndefined = new Set(['default', 'd', 'mandatory']);
@@ -425,14 +424,14 @@ const filters: Record<string, (...args: any[]) => unknown> = {
     return Math.trunc(toNumber(v, dflt));
   },
   float: (v: unknown, dflt = 0) => toNumber(v, dflt),
-  string: text((v: unknown) => pyStr(v)),
+  string: (v: unknown) => pyStr(v),
   ternary: (v: unknown, a: unknown, b: unknown, none?: unknown) => (v === null && none !== undefined ? none : v ? a : b),
   // Python's json.dumps separators (', ', ': '), as Ansible's to_json prints.
-  to_json: text((v: unknown) => pyJson(v)),
-  to_nice_json: text((v: unknown, indent = 4) => JSON.stringify(v, null, indent)),
+  to_json: (v: unknown) => pyJson(v),
+  to_nice_json: (v: unknown, indent = 4) => JSON.stringify(v, null, indent),
   from_json: (v: string) => { try { return JSON.parse(v); } catch (e) { return raise(new TemplateFailure(`from_json: ${(e as Error).message}`)); } },
-  to_yaml: text((v: unknown) => yamlStringify(plain(v), { lineWidth: 0 })),
-  to_nice_yaml: text((v: unknown, indent = 4) => yamlStringify(plain(v), { indent, lineWidth: 0 })),
+  to_yaml: (v: unknown) => yamlStringify(plain(v), { lineWidth: 0 }),
+  to_nice_yaml: (v: unknown, indent = 4) => yamlStringify(plain(v), { indent, lineWidth: 0 }),
   from_yaml: (v: string) => parseYamlText(v),
   b64encode: (v: unknown) => Buffer.from(pyStr(v)).toString('base64'),
   b64decode: (v: unknown) => Buffer.from(pyStr(v), 'base64').toString('utf8'),
