@@ -22,6 +22,7 @@ import { planToJson, toMaskedJson } from '../../../src/ui/plan-json.ts';
 import { renderPlan } from '../../../src/ui/plan-text.ts';
 import { renderRecap } from '../../../src/ui/recap.ts';
 import { fakeBin, sh, tempDir, writeTree } from '../helpers.ts';
+import { redisConfig } from '../redis-conf-reader.ts';
 
 /** What a hostile value is made of: quotes, escapes, shell syntax, every marker the project uses, unicode. */
 const PIECES = [
@@ -122,26 +123,9 @@ function turnOption(text: string, key: string): string | undefined {
   return v;
 }
 
-/**
- * Redis's reading of a redis.conf line `key "value"` (loadServerConfigFromString, sdssplitargs): in
- * double quotes `\xHH` is that byte, `\n \r \t \b \a` the control characters, `\` before any other
- * character that character; the closing quote ends the line's last word. The value's bytes as UTF-8.
- */
+/** The value of a redis.conf directive as Redis reads it (the one word after its name). */
 function redisOption(text: string, key: string): string | undefined {
-  const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith(`${key} `));
-  if (line === undefined) return undefined;
-  const m = /^"((?:[^"\\]|\\[\s\S])*)"$/.exec(line.slice(key.length + 1).trim());
-  if (!m) return undefined;
-  const bytes: number[] = [];
-  for (let i = 0; i < m[1]!.length; i++) {
-    const c = m[1]![i]!;
-    if (c !== '\\') { bytes.push(...Buffer.from(c, 'latin1')); continue; }
-    const hex = /^x([0-9a-fA-F]{2})/.exec(m[1]!.slice(i + 1));
-    if (hex) { bytes.push(parseInt(hex[1]!, 16)); i += 3; continue; }
-    const e = m[1]![++i]!;
-    bytes.push(({ n: 10, r: 13, t: 9, b: 8, a: 7 } as Record<string, number>)[e] ?? e.charCodeAt(0));
-  }
-  return Buffer.from(bytes).toString('utf8');
+  return redisConfig(text).find((words) => words[0] === key)?.[1];
 }
 
 /** Every output a user sees of this plan: run's text with diffs, --json, the recap of a failure, the plan file as json, text and markdown. */
