@@ -23,7 +23,7 @@ export default defineRole({
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = apacheRoutes(v, ctx);
-    const gen = generation('apache', import.meta.url, routes.length ? { v, routes } : v);
+    const gen = generation('apache', import.meta.url, v, routes);
     const modules = routes.some((r) => r.servers.length > 1) ? [...MODULES, ...BALANCER_MODULES] : MODULES;
     return [
       apt({ names: ['apache2', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
@@ -67,7 +67,7 @@ export default defineRole({
   },
   handlers: (v, ctx) => {
     const routes = apacheRoutes(v, ctx);
-    return { [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, routes.length ? { v, routes } : v))) };
+    return { [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, v, routes))) };
   },
 });
 

@@ -174,7 +174,7 @@ export function site(v: ProxyVars): ProxySite {
     baseDomain,
     baseVhost,
     names,
-    upstream: `http://${v.proxy_synapse_host.includes(':') ? `[${v.proxy_synapse_host}]` : v.proxy_synapse_host}:${v.synapse_http_port}`,
+    upstream: httpUpstream(v.proxy_synapse_host, v.synapse_http_port),
     cert: v.proxy_tls_self_signed ? selfSigned.cert : v.proxy_tls_certificate!,
     key: v.proxy_tls_self_signed ? selfSigned.key : v.proxy_tls_certificate_key!,
     bodyBytes: sizeInBytes(v.synapse_max_upload_size),
@@ -198,7 +198,7 @@ export function proxyWorkerRoutes(v: { synapse_main_host?: string }, ctx: TaskCo
 /** An upstream server address as nginx and Apache write it. */
 export const serverAddress = (a: { address: string; port: number }) => `${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
 
-const httpUpstream = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+const httpUpstream = (host: string, port: number) => `http://${serverAddress({ address: host, port })}`;
 
 function selfSignedPaths(names: string[]) {
   // Named after every name it covers: a new name gives a new certificate, not a stale one.
@@ -282,8 +282,9 @@ export function afterInstall<S>(marker: string, pkg: string, r: Resource<S>): Re
  * variables and templates) on a loopback port that answers 204 for the live generation and 503
  * for any other. The handler polls the new generation's URL until it gets 204.
  */
-export function generation(role: string, metaUrl: string, vars: unknown): string {
-  const h = createHash('sha256').update(JSON.stringify(vars));
+export function generation(role: string, metaUrl: string, vars: unknown, routes: WorkerRoute[] = []): string {
+  // The workers' routes come from other hosts' variables: part of what the config is made from.
+  const h = createHash('sha256').update(JSON.stringify(routes.length ? { v: vars, routes } : vars));
   const dir = templatesDir(role, metaUrl);
   if (dir) for (const f of readdirSync(dir).sort()) h.update(f).update(readFileSync(`${dir}/${f}`));
   return h.digest('hex').slice(0, 16);

@@ -20,7 +20,7 @@ export default defineRole({
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = proxyWorkerRoutes(v, ctx);
-    const gen = generation('nginx', import.meta.url, routes.length ? { v, routes } : v);
+    const gen = generation('nginx', import.meta.url, v, routes);
     return [
       // Packages first: they create /etc/nginx and the default site removed below.
       apt({ names: ['nginx', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
@@ -47,6 +47,6 @@ export default defineRole({
   },
   handlers: (v, ctx) => {
     const routes = proxyWorkerRoutes(v, ctx);
-    return { [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, routes.length ? { v, routes } : v))) };
+    return { [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, v, routes))) };
   },
 });
