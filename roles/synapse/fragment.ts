@@ -44,6 +44,9 @@ export const FLAVOURS: Record<'debian' | 'matrix.org', SynapseFlavour> = {
 
 export const CONF_DIR = '/etc/matrix-synapse/conf.d';
 
+/** The config every Synapse process reads, as the packages' units give it: the base file, then conf.d. */
+export const CONFIG_PATHS = `--config-path=/etc/matrix-synapse/homeserver.yaml --config-path=${CONF_DIR}/`;
+
 /** Synapse's service user, the same in both package flavours (created by the package's postinst). */
 export const SYNAPSE_USER = 'matrix-synapse';
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { UserError, type TaskContext } from 'mxplay';
 import { homeserverTopology } from './workers.ts';
 
-export type SynapseVars = {
+type SynapseVars = {
   synapse_main_host?: string;
   synapse_db_password?: string;
   synapse_registration_shared_secret?: string;

@@ -3,7 +3,7 @@ import {
   defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers,
   postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, type Facts,
 } from 'mxplay';
-import { CONF_DIR, FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, SYNAPSE_USER, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
+import { CONFIG_PATHS, FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, SYNAPSE_USER, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
 import { homeserver } from './homeserver.ts';
 import { txredisapi } from './redis-client.ts';
 import { sharedWorkerConfig, topologyVars } from './workers.ts';
@@ -94,9 +94,7 @@ export default defineRole({
   tasks: (v, ctx) => {
     const flavour = FLAVOURS[v.synapse_package_source];
     const pkg = flavour.package;
-    const hs = homeserver(v, ctx);
-    const { topology, mainHere, localWorkers } = hs;
-    const secrets = hs.secrets;
+    const { topology, mainHere, localWorkers, secrets, redisHost } = homeserver(v, ctx);
     const owner = 'synapse';
     const frag = (name: string, data: Record<string, unknown> | null, secret = false) => fragment(name, owner, data, flavour, { secret });
     const registration = {
@@ -137,8 +135,12 @@ export default defineRole({
       secrets.signingKey === undefined && command({
         name: `generate ${SIGNING_KEY}`,
         creates: SIGNING_KEY,
-        cmd: `{ cd /var/lib/matrix-synapse 2>/dev/null || cd /; } && runuser -u ${SYNAPSE_USER} -- ${flavour.python} -m synapse.app.homeserver --config-path=/etc/matrix-synapse/homeserver.yaml --config-path=${CONF_DIR}/ --generate-keys`,
+        cmd: `{ cd /var/lib/matrix-synapse 2>/dev/null || cd /; } && runuser -u ${SYNAPSE_USER} -- ${flavour.python} -m synapse.app.homeserver ${CONFIG_PATHS} --generate-keys`,
       }),
+      // Synapse makes it 0640 matrix-synapse:nogroup: every daemon of group nogroup could read it
+      // and sign as this server. Synapse's user alone (it stays the owner); as old keys are too.
+      secrets.signingKey === undefined
+        && command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
       secrets.signingKey !== undefined && file({ path: SIGNING_KEY, content: secrets.signingKey, ...SECRET_FRAGMENT, sensitive: true, notify: RESTART_SYNAPSE }),
 
       // Configuration: one fragment per concern, validated together before Synapse restarts. On a
@@ -180,7 +182,7 @@ export default defineRole({
         macaroon_secret_key: secrets.macaroon,
         form_secret: secrets.form,
       }, true),
-      frag('workers', workers ? sharedWorkerConfig(topology, { replication: secrets.replication!, redisPassword: secrets.redis! }, { host: hs.redisHost!, port: v.synapse_redis_port }) : null, true),
+      frag('workers', workers ? sharedWorkerConfig(topology, { replication: secrets.replication!, redisPassword: secrets.redis! }, { host: redisHost, port: v.synapse_redis_port }) : null, true),
       frag('media', { media_store_path: v.synapse_media_store_path, max_upload_size: v.synapse_max_upload_size }),
       frag('url_previews', v.synapse_url_previews
         ? { url_preview_enabled: true, url_preview_ip_range_blacklist: v.synapse_url_preview_ip_range_blacklist }
@@ -204,14 +206,9 @@ export default defineRole({
   // Other roles of the play (consent, email, LDAP, ...) add fragments that Synapse may need at its
   // first start (a consent listener without user_consent kills it): start it once they all wrote theirs.
   atPlayEnd: (v, ctx) => {
-    const { mainHere, localWorkers, secrets } = homeserver(v, ctx);
+    const { mainHere, localWorkers } = homeserver(v, ctx);
     return [
       mainHere && service({ name: 'matrix-synapse', enabled: true, state: 'started', ready: synapseReady(v.synapse_http_port) }),
-      // Synapse makes its signing key 0640 matrix-synapse:nogroup (--generate-keys above, or
-      // matrix.org's package at the first start): every daemon of group nogroup could read it and sign as this
-      // server. Once it exists, Synapse's user alone (it stays the owner). Several hosts: written so.
-      mainHere && secrets.signingKey === undefined
-        && command({ name: `chmod 0600 ${SIGNING_KEY}`, cmd: `chmod 0600 ${SIGNING_KEY}`, unless: `[ "$(stat -c %a ${SIGNING_KEY})" = 600 ]` }),
       localWorkers.length > 0 && workerServices(localWorkers),
       // A changed config must be live before the admin user is registered against it.
       flushHandlers(),

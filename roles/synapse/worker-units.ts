@@ -3,13 +3,13 @@
 // file, starts one unit instance per worker, restarts only what a change concerns, and retires the
 // instances of workers the inventory no longer declares.
 import { file, q, service, yamlFile, type Readiness, type Resource } from 'mxplay';
-import { SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
+import { CONFIG_PATHS, SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
 import { workerConfig, type PlacedWorker } from './workers.ts';
 
 export const WORKERS_DIR = '/etc/matrix-synapse/workers';
-export const TARGET = 'matrix-synapse.target';
-export const workerUnit = (name: string) => `matrix-synapse-worker@${name}`;
-export const restartWorker = (name: string) => `restart synapse worker ${name}`;
+const TARGET = 'matrix-synapse.target';
+const workerUnit = (name: string) => `matrix-synapse-worker@${name}`;
+const restartWorker = (name: string) => `restart synapse worker ${name}`;
 
 const UNIT_DIR = '/etc/systemd/system';
 /** Drop-ins of the package's own unit of the main process (the role makes the folder). */
@@ -32,7 +32,7 @@ User=${SYNAPSE_USER}
 Group=nogroup
 WorkingDirectory=/var/lib/matrix-synapse
 EnvironmentFile=-/etc/default/matrix-synapse
-ExecStart=${f.python} -m synapse.app.generic_worker --config-path=/etc/matrix-synapse/homeserver.yaml --config-path=/etc/matrix-synapse/conf.d/ --config-path=${WORKERS_DIR}/%i.yaml
+ExecStart=${f.python} -m synapse.app.generic_worker ${CONFIG_PATHS} --config-path=${WORKERS_DIR}/%i.yaml
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=3
@@ -73,7 +73,7 @@ export function workerUnitFiles(f: SynapseFlavour, mainHere: boolean): Resource[
  * A worker's /health, when it has a listener: what "restarted" waits for. Generous: at a
  * homeserver's first start a worker waits (restarting) until the main process has made the schema.
  */
-export function workerReady(w: PlacedWorker): Readiness {
+function workerReady(w: PlacedWorker): Readiness {
   return w.port === undefined
     ? { active: true, timeout_s: 180 }
     : { http: `http://${w.address ? bracket(w.address) : '127.0.0.1'}:${w.port}/health`, timeout_s: 180 };

@@ -9,7 +9,7 @@ import { ipAddress, port, z, UserError, type TaskContext } from 'mxplay';
  * Request groups a generic worker may serve, and the paths of each (Synapse's workers documentation
  * lists which endpoints a generic worker can answer). The proxy sends each group to its workers.
  */
-export const REQUEST_GROUPS = {
+const REQUEST_GROUPS = {
   client_sync: [
     '^/_matrix/client/(r0|v3)/sync$',
     '^/_matrix/client/(api/v1|r0|v3)/events$',
@@ -83,10 +83,10 @@ export const REQUEST_GROUPS = {
 export type RequestGroup = keyof typeof REQUEST_GROUPS;
 
 /** The media repository's paths (a worker of type media_repository answers them). */
-export const MEDIA_PATHS = ['^/_matrix/media/', '^/_matrix/client/v1/media/', '^/_matrix/federation/v1/media/', '^/_synapse/media/'];
+const MEDIA_PATHS = ['^/_matrix/media/', '^/_matrix/client/v1/media/', '^/_matrix/federation/v1/media/', '^/_synapse/media/'];
 
 /** Streams a worker may write, the paths that belong to each writer, and whether several may write it. */
-export const STREAMS = {
+const STREAMS = {
   events: { paths: [], shared: true },
   typing: { paths: ['^/_matrix/client/(api/v1|r0|v3|unstable)/rooms/.*/typing'], shared: false },
   to_device: { paths: ['^/_matrix/client/(r0|v3|unstable)/sendToDevice/'], shared: false },
@@ -97,7 +97,7 @@ export const STREAMS = {
 } as const;
 export type StreamName = keyof typeof STREAMS;
 
-export const WORKER_TYPES = ['generic', 'media_repository', 'federation_sender', 'pusher', 'background_tasks', 'stream_writer'] as const;
+const WORKER_TYPES = ['generic', 'media_repository', 'federation_sender', 'pusher', 'background_tasks', 'stream_writer'] as const;
 export type WorkerType = (typeof WORKER_TYPES)[number];
 
 const OWN_KEYS = ['worker_app', 'worker_name', 'worker_listeners', 'enable_media_repo'];
@@ -124,7 +124,7 @@ export const workerSchema = z.strictObject({
 });
 export type WorkerSpec = z.output<typeof workerSchema>;
 
-export function needsListener(w: Pick<WorkerSpec, 'type'>): boolean {
+function needsListener(w: Pick<WorkerSpec, 'type'>): boolean {
   return w.type === 'generic' || w.type === 'media_repository' || w.type === 'stream_writer';
 }
 
@@ -157,7 +157,7 @@ export interface Topology {
 }
 
 /** A topology mistake, with the host and the key it is about. */
-export class TopologyError extends UserError {
+class TopologyError extends UserError {
   constructor(message: string, host: string, key: string) {
     super(message, { host, key });
   }
@@ -222,7 +222,7 @@ export function homeserverTopology(ctx: Ctx, mainHostVar: string | undefined): T
 }
 
 /** What Synapse would refuse, or what could not work, across the whole homeserver. */
-export function checkTopology(t: Topology, mainHttpPort: unknown): void {
+function checkTopology(t: Topology, mainHttpPort: unknown): void {
   const seen = new Map<string, string>();
   for (const w of t.workers) {
     const other = seen.get(w.name);
@@ -259,7 +259,7 @@ export function checkTopology(t: Topology, mainHttpPort: unknown): void {
 }
 
 /** Workers that other processes reach by HTTP replication (so they are in instance_map). */
-export function replicationWorkers(t: Topology): PlacedWorker[] {
+function replicationWorkers(t: Topology): PlacedWorker[] {
   return t.workers.filter((w) => w.type === 'stream_writer');
 }
 
@@ -291,7 +291,7 @@ export function sharedWorkerConfig(t: Topology, secrets: { replication: string; 
 }
 
 /** The listener resources a worker needs: what the proxy sends it, and replication. */
-export function listenerResources(w: WorkerSpec): string[] {
+function listenerResources(w: WorkerSpec): string[] {
   const names = new Set<string>();
   for (const g of w.serves) names.add(g === 'federation_inbound' ? 'federation' : 'client');
   if (w.type === 'media_repository') ['media', 'client', 'federation'].forEach((n) => names.add(n));
