@@ -221,12 +221,12 @@ async function runTool(tool: Tool, kind: Kind, c: Ctx): Promise<{ ms: number; ro
     const r = await timed(process.execPath, mxplayArgs(c, kind), { env: { ...process.env, NO_COLOR: '1' }, timeoutMs: 5 * 60_000 });
     if (r.code !== 0) fail(`exit ${r.code}`, r);
     const j = JSON.parse(r.stdout) as {
-      plan: { host: string; changes: unknown[] }[];
+      hosts: { host: string; changes: unknown[] }[];
       results: { host: string; status: string; changed: number; handlers: string[]; roundTrips: number; seconds: number }[];
     };
     for (const h of c.hosts) {
       const res = j.results.find((x) => x.host === h);
-      const plan = j.plan.find((x) => x.host === h);
+      const plan = j.hosts.find((x) => x.host === h);
       if (!res || !plan) fail(`no result for ${h}`, r);
       if (plan!.changes.length !== WANT_CHANGES[kind]) fail(`${h}: ${plan!.changes.length} planned changes, want ${WANT_CHANGES[kind]}`, r);
       if (kind === 'first' && (res!.changed !== WANT_CHANGES.first || res!.handlers.length !== HANDLERS.length)) {
@@ -314,7 +314,7 @@ async function crossCheck(c: Ctx): Promise<string[]> {
   await runTool('ansible', 'first', c);
   await settle(c);
   const m = await timed(process.execPath, [BIN, 'run', 'mxplay.yml', '-i', c.inventory, '--check', '--json'], { env: { ...process.env, NO_COLOR: '1' } });
-  const planned = (JSON.parse(m.stdout) as { plan: { host: string; changes: { type: string; id: string; summary: string }[] }[] }).plan;
+  const planned = (JSON.parse(m.stdout) as { hosts: { host: string; changes: { type: string; id: string; summary: string }[] }[] }).hosts;
   const left = planned.flatMap((p) => p.changes.map((x) => `${p.host}: ${x.type} ${x.id} (${x.summary})`));
   if (m.code !== 0 || left.length) throw new Error(`cross-check: after Ansible, mxplay plans changes:\n${left.join('\n')}\n${tail(m.stderr)}`);
   notes.push('after an Ansible first run, `mxplay run --check` plans 0 changes');
@@ -506,8 +506,8 @@ async function measureSite(lab: LabFixture, host: string, work: string, reps: nu
     const load1 = loadavg()[0]!;
     const r = await timed(process.execPath, args(extra), { env: { ...process.env, NO_COLOR: '1' } });
     if (r.code !== 0) throw new RunFailed(`site.yml ${what} on ${host}: exit ${r.code}\n${tail(r.stderr + '\n' + r.stdout)}`);
-    const j = JSON.parse(r.stdout) as { plan: { changes: unknown[] }[]; results: { changed: number; roundTrips: number }[] };
-    return { ms: r.ms, load1, changes: j.plan[0]!.changes.length, changed: j.results[0]!.changed, roundTrips: j.results[0]!.roundTrips };
+    const j = JSON.parse(r.stdout) as { hosts: { changes: unknown[] }[]; results: { changed: number; roundTrips: number }[] };
+    return { ms: r.ms, load1, changes: j.hosts[0]!.changes.length, changed: j.results[0]!.changed, roundTrips: j.results[0]!.roundTrips };
   };
   log(`site.yml: first converge of postgres, synapse and nginx on ${host} (apt)`);
   const first = await one(['--yes'], 'first run');

@@ -2,16 +2,24 @@
 // Why: loading one bundled file takes a fraction of the time of compiling and resolving the
 // TypeScript module graph at every start, and start-up is paid on every run.
 import { build } from 'esbuild';
-import { readdirSync, existsSync, rmSync, renameSync } from 'node:fs';
+import { readdirSync, existsSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
 
 // Built aside and swapped in, so a CLI started meanwhile never sees a half-written dist/.
 const out = `dist.build-${process.pid}`;
-await build({
+const cli = await build({
   ...common,
-  entryPoints: { mxplay: 'src/bundle.ts' },
+  // Which source went into which output file: the test that --help, roles and inventory load no
+  // SSH code reads it (test/e2e/cli-startup.e2e.test.ts).
+  metafile: true,
+  // Two entries sharing chunks: cli.mjs is the command line alone (help and parse errors load
+  // nothing else); mxplay.mjs is the API roles import. Each command's work (ssh2 among it) is a
+  // chunk loaded when the command runs.
+  entryPoints: { mxplay: 'src/bundle.ts', cli: 'src/cli/main.ts' },
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
   outdir: out,
   outExtension: { '.js': '.mjs' },
   // tsx and esbuild run their own binaries and loaders: they stay packages. ssh2 is bundled (its
@@ -41,6 +49,8 @@ await build({
   outExtension: { '.js': '.mjs' },
   packages: 'external',
 });
+
+writeFileSync(join(out, 'meta.json'), JSON.stringify({ outputs: Object.fromEntries(Object.entries(cli.metafile.outputs).map(([file, o]) => [file.slice(out.length + 1), Object.keys(o.inputs)])) }));
 
 const old = `dist.old-${process.pid}`;
 if (existsSync('dist')) renameSync('dist', old);

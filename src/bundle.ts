@@ -1,4 +1,3 @@
-// The one module of the built package: the role API and the CLI entry, so roles importing
-// 'mxplay' share the CLI's instance (and its secret registry).
+// The role API of the built package (dist/mxplay.mjs): roles importing 'mxplay' share the CLI's
+// modules (and its secret registry) through the chunks both entries are built from.
 export * from './index.ts';
-export { cli } from './cli/main.ts';

@@ -13,3 +13,6 @@ export const PACKAGE_ROOT = (() => {
     dir = up;
   }
 })();
+
+/** The version of this mxplay: its package.json's. */
+export const mxplayVersion = (): string => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;

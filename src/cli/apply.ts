@@ -2,13 +2,12 @@ import { stdout, stderr } from 'node:process';
 import { UserError } from '../errors.ts';
 import { closeAll } from '../engine/run.ts';
 import { compareHosts } from '../plan-file/compare.ts';
-import { readPlanFile } from '../plan-file/format.ts';
+import { readPlanFile, type PlanFile } from '../plan-file/format.ts';
 import { compareInputs, extraVarsForApply, planInputs, registerLikelySecrets } from '../plan-file/inputs.ts';
-import { hostRecords } from '../plan-file/make.ts';
+import { hostRecords, makeRunReport, runReportJson, viewOf } from '../plan-file/make.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import type { AccessOptions } from '../transport/credentials.ts';
-import { toMaskedJson } from '../ui/plan-json.ts';
 import { buildRun, planRun, reviewAndApply, type RunInputs } from './run.ts';
 
 export interface ApplyArgs {
@@ -24,12 +23,13 @@ export interface ApplyArgs {
   secrets: SecretRegistry;
 }
 
-function refuse(a: ApplyArgs, problems: string[]): number {
+function refuse(a: ApplyArgs, pf: PlanFile, problems: string[]): number {
   stderr.write(a.secrets.mask(
     `error: refusing to apply ${a.plan}: it no longer matches; nothing was changed on any host:\n` +
       `${problems.map((p) => `  - ${p}`).join('\n')}\nMake a new plan and review it.\n`,
   ));
-  if (a.json) stdout.write(toMaskedJson({ applied: false, refused: problems }, a.secrets) + '\n');
+  // The report of a run that did not happen: the saved plan, why it was refused, no results.
+  if (a.json) stdout.write(runReportJson(makeRunReport({ check: false, applied: false, refused: problems, hosts: pf.hosts.map(viewOf), results: [] }, a.secrets), a.secrets) + '\n');
   return 1;
 }
 
@@ -66,13 +66,13 @@ export async function applyCommand(a: ApplyArgs): Promise<number> {
   const now = planInputs(built.playbook, built.inventory, inputs, a.secrets);
   const stale = compareInputs(i.files, now.files);
   if (now.secrets !== i.secrets) stale.push('a secret value (in the inventory, an -e secret or the master secret) changed since the plan was made');
-  if (stale.length) return refuse(a, stale);
+  if (stale.length) return refuse(a, pf, stale);
 
   const planned = await planRun(built, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
   try {
     const hosts = built.works.map((w) => w.host.name);
     const problems = compareHosts(pf.hosts, hostRecords(hosts, planned.plans, planned.failedEarly, a.secrets));
-    if (problems.length) return refuse(a, problems);
+    if (problems.length) return refuse(a, pf, problems);
     return await reviewAndApply(built, planned, { check: false, diff: a.diff, yes: a.yes, json: a.json, detailedExitcode: false, forks: a.forks, t0 });
   } finally {
     await closeAll(planned.session);

@@ -4,8 +4,9 @@ import { closeAll } from '../engine/run.ts';
 import { readPlanFile, type PlanFile } from '../plan-file/format.ts';
 import { planInputs, registerLikelySecrets } from '../plan-file/inputs.ts';
 import { hostRecords, makePlanFile } from '../plan-file/make.ts';
-import { planTotals, renderPlanFileText } from '../ui/plan-file-text.ts';
 import { renderPlanMarkdown } from '../ui/plan-markdown.ts';
+import { planTotals, renderPlanFileText } from '../ui/plan-text.ts';
+import { colourOn } from '../ui/color.ts';
 import { SecretRegistry } from '../secrets/registry.ts';
 import { buildRun, planRun, type RunInputs } from './run.ts';
 
@@ -50,9 +51,9 @@ export async function planCommand(a: PlanArgs): Promise<number> {
     const format = a.format ?? formatFor(a.output);
     if (a.output) {
       writeFileSync(a.output, renderAs(pf, format, false, a.secrets));
-      stdout.write(`${planTotals(pf)}; written to ${a.output}${format === 'json' ? ` (review: mxplay show ${a.output}; apply: mxplay apply ${a.output})` : ''}\n`);
+      stdout.write(`${planTotals(pf.summary)}; written to ${a.output}${format === 'json' ? ` (review: mxplay show ${a.output}; apply: mxplay apply ${a.output})` : ''}\n`);
     } else {
-      stdout.write(renderAs(pf, format, !!stdout.isTTY, a.secrets));
+      stdout.write(renderAs(pf, format, format === 'text' && colourOn(), a.secrets));
     }
     if (pf.summary.failed) return 1;
     return a.detailedExitcode && pf.summary.changes > 0 ? 2 : 0;
@@ -65,6 +66,6 @@ export async function planCommand(a: PlanArgs): Promise<number> {
 export function showCommand(a: { plan: string; format?: PlanFormat }): number {
   const pf = readPlanFile(a.plan);
   // A saved plan holds no secret: it was masked when it was made.
-  stdout.write(renderAs(pf, a.format ?? 'text', !!stdout.isTTY, new SecretRegistry()));
+  stdout.write(renderAs(pf, a.format ?? 'text', (a.format ?? 'text') === 'text' && colourOn(), new SecretRegistry()));
   return 0;
 }

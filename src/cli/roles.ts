@@ -1,58 +1,34 @@
 import { stdout } from 'node:process';
-import { z } from 'zod';
+import { describeVars, roleDocText, type RoleDoc } from '../roles/docs.ts';
 import { availableRoles, loadRole, roleSearchPath } from '../roles/loader.ts';
 
-interface VarDoc {
-  name: string;
-  type: string;
-  required: boolean;
-  default?: unknown;
-  description?: string;
-  secret: boolean;
-}
-
-function typeName(s: Record<string, unknown>): string {
-  if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(' | ');
-  if (Array.isArray(s.anyOf)) return (s.anyOf as Record<string, unknown>[]).map(typeName).join(' | ');
-  if (s.type === 'array' && s.items) return `${typeName(s.items as Record<string, unknown>)}[]`;
-  return String(s.type ?? 'any');
-}
-
-/** Variables documented from the role's zod schema: the code is the single source of truth. */
-export function describeVars(schema: z.ZodObject<any>): VarDoc[] {
-  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as {
-    properties?: Record<string, Record<string, unknown>>;
-    required?: string[];
-  };
-  return Object.entries(json.properties ?? {}).map(([name, p]) => ({
-    name,
-    type: typeName(p),
-    required: (json.required ?? []).includes(name) && p.default === undefined,
-    ...(p.default !== undefined ? { default: p.default } : {}),
-    ...(typeof p.description === 'string' ? { description: p.description } : {}),
-    secret: p.secret === true,
-  }));
-}
-
-export async function rolesCommand(a: { name?: string; json: boolean }): Promise<number> {
-  const path = roleSearchPath();
-  const names = a.name ? [a.name] : availableRoles(path);
-  const docs = [];
+/** The documentation of the named role (or of every role), from each role's schema. */
+export async function roleDocs(name: string | undefined, path = roleSearchPath()): Promise<RoleDoc[]> {
+  const names = name ? [name] : availableRoles(path);
+  const docs: RoleDoc[] = [];
   for (const n of names) {
     const { def, dir } = await loadRole(n, path);
     docs.push({ name: def.name, description: def.description ?? '', dir, vars: describeVars(def.vars) });
   }
+  return docs;
+}
+
+/**
+ * `mxplay roles`: every role with its description; `mxplay roles NAME`: that role's variables, with
+ * the keys nested in them, their types, defaults, secret marks and descriptions. `--json` gives
+ * the same as data (every role's variables when no name is given).
+ */
+export async function rolesCommand(a: { name?: string; json: boolean }): Promise<number> {
+  const docs = await roleDocs(a.name);
   if (a.json) {
     stdout.write(JSON.stringify(docs, null, 2) + '\n');
     return 0;
   }
-  for (const d of docs) {
-    stdout.write(`${d.name}${d.description ? ` — ${d.description}` : ''}\n`);
-    if (!a.name) continue;
-    for (const v of d.vars) {
-      const flags = [v.required ? 'required' : 'default' in v ? `default ${JSON.stringify(v.default)}` : 'optional', v.secret ? 'secret' : ''].filter(Boolean).join(', ');
-      stdout.write(`  ${v.name}: ${v.type} (${flags})\n${v.description ? `      ${v.description}\n` : ''}`);
-    }
+  if (a.name) {
+    stdout.write(docs.map(roleDocText).join('\n'));
+    return 0;
   }
+  for (const d of docs) stdout.write(`${d.name}${d.description ? ` — ${d.description}` : ''}\n`);
+  stdout.write('\nmxplay roles NAME: the variables of one role (types, defaults, secrets, nested keys).\n');
   return 0;
 }

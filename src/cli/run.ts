@@ -9,12 +9,13 @@ import { parseExtraVars } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
-import { planSummary, renderPlan } from '../ui/plan-text.ts';
-import { planToJson, toMaskedJson } from '../ui/plan-json.ts';
+import { changeRecord, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
+import { colourOn } from '../ui/color.ts';
+import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
 import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
-import { unifiedDiff } from '../ui/diff.ts';
+import { since, verbose, verbosity } from '../log.ts';
 
 /** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
 export interface RunInputs {
@@ -61,6 +62,7 @@ export interface Planned {
 
 /** Playbook + inventory + options → each host's resources; every input error before any connection. */
 export async function buildRun(a: RunInputs): Promise<Built> {
+  const t0 = Date.now();
   const inventory = loadInventory(a.inventory);
   const playbook = loadPlaybook(a.playbook);
   const connection = { ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) };
@@ -73,13 +75,18 @@ export async function buildRun(a: RunInputs): Promise<Built> {
     ...(Object.keys(connection).length ? { connection } : {}),
   });
   await prepareAccess(works.map((w) => w.params), a.secrets);
+  verbose(1, undefined, `inputs read in ${since(t0)}: ${works.length} host(s), ${works.reduce((n, w) => n + w.plays.reduce((m, p) => m + p.items.length, 0), 0)} resource(s), ${a.secrets.size} secret value(s) to mask`);
   return { playbook, inventory, works, secrets: a.secrets };
 }
 
-/** Live per-host progress on a terminal, plain lines on stderr otherwise (none with --json). */
+/**
+ * Live per-host progress on a terminal, plain lines on stderr otherwise (none with --json). With
+ * -v, plain lines: verbose lines on stderr would break listr2's redrawn display.
+ */
 function progressFor(works: HostWork[], secrets: SecretRegistry, live: boolean, quiet: boolean) {
   const hosts = works.map((w) => w.host.name);
-  return (title: string): Promise<Progress> => (live ? liveProgress(title, hosts, secrets) : Promise.resolve(plainProgress(stderr, secrets, quiet)));
+  const useLive = live && verbosity() === 0;
+  return (title: string): Promise<Progress> => (useLive ? liveProgress(title, hosts, secrets) : Promise.resolve(plainProgress(stderr, secrets, quiet)));
 }
 
 /** Connect to every host and plan it. The caller closes the session (closeAll). */
@@ -107,19 +114,19 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const { session, plans, failedEarly } = planned;
   const hosts = works.map((w) => w.host.name);
   const tty = !!stdout.isTTY && !a.json;
-  const { changes, hosts: changing } = planSummary(plans);
+  const colour = colourOn() && !a.json;
+  // The plan's records, as every output shows them (the whole file texts only for --json).
+  const shown = hostViews(hosts, plans, failedEarly, secrets, { texts: a.json });
+  const summary = planSummary(shown);
+  const { changes, hosts: changing } = summary;
   const print = (s: string) => stdout.write(s + '\n');
 
-  if (!a.json) {
-    print(renderPlan(plans, failedEarly, { diffs: true, colour: tty, secrets }));
-    print(`\nPlan: ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}` +
-      (failedEarly.length ? `, ${failedEarly.length} host(s) failed or unreachable` : ''));
-  }
+  if (!a.json) stdout.write(renderPlanText(shown, summary, colour, secrets));
 
   const finish = (applied: boolean): number => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
     const secs = (Date.now() - a.t0) / 1000;
-    if (a.json) print(toMaskedJson({ check: a.check, applied, plan: planToJson(plans, secrets), results }, secrets));
+    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: shown, results }, secrets), secrets));
     else print(renderRecap(results, secs, secrets));
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
     if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
@@ -150,7 +157,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
       p.event(h, e);
       // --diff: each file's diff again as it is applied, for logs of the apply itself.
       if (a.diff && !a.json && e.kind === 'changed' && e.item.change?.diff) {
-        stdout.write(`[${h}] ${e.item.item.resource.type} ${e.item.item.resource.id}\n${unifiedDiff(e.item.change.diff, secrets, tty)}\n`);
+        stdout.write(renderAppliedChange(h, changeRecord(e.item, secrets), colour, secrets));
       }
     },
     hostDone: p.hostDone,

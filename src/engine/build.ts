@@ -2,7 +2,7 @@ import { suggest, UserError, UserErrors } from '../errors.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { matchHosts, requireHosts } from '../inventory/patterns.ts';
 import type { Play, Playbook } from '../playbook/playbook.ts';
-import { inlineTaskTypes } from '../playbook/inline-tasks.ts';
+import { inlineHandlerResource, inlineTaskResources } from '../playbook/inline-tasks.ts';
 import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
 import type { TaskContext } from '../roles/define.ts';
 import { fixedLayer, hostLayer, isReservedVar, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type ExtraVarsLayer, type VarLayer } from '../roles/vars.ts';
@@ -226,10 +226,18 @@ function buildPlay(
       else errors.push(new UserError(`role failed to build its tasks: ${(e as Error).message}`, { host: hostName, role: entry.role }));
     }
   }
+  // Inline tasks are built per host: a template renders with this host's variables.
+  const inline = { host: hostName, vars: hostValues, secrets: o.secrets, used: (n: string) => world.readNames.add(n) };
   for (const t of play.tasks) {
-    const r = inlineTaskTypes[t.type].make(t.options);
-    const all = [...play.tags, ...r.tags];
-    if (selected(all, o)) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all }, ...(t.line !== undefined ? { line: t.line } : {}) });
+    try {
+      for (const r of inlineTaskResources(t, inline)) {
+        const all = [...play.tags, ...r.tags];
+        if (selected(all, o) || r.marker) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all }, ...(t.line !== undefined ? { line: t.line } : {}) });
+      }
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      errors.push(e);
+    }
   }
   items.push(...playEnd);
   for (const t of play.handlers) {
@@ -237,7 +245,12 @@ function buildPlay(
       errors.push(new UserError('a handler needs a name (what notify refers to)', { file, line: t.line }));
       continue;
     }
-    handlers.set(t.name, inlineTaskTypes[t.type].make(t.options));
+    try {
+      handlers.set(t.name, inlineHandlerResource(t, inline));
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      errors.push(e);
+    }
   }
   return { play, items, handlers };
 }

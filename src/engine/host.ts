@@ -1,10 +1,11 @@
 import { isUnresolved, type Resource } from '../resources/types.ts';
-import type { Connection } from '../transport/connection.ts';
+import type { Connection, ExecResult } from '../transport/connection.ts';
+import { logs, since, verbose } from '../log.ts';
 import { UnreachableError } from '../transport/errors.ts';
 import { BecomeError } from '../transport/become.ts';
-import { applyScript, busyMessage, parseApplyOutput, parseProbeOutput, probeScript, type ApplyStep } from './scripts.ts';
+import { applyScript, busyMessage, parseApplyOutput, parseProbeOutput, probeScript, scriptForLog, type ApplyStep } from './scripts.ts';
 import { planItems, type HostPlan, type PlannedItem } from './plan.ts';
-import { allItems, label, type HostWork } from './work.ts';
+import { allItems, label, type HostWork, type PlayWork } from './work.ts';
 
 /** The host failed while applying: what failed and the host's own words about it. */
 export class ApplyFailure extends Error {}
@@ -24,14 +25,42 @@ export class HostRun {
   skippedAtRun: PlannedItem[] = [];
   /** Handlers to run at the end of the play (or at a flush), in the order first notified. */
   private notified = new Set<string>();
+  /** Who notified each handler still owed (for the verbose log's handler decisions). */
+  private notifiers = new Map<string, string[]>();
 
   constructor(
     readonly work: HostWork,
     readonly conn: Connection,
   ) {}
 
-  async probe(resources: Resource[]) {
-    const r = await this.conn.run(probeScript(resources));
+  private get name(): string {
+    return this.work.host.name;
+  }
+
+  private notify(handler: string, by: string) {
+    this.notified.add(handler);
+    const list = this.notifiers.get(handler) ?? [];
+    if (!list.includes(by)) list.push(by);
+    this.notifiers.set(handler, list);
+  }
+
+  /** One round trip, logged: the script at -vv (its data elided), its exit and time. */
+  private async exec(what: string, script: string): Promise<ExecResult> {
+    const n = this.conn.roundTrips + 1;
+    verbose(2, this.name, () => `${what} script, round trip ${n} (${Buffer.byteLength(script)} bytes):\n${scriptForLog(script)}`);
+    const t0 = Date.now();
+    try {
+      const r = await this.conn.run(script);
+      verbose(2, this.name, () => `${what} script: exit ${r.code} after ${since(t0)}, ${Buffer.byteLength(r.stdout)} bytes of output${r.stderr ? `, ${Buffer.byteLength(r.stderr)} on stderr` : ''}`);
+      return r;
+    } catch (e) {
+      verbose(2, this.name, () => `${what} script: no result after ${since(t0)}: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  async probe(resources: Resource[], what = 'probe') {
+    const r = await this.exec(what, probeScript(resources));
     // The probe's last marker: without it the probe did not run to its end (killed, a shell that
     // could not start, ...), and what it printed is no state to plan from.
     if (!/^@@mxp pending$/m.test(r.stdout)) {
@@ -44,11 +73,14 @@ export class HostRun {
   /** One round trip: every resource of every play of this host, plus pending handlers. */
   async plan(): Promise<HostPlan> {
     const items = allItems(this.work);
+    const t0 = Date.now();
     const probed = await this.probe(items.map((i) => i.resource));
+    verbose(1, this.name, `probe: ${items.length} resource(s) in ${since(t0)}`);
     // Its state is half-way through another apply: planning from it would be planning from nothing.
     if (probed.busy !== undefined) return { host: this.work.host.name, items: [], errors: [busyMessage(probed.busy)], pendingHandlers: [] };
     const planned = planItems(items, probed.states, probed.errors);
-    for (const n of probed.pending) this.notified.add(n);
+    for (const n of probed.pending) this.notify(n, 'an earlier run (pending on the host)');
+    if (probed.pending.length) verbose(1, this.name, `handlers pending from an earlier run: ${probed.pending.join(', ')}`);
     return { host: this.work.host.name, ...planned, pendingHandlers: probed.pending };
   }
 
@@ -59,7 +91,7 @@ export class HostRun {
     while (cursor < items.length) {
       const it = items[cursor]!;
       if (it.item.resource.marker === 'flush_handlers') {
-        await this.runHandlers(playWork.handlers, emit);
+        await this.runHandlers(playWork, emit, false);
         cursor++;
       } else if (it.status === 'ok') {
         cursor++;
@@ -72,7 +104,7 @@ export class HostRun {
         cursor = end;
       }
     }
-    await this.runHandlers(playWork.handlers, emit);
+    await this.runHandlers(playWork, emit, true);
   }
 
   /** Re-probe a run of '?' items now that the changes before them are applied. */
@@ -80,7 +112,9 @@ export class HostRun {
     let to = from;
     while (to < items.length && items[to]!.status === 'deferred') to++;
     const run = items.slice(from, to);
-    const probed = await this.probe(run.map((p) => p.item.resource));
+    const t0 = Date.now();
+    const probed = await this.probe(run.map((p) => p.item.resource), 'probe again');
+    verbose(1, this.name, () => `probed again ${run.length} item(s) known only after earlier changes, in ${since(t0)}: ${run.map((p) => label(p.item.resource)).join(', ')}`);
     let changedBefore = false;
     for (let j = 0; j < run.length; j++) {
       const p = run[j]!;
@@ -127,7 +161,9 @@ export class HostRun {
         steps.push({ kind: 'validate', group: group!, command: v, notify: [...new Set(g.members.flatMap((m) => m.item.resource.notify))] });
       }
     });
-    const { res, out } = await this.runApply(steps);
+    const t0 = Date.now();
+    const { res, out } = await this.runApply(steps, 'apply');
+    verbose(1, this.name, () => `apply: ${batch.length} change(s) in ${since(t0)}${out.failed ? ` (failed at ${out.failed.step})` : ''}: ${batch.map((p) => label(p.item.resource)).join(', ')}`);
     const groupOf = (id: number) => {
       const s = steps.find((x) => x.kind === 'change' && x.id === id);
       return s && s.kind === 'change' ? s.group : undefined;
@@ -142,7 +178,7 @@ export class HostRun {
       const applied = out.ok.has(id) && (g === undefined || out.valid.has(g));
       if (!applied) return;
       this.changed++;
-      p.item.resource.notify.forEach((n) => this.notified.add(n));
+      p.item.resource.notify.forEach((n) => this.notify(n, label(p.item.resource)));
       emit({ kind: 'changed', item: p });
     });
     if (out.failed) {
@@ -163,9 +199,9 @@ export class HostRun {
   }
 
   /** An apply script is read whole before it starts and runs to its end even if the connection drops (scripts.ts). Its output, parsed. */
-  private async runApply(steps: ApplyStep[]) {
+  private async runApply(steps: ApplyStep[], what: string) {
     try {
-      const res = await this.conn.run(applyScript(steps));
+      const res = await this.exec(what, applyScript(steps));
       const out = parseApplyOutput(res.stdout);
       if (out.busy !== undefined) throw new ApplyFailure(busyMessage(out.busy));
       return { res, out };
@@ -178,25 +214,41 @@ export class HostRun {
     }
   }
 
-  private async runHandlers(handlers: Map<string, Resource>, emit: (e: HostEvent) => void) {
+  /** `endOfPlay`: the play's last handler run (else a flush_handlers in its middle). */
+  private async runHandlers(playWork: PlayWork, emit: (e: HostEvent) => void, endOfPlay: boolean) {
+    const handlers = playWork.handlers;
+    const where = endOfPlay ? `end of play "${playWork.play.name}"` : `flush_handlers in play "${playWork.play.name}"`;
+    const by = (n: string) => this.notifiers.get(n)?.join(', ') ?? 'an earlier step';
     const names = [...this.notified].filter((n) => handlers.has(n));
+    if (logs(1)) {
+      for (const n of names) verbose(1, this.name, `handler ${n}: runs (${where}), notified by ${by(n)}`);
+      for (const n of [...this.notified].filter((x) => !handlers.has(x))) {
+        verbose(1, this.name, `handler ${n}: notified by ${by(n)}, but play "${playWork.play.name}" does not define it: stays pending for a later play`);
+      }
+      if (endOfPlay) for (const n of [...handlers.keys()].filter((x) => !this.notified.has(x))) verbose(1, this.name, `handler ${n}: skipped, not notified`);
+    }
     if (!names.length) return;
+    const t0 = Date.now();
     const resources = names.map((n) => handlers.get(n)!);
-    const probed = await this.probe(resources);
+    const probed = await this.probe(resources, 'handlers probe');
     const steps: ApplyStep[] = [];
     names.forEach((name, id) => {
       const r = resources[id]!;
       const err = probed.errors[id];
       if (err) throw new ApplyFailure(`handler ${name}: ${err}`);
       const p = r.plan(probed.states[id]);
-      if (p === null) steps.push({ kind: 'handler', id, name, script: 'true' });
-      else if (isUnresolved(p)) throw new ApplyFailure(`handler ${name}: ${p.unresolved}`);
+      if (p === null) {
+        verbose(1, this.name, `handler ${name}: ${label(r)} is already as it should be: nothing to run, marked done`);
+        steps.push({ kind: 'handler', id, name, script: 'true' });
+      } else if (isUnresolved(p)) throw new ApplyFailure(`handler ${name}: ${p.unresolved}`);
       else steps.push({ kind: 'handler', id, name, script: p.script });
     });
-    const { res, out } = await this.runApply(steps);
+    const { res, out } = await this.runApply(steps, 'handlers');
+    verbose(1, this.name, () => `handlers: ${names.length} in ${since(t0)}${out.failed ? ` (${names[Number(out.failed.step)] ?? out.failed.step} failed)` : ''}: ${names.join(', ')}`);
     names.forEach((name, id) => {
       if (!out.ok.has(id)) return;
       this.notified.delete(name);
+      this.notifiers.delete(name);
       this.handlersRun.push(name);
       emit({ kind: 'handler', name });
     });

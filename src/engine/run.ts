@@ -2,6 +2,7 @@ import { localConnection } from '../transport/local.ts';
 import { UnreachableError } from '../transport/errors.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { Playbook } from '../playbook/playbook.ts';
+import { since, verbose } from '../log.ts';
 import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
 import { countChanges, type HostPlan } from './plan.ts';
 import { pool, serialBatches } from './pool.ts';
@@ -60,6 +61,7 @@ function result(s: Session, host: string, status: HostStatus, message?: string):
     ...(message ? { message } : {}),
   };
   s.results.set(host, r);
+  verbose(1, host, `${status}: ${r.roundTrips} round trip${r.roundTrips === 1 ? '' : 's'}, ${r.seconds.toFixed(3)}s in all${r.changed ? `, ${r.changed} changed` : ''}${r.handlers.length ? `, handlers run: ${r.handlers.join(', ')}` : ''}`);
   return r;
 }
 
@@ -71,16 +73,21 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
     s.started.set(name, Date.now());
     try {
       rep.phase(name, 'connecting');
+      let t0 = Date.now();
       const conn = await connect(w);
+      verbose(1, name, `connected in ${since(t0)} (${w.params.connection}${w.params.become ? `, become ${w.params.becomeUser ?? 'root'}` : ''})`);
       const run = new HostRun(w, conn);
       s.runs.set(name, run);
       rep.phase(name, 'probing');
+      t0 = Date.now();
       const plan = await run.plan();
       s.plans.set(name, plan);
+      verbose(1, name, `planned in ${since(t0)}: ${countChanges(plan)} change(s)${plan.errors.length ? `, ${plan.errors.length} error(s)` : ''}`);
       if (plan.errors.length) rep.hostDone(result(s, name, 'failed', plan.errors.join('\n')));
       else rep.phase(name, `planned ${countChanges(plan)} change(s)`);
     } catch (e) {
       const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
+      verbose(1, name, `${status} after ${since(s.started.get(name)!)} while connecting or planning`);
       rep.hostDone(result(s, name, status, (e as Error).message));
     }
   });
@@ -103,7 +110,9 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
       .filter((w) => w.plays.some((p) => p.play.index === play.index))
       .map((w) => w.host.name)
       .filter((h) => !s.results.has(h) || failedAtPlan.has(h));
-    for (const batch of serialBatches(hosts, play.serial)) {
+    const batches = serialBatches(hosts, play.serial);
+    if (batches.length > 1) verbose(1, undefined, `play "${play.name}": ${batches.length} batches of hosts (serial ${play.serial})`);
+    for (const batch of batches) {
       let failed = batch.filter((h) => failedAtPlan.delete(h)).length;
       const toApply = batch.filter((h) => !s.results.has(h));
       if (aborted) {
@@ -112,10 +121,13 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
       }
       await pool(toApply, forks, async (h) => {
         const run = s.runs.get(h)!;
+        const t0 = Date.now();
         try {
           rep.phase(h, `applying ${play.name}`);
           await run.applyPlay(s.plans.get(h)!, play.index, (e) => rep.event(h, e));
+          verbose(1, h, `play "${play.name}" applied in ${since(t0)}`);
         } catch (e) {
+          verbose(1, h, `play "${play.name}" stopped after ${since(t0)}`);
           failed++;
           const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
           const msg = e instanceof ApplyFailure || e instanceof UnreachableError ? e.message : String((e as Error).stack ?? e);
@@ -123,6 +135,7 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
         }
       });
       if ((failed / batch.length) * 100 > play.maxFailPercentage) {
+        verbose(1, undefined, `play "${play.name}": ${failed} of ${batch.length} host(s) of the batch failed, over max_fail_percentage ${play.maxFailPercentage}: the run stops here`);
         aborted = `not run: the run stopped after ${failed} of ${batch.length} host${batch.length === 1 ? '' : 's'} of a batch of "${play.name}" failed (max_fail_percentage ${play.maxFailPercentage})`;
       }
     }

@@ -321,3 +321,32 @@ export function parseApplyOutput(stdout: string): ApplyOutput {
   if (r.failed) r.failed.output = out.join('\n').trim();
   return r;
 }
+
+/**
+ * A script as the verbose log shows it (-vv): as sent, but with the data of each here-document
+ * (base64: file contents, SQL, passwords) replaced by its size. Decoded or not, that data can hold
+ * a secret in a form the registry does not know (an SQL literal, a config format's own escaping,
+ * a private key that is no registered secret, base64 cut across lines): it is never logged. What
+ * a file will hold is in the plan's diffs, which are masked with the knowledge of its format.
+ */
+export function scriptForLog(script: string): string {
+  const out: string[] = [];
+  let body: string[] | undefined;
+  for (const line of script.split('\n')) {
+    if (body) {
+      if (line === 'MXP_EOF') {
+        const b64 = body.join('');
+        const bytes = /^[A-Za-z0-9+/=]*$/.test(b64) ? Buffer.from(b64, 'base64').length : undefined;
+        out.push(bytes !== undefined ? `[${bytes} bytes of data, not shown]` : `[${body.length} lines of data, not shown]`, line);
+        body = undefined;
+      } else body.push(line);
+      continue;
+    }
+    out.push(line);
+    // A here-document of ours starts on the next line (sh.ts: base64Heredoc, pipedFrom).
+    if (line.includes("<<'MXP_EOF'")) body = [];
+  }
+  // A here-document never closed (not one of ours after all): its lines stay hidden.
+  if (body) out.push(`[${body.length} lines not shown]`);
+  return out.join('\n');
+}

@@ -1,11 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { displayPath } from '../config/yaml-file.ts';
+import { displayPath, isPlainObject, parseYaml } from '../config/yaml-file.ts';
 import { parseAnsibleScalar } from '../config/yaml11.ts';
 import { UserError } from '../errors.ts';
 import { inventoryInputFiles, type Inventory } from '../inventory/inventory.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import { roleSearchPath } from '../roles/loader.ts';
+import { isInlineMapping } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { looksSecret } from '../secrets/secrets.ts';
 import { inputDigest, secretsDigest } from './digest.ts';
@@ -34,6 +35,7 @@ export function buildInputFiles(pb: Playbook, inv: Inventory, extraVarArgs: stri
     resolve(pb.file),
     ...inventoryInputFiles(inv),
     ...roleSearchPath(pb.dir).flatMap((d) => walk(d, () => true)),
+    ...(pb.inputFiles ?? []),
     ...extraVarArgs.filter((a) => a.startsWith('@')).map((a) => resolve(a.slice(1))),
   ];
   return [...new Set(files)];
@@ -77,13 +79,43 @@ export function registerLikelySecrets(inv: Inventory, extraVarArgs: string[], se
   for (const h of inv.hosts.values()) {
     for (const [k, v] of Object.entries(h.vars)) if (looksSecret(k) && typeof v === 'string') secrets.add(v);
   }
-  for (const a of extraVarArgs) if (!a.startsWith('@') && a.includes('=') && looksSecret(keyOf(a))) secrets.add(valueOf(a));
+  for (const a of extraVarArgs) {
+    if (isInlineMapping(a)) inlineSecrets(a).forEach((v) => secrets.add(v));
+    else if (!a.startsWith('@') && a.includes('=') && looksSecret(keyOf(a))) secrets.add(valueOf(a));
+  }
+}
+
+/** Values under a secret-looking key of an inline `-e '{...}'`, at any depth. */
+function inlineSecrets(arg: string): string[] {
+  const found: string[] = [];
+  const walk = (v: unknown, underSecret: boolean): void => {
+    if (underSecret && (typeof v === 'string' || typeof v === 'number')) found.push(String(v));
+    else if (Array.isArray(v)) v.forEach((x) => walk(x, underSecret));
+    else if (isPlainObject(v)) for (const [k, x] of Object.entries(v)) walk(x, underSecret || looksSecret(k));
+  };
+  walk(parseYaml(arg, 'command line (-e)').data, false);
+  return found;
+}
+
+/** A plan keeps an inline -e mapping as written: one holding a secret cannot be kept without it. */
+function refuseInlineSecret(arg: string, secrets: SecretRegistry): void {
+  const strings: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string' || typeof v === 'number') strings.push(String(v));
+    else if (Array.isArray(v)) v.forEach(walk);
+    else if (isPlainObject(v)) Object.values(v).forEach(walk);
+  };
+  walk(parseYaml(arg, 'command line (-e)').data);
+  if (inlineSecrets(arg).length || strings.some((v) => secrets.has(v))) {
+    throw new UserError("an inline -e '{...}' holding a secret cannot go into a plan (a plan stores no secret): give it in a -e @FILE, which apply reads again");
+  }
 }
 
 /** -e arguments as the plan keeps them: a secret value (by its key's name, or known as a secret) only by its key. */
 export function storedExtraVars(args: string[], secrets: SecretRegistry): PlanExtraVar[] {
   return args.map((a) => {
-    if (a.startsWith('@') || !a.includes('=')) return a;
+    if (isInlineMapping(a)) refuseInlineSecret(a, secrets);
+    if (a.startsWith('@') || isInlineMapping(a) || !a.includes('=')) return a;
     const key = keyOf(a);
     return looksSecret(key) || secrets.has(valueOf(a)) ? { key, secret: true as const } : a;
   });
@@ -97,10 +129,12 @@ export function extraVarsForApply(saved: PlanExtraVar[], given: string[], planFi
   const secretKeys = saved.filter((v): v is { key: string; secret: true } => typeof v !== 'string').map((v) => v.key);
   const byKey = new Map<string, string>();
   for (const a of given) {
-    const key = a.includes('=') ? keyOf(a) : '';
+    const key = a.includes('=') && !isInlineMapping(a) ? keyOf(a) : '';
     if (!secretKeys.includes(key)) {
+      // Only the key is named: the value may be a secret (an inline mapping is not shown at all).
+      const got = key || (isInlineMapping(a) ? "an inline -e '{...}'" : a.startsWith('@') ? a : `'${a.slice(0, 40)}'`);
       throw new UserError(
-        `apply takes -e only for the secret extra vars the plan was made with (${secretKeys.length ? secretKeys.join(', ') : 'none'}); got '${key || a}': other variables come from the plan`,
+        `apply takes -e only for the secret extra vars the plan was made with (${secretKeys.length ? secretKeys.join(', ') : 'none'}); got ${key ? `'${key}'` : got}: other variables come from the plan`,
         { file: planFile },
       );
     }

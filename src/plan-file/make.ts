@@ -1,88 +1,164 @@
 import type { HostPlan, PlannedItem } from '../engine/plan.ts';
 import type { HostResult } from '../engine/run.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
-import { unifiedDiff } from '../ui/diff.ts';
+import { diffText, fileTexts } from './diff-text.ts';
 import { fingerprint } from './digest.ts';
-import { MXPLAY_VERSION, PLAN_FORMAT, type PlanChange, type PlanFile, type PlanHost, type PlanInputs, type PlanResource } from './format.ts';
+import {
+  MXPLAY_VERSION,
+  PLAN_FORMAT,
+  type PlanChange,
+  type PlanFile,
+  type PlanHost,
+  type PlanHostView,
+  type PlanInputs,
+  type PlanResource,
+  type PlanSummary,
+} from './format.ts';
+import { RUN_FORMAT, type RunReport } from './run-format.ts';
+
+// The one projection of a host's plan: every output (run's text and --json, the plan file, show,
+// markdown) renders these records, so they cannot disagree on what a plan says.
+
+/** What a record holds beyond what every output shows. */
+export interface RecordDetail {
+  /** The plan file: a secret file's content as a keyed fingerprint, for apply's check. */
+  fingerprints?: boolean;
+  /** run --json: each file's whole former and new texts, masked, for machines. */
+  texts?: boolean;
+}
 
 const plannedAction = (p: PlannedItem): PlanResource['planned'] => (p.status === 'ok' ? 'ok' : p.status === 'deferred' ? '?' : p.change!.action);
 
-function changeRecord(p: PlannedItem, secrets: SecretRegistry): PlanChange {
+/** One change of a host's plan (a deferred item is '?', with what it waits for as its summary). */
+export function changeRecord(p: PlannedItem, secrets: SecretRegistry, detail: RecordDetail = {}): PlanChange {
   const r = p.item.resource;
   const d = p.change?.diff;
-  const shown = d && !d.hidden ? unifiedDiff(d, secrets, false) : '';
+  const shown = d ? diffText(d, secrets) : '';
   return {
     action: plannedAction(p) as PlanChange['action'],
     type: r.type,
     id: r.id,
     role: p.item.role,
     summary: p.status === 'deferred' ? p.reason! : p.change!.summary,
-    ...(d?.hidden ? { secret: true as const, ...(d.after !== null ? { content: fingerprint(d.after, secrets) } : {}) } : {}),
+    ...(d?.hidden ? { secret: true as const } : {}),
+    ...(d?.hidden && d.after !== null && detail.fingerprints ? { content: fingerprint(d.after, secrets) } : {}),
     ...(shown ? { diff: shown } : {}),
+    ...(d && detail.texts ? { path: d.path, ...(d.hidden ? {} : fileTexts(d, secrets)) } : {}),
+  };
+}
+
+/** A planned host as every output shows it: its changes and pending handlers. */
+export function hostView(plan: HostPlan, secrets: SecretRegistry, detail: RecordDetail = {}): PlanHostView {
+  return {
+    host: plan.host,
+    status: 'planned',
+    pendingHandlers: plan.pendingHandlers,
+    changes: plan.items.filter((p) => p.status !== 'ok').map((p) => changeRecord(p, secrets, detail)),
   };
 }
 
 /** A planned host as the plan file keeps it: the changes for review, every resource for the check before applying. */
 export function hostRecord(plan: HostPlan, secrets: SecretRegistry): PlanHost {
-  const items = plan.items.filter((p) => !p.item.resource.marker);
   return {
-    host: plan.host,
-    status: 'planned',
-    pendingHandlers: plan.pendingHandlers,
-    changes: items.filter((p) => p.status !== 'ok').map((p) => changeRecord(p, secrets)),
-    resources: items.map((p) => ({
-      play: p.item.play,
-      role: p.item.role,
-      type: p.item.resource.type,
-      id: p.item.resource.id,
-      state: fingerprint(p.state, secrets),
-      planned: plannedAction(p),
-      ...(p.change
-        ? { change: fingerprint({ action: p.change.action, summary: p.change.summary, script: p.change.script, ...(p.change.guard ? { guard: p.change.guard } : {}) }, secrets) }
-        : {}),
-    })),
+    ...hostView(plan, secrets, { fingerprints: true }),
+    resources: plan.items
+      .filter((p) => !p.item.resource.marker)
+      .map((p) => ({
+        play: p.item.play,
+        role: p.item.role,
+        type: p.item.resource.type,
+        id: p.item.resource.id,
+        state: fingerprint(p.state, secrets),
+        planned: plannedAction(p),
+        ...(p.change
+          ? { change: fingerprint({ action: p.change.action, summary: p.change.summary, script: p.change.script, ...(p.change.guard ? { guard: p.change.guard } : {}) }, secrets) }
+          : {}),
+      })),
   };
 }
 
 /** A host that could not be planned: it is in the plan, so the plan cannot be applied as if it were complete. */
-export function failedRecord(r: HostResult): PlanHost {
+export function failedView(r: HostResult): PlanHostView {
   return {
     host: r.host,
     status: r.status === 'unreachable' ? 'unreachable' : 'failed',
     ...(r.message ? { message: r.message } : {}),
     pendingHandlers: [],
     changes: [],
-    resources: [],
   };
 }
 
-export const changesOf = (h: PlanHost) => h.changes.length + h.pendingHandlers.length;
+/** Every host of the run in order: its plan, or why it has none. */
+function inHostOrder<T>(hosts: string[], plans: HostPlan[], failed: HostResult[], ofPlan: (p: HostPlan) => T, ofFailure: (r: HostResult) => T): T[] {
+  const planOf = new Map(plans.map((p) => [p.host, p]));
+  const failedOf = new Map(failed.map((r) => [r.host, r]));
+  return hosts.flatMap((h) => {
+    const f = failedOf.get(h);
+    if (f) return [ofFailure(f)];
+    const p = planOf.get(h);
+    return p ? [ofPlan(p)] : [];
+  });
+}
+
+/** The hosts of the run as the plan file keeps them. */
+export function hostRecords(hosts: string[], plans: HostPlan[], failed: HostResult[], secrets: SecretRegistry): PlanHost[] {
+  return inHostOrder(hosts, plans, failed, (p) => hostRecord(p, secrets), (r) => ({ ...failedView(r), resources: [] }));
+}
+
+/** The hosts of the run as its outputs show them. */
+export function hostViews(hosts: string[], plans: HostPlan[], failed: HostResult[], secrets: SecretRegistry, detail: RecordDetail = {}): PlanHostView[] {
+  return inHostOrder(hosts, plans, failed, (p) => hostView(p, secrets, detail), failedView);
+}
+
+/** A saved plan's host without what only apply's check reads (fingerprints). */
+export function viewOf({ resources: _resources, ...h }: PlanHost): PlanHostView {
+  return { ...h, changes: h.changes.map(({ content: _content, ...ch }) => ch) };
+}
+
+/** What a host has to do: its changes and the handlers pending from an earlier run. */
+export const changesOf = (h: PlanHostView) => h.changes.length + h.pendingHandlers.length;
+
+/** The totals every output ends with ("Plan: N changes on M hosts"). */
+export function planSummary(hosts: PlanHostView[]): PlanSummary {
+  const planned = hosts.filter((h) => h.status === 'planned');
+  return {
+    changes: planned.reduce((n, h) => n + changesOf(h), 0),
+    hosts: planned.filter((h) => changesOf(h) > 0).length,
+    failed: hosts.length - planned.length,
+  };
+}
 
 /** The plan file, every string of it masked (digests are left alone: a short secret could match inside one). */
 export function makePlanFile(inputs: PlanInputs, hosts: PlanHost[], secrets: SecretRegistry, created = new Date()): PlanFile {
-  const planned = hosts.filter((h) => h.status === 'planned');
   return secrets.maskStrings({
     format: PLAN_FORMAT,
     mxplay: MXPLAY_VERSION,
     created: created.toISOString(),
     inputs,
-    summary: {
-      changes: planned.reduce((n, h) => n + changesOf(h), 0),
-      hosts: planned.filter((h) => changesOf(h) > 0).length,
-      failed: hosts.length - planned.length,
-    },
+    summary: planSummary(hosts),
     hosts,
   });
 }
 
-/** Every host of the run in order: its plan, or why it has none. */
-export function hostRecords(hosts: string[], plans: HostPlan[], failed: HostResult[], secrets: SecretRegistry): PlanHost[] {
-  const planOf = new Map(plans.map((p) => [p.host, p]));
-  const failedOf = new Map(failed.map((r) => [r.host, r]));
-  return hosts.flatMap((h) => {
-    const f = failedOf.get(h);
-    if (f) return [failedRecord(f)];
-    const p = planOf.get(h);
-    return p ? [hostRecord(p, secrets)] : [];
+/** run --json's document (apply --json's too), every string of it masked. */
+export function makeRunReport(
+  o: { check: boolean; applied: boolean; refused?: string[]; hosts: PlanHostView[]; results: HostResult[] },
+  secrets: SecretRegistry,
+): RunReport {
+  return secrets.maskStrings({
+    format: RUN_FORMAT,
+    mxplay: MXPLAY_VERSION,
+    check: o.check,
+    applied: o.applied,
+    ...(o.refused ? { refused: o.refused } : {}),
+    summary: planSummary(o.hosts),
+    hosts: o.hosts,
+    results: o.results,
   });
 }
+
+/**
+ * The report as printed. Masked again as a whole text, as run --json always was: it holds no
+ * digest a short secret could cut into (fingerprints are the plan file's alone).
+ */
+export const runReportJson = (r: RunReport, secrets: SecretRegistry): string => secrets.mask(JSON.stringify(r, null, 2));

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { UserError, suggest } from '../errors.ts';
@@ -27,8 +27,8 @@ function prebuilt(name: string, dir: string): string | undefined {
   return statSync(built).mtimeMs >= newestTs(BUILTIN_ROLES) ? built : undefined;
 }
 
-/** Set when this code runs from the bundle: the module a compiled role imports as 'mxplay'. */
-const BUNDLE = import.meta.url.endsWith('/dist/mxplay.mjs') ? fileURLToPath(import.meta.url) : undefined;
+/** Set when this code runs from the bundle (an entry or a chunk of dist/): the module a compiled role imports as 'mxplay'. */
+const BUNDLE = fileURLToPath(import.meta.url).startsWith(join(PACKAGE_ROOT, 'dist') + sep) ? join(PACKAGE_ROOT, 'dist', 'mxplay.mjs') : undefined;
 let tsxRegistered = false;
 
 /**

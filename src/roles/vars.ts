@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { UserError, suggest } from '../errors.ts';
 import type { Host, VarOrigin } from '../inventory/inventory.ts';
-import { isPlainObject, loadYaml } from '../config/yaml-file.ts';
+import { isPlainObject, loadYaml, parseYaml, type YamlFile } from '../config/yaml-file.ts';
 import { parseAnsibleScalar } from '../config/yaml11.ts';
 import type { VarsSchema } from './define.ts';
 import { checkReservedName } from '../inventory/connection-vars.ts';
@@ -22,24 +22,37 @@ export interface ExtraVarsLayer extends VarLayer {
   secretValues: string[];
 }
 
-/** `-e key=value` (value read as a YAML 1.1 scalar as in the files, so 100 is a number and yes is true) and `-e @file.yml`. */
+/** `-e {"k": 1}`: a JSON (or YAML flow) mapping given inline, as ansible-playbook takes it. */
+export const isInlineMapping = (arg: string) => arg.trimStart().startsWith('{');
+
+/**
+ * `-e key=value` (value read as a YAML 1.1 scalar as in the files, so 100 is a number and yes is true),
+ * `-e @file.yml`, and `-e '{"key": value}'` (JSON, or YAML flow: read as the files are).
+ */
 export function parseExtraVars(args: string[]): ExtraVarsLayer {
   const values: Record<string, unknown> = {};
   const origins: Record<string, VarOrigin> = {};
   const secretValues = new Set<string>();
+  const addMapping = (y: YamlFile, what: string, line: (k: string) => number | undefined) => {
+    for (const v of y.secrets) secretValues.add(v);
+    if (!isPlainObject(y.data)) throw new UserError(`${what} must be a mapping`, { file: y.file });
+    for (const [k, v] of Object.entries(y.data)) {
+      values[k] = v;
+      origins[k] = { file: y.file, line: line(k), layer: 'extra vars (-e)' };
+    }
+  };
   for (const a of args) {
     if (a.startsWith('@')) {
       const y = loadYaml(a.slice(1));
-      for (const v of y.secrets) secretValues.add(v);
-      if (!isPlainObject(y.data)) throw new UserError('extra vars file must be a mapping', { file: y.file });
-      for (const [k, v] of Object.entries(y.data)) {
-        values[k] = v;
-        origins[k] = { file: y.file, line: y.lineOf([k]), layer: 'extra vars (-e)' };
-      }
+      addMapping(y, 'extra vars file', (k) => y.lineOf([k]));
+      continue;
+    }
+    if (isInlineMapping(a)) {
+      addMapping(parseYaml(a, 'command line (-e)'), '-e {...}', () => undefined);
       continue;
     }
     const eq = a.indexOf('=');
-    if (eq <= 0) throw new UserError(`-e expects key=value or @file.yml, got '${a}'`);
+    if (eq <= 0) throw new UserError(`-e expects key=value, @file.yml or a JSON mapping, got '${a}'`);
     const k = a.slice(0, eq);
     try {
       values[k] = parseAnsibleScalar(a.slice(eq + 1));

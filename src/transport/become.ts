@@ -62,6 +62,8 @@ export interface DriveResult {
   stderr: string;
   /** Set when the become user's shell never started: why. */
   becomeFailed?: 'exit' | 'refused' | 'timeout';
+  /** How many times sudo asked for the password (with a become plan that has a prompt). */
+  asked?: number;
 }
 
 /**
@@ -147,9 +149,16 @@ export function drive(
       if (plan.prompt) stderr = stderr.split(plan.prompt).join('');
       const r: DriveResult = { code, signal: signal ?? null, stdout: Buffer.concat(out).toString('utf8'), stderr };
       if (!started) r.becomeFailed = timedOut ? 'timeout' : refused ? 'refused' : 'exit';
+      if (plan.prompt) r.asked = answered;
       resolve(r);
     }
   });
+}
+
+/** How one exec's become went, for the verbose log (-vvv): never the password, only whether sudo asked for it. */
+export function becomeOutcome(r: DriveResult, becomeUser: string, user: string): string {
+  const how = r.asked === undefined ? 'sudo -n' : r.asked === 0 ? 'sudo did not ask for the password (NOPASSWD or a cached ticket)' : r.asked === 1 ? 'sudo asked for the password once: sent' : `sudo asked ${r.asked} times: the password was refused`;
+  return `become ${becomeUser} (as ${user}): ${r.becomeFailed ? `failed (${r.becomeFailed})` : 'the shell started'}; ${how}`;
 }
 
 /** The host's failure when sudo did not start the shell: sudo's own words, and what to do. */

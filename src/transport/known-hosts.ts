@@ -64,13 +64,14 @@ export function keyTypeOf(blob: Buffer): string {
 /**
  * A key checked against several known_hosts files, as OpenSSH does (user files, then global ones):
  * a revoked key is refused wherever it is; otherwise a match in any file is enough; a mismatch is
- * reported with the file and line of the entry that differs.
+ * reported with the file and line of the entry that differs; a match with the file it is in.
  */
 export function checkHostKeyIn(files: string[], names: string[], keyType: string, keyBlob: Buffer): HostKeyVerdict & { file?: string } {
   const verdicts = files.map((f) => ({ file: f, v: checkHostKey(f, names, keyType, keyBlob) }));
   const revoked = verdicts.find((x) => x.v.kind === 'mismatch' && x.v.revoked);
   if (revoked) return { ...revoked.v, file: revoked.file };
-  if (verdicts.some((x) => x.v.kind === 'match')) return { kind: 'match' };
+  const match = verdicts.find((x) => x.v.kind === 'match');
+  if (match) return { kind: 'match', file: match.file };
   const mismatch = verdicts.find((x) => x.v.kind === 'mismatch');
   if (mismatch) return { ...mismatch.v, file: mismatch.file };
   return { kind: 'unknown' };

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { BecomeError, becomeFailureMessage, becomePlan, drive } from './become.ts';
+import { BecomeError, becomeFailureMessage, becomeOutcome, becomePlan, drive } from './become.ts';
+import { verbose } from '../log.ts';
 import type { Connection, ExecResult } from './connection.ts';
 
 /** The control machine itself (`ansible_connection: local`). */
@@ -15,6 +16,7 @@ export function localConnection(name: string, become: boolean, o: { becomeUser?:
     async run(script: string): Promise<ExecResult> {
       roundTrips++;
       const plan = becomePlan({ user, become, becomeUser, withPassword: o.becomePassword !== undefined });
+      verbose(3, name, () => `exec locally: /bin/sh -c ${plan.command}`);
       const r = await drive(
         (ev) => {
           const child = spawn('/bin/sh', ['-c', plan.command], { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -29,6 +31,7 @@ export function localConnection(name: string, become: boolean, o: { becomeUser?:
         plan,
         { password: o.becomePassword, timeoutMs: 30_000 },
       );
+      if (plan.becomeUser) verbose(3, name, () => becomeOutcome(r, plan.becomeUser!, user));
       if (r.becomeFailed) throw new BecomeError(becomeFailureMessage(r, { user, becomeUser, hadPassword: o.becomePassword !== undefined, timeoutMs: 30_000 }));
       return { code: r.code ?? 1, stdout: r.stdout, stderr: r.stderr };
     },

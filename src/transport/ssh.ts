@@ -1,14 +1,40 @@
+import { createHash } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import { addHostKey, checkHostKeyIn, keyTypeOf, knownHostsName } from './known-hosts.ts';
 import { UnreachableError } from './errors.ts';
-import { BecomeError, becomeFailureMessage, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
+import { BecomeError, becomeFailureMessage, becomeOutcome, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
 import { loadKey } from './keys.ts';
 import { resolveParams, type ResolvedParams } from './resolve.ts';
 import type { Connection, ConnectionParams, Endpoint, ExecResult } from './connection.ts';
+import { logs, since, verbose } from '../log.ts';
 
-function openSocket(host: string, port: number, timeoutMs: number, via: string): Promise<Socket> {
+/** A host key's fingerprint as OpenSSH prints it (ssh-keygen -l): SHA256:<base64, unpadded>. */
+export function fingerprint(blob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** What ssh2 reports once a hop's key exchange is done (its 'handshake' event). */
+interface Negotiated {
+  kex?: string;
+  serverHostKey?: string;
+  cs?: { cipher?: string; mac?: string; compress?: string };
+  sc?: { cipher?: string; mac?: string; compress?: string };
+}
+
+/** The algorithms of a hop, for -vvv: one line. */
+export function describeNegotiated(n: Negotiated): string {
+  const dir = (d: Negotiated['cs']) => {
+    if (!d) return '?';
+    // An AEAD cipher (chacha20-poly1305, aes-gcm) has no separate MAC.
+    const mac = d.mac && d.mac !== '' ? ` ${d.mac}` : '';
+    return `${d.cipher ?? '?'}${mac}${d.compress && d.compress !== 'none' ? ` ${d.compress}` : ''}`;
+  };
+  return `kex ${n.kex ?? '?'}, host key ${n.serverHostKey ?? '?'}, client→server ${dir(n.cs)}, server→client ${dir(n.sc)}`;
+}
+
+function openSocket(host: string, port: number, timeoutMs: number, via: string, logHost: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = tcpConnect({ host, port });
     // Nagle's algorithm delays every small SSH packet: ~44 ms per round trip instead of ~1 ms.
@@ -17,8 +43,10 @@ function openSocket(host: string, port: number, timeoutMs: number, via: string):
       sock.destroy();
       reject(new UnreachableError(`cannot connect to ${via}${host}:${port}: timed out after ${timeoutMs / 1000}s`));
     }, timeoutMs);
+    const t0 = Date.now();
     sock.once('connect', () => {
       clearTimeout(timer);
+      verbose(3, logHost, () => `tcp: connected to ${via}${host}:${port} in ${since(t0)}`);
       resolve(sock);
     });
     sock.once('error', (e: NodeJS.ErrnoException) => {
@@ -29,13 +57,17 @@ function openSocket(host: string, port: number, timeoutMs: number, via: string):
 }
 
 /** A TCP stream to host:port opened by the jump host's sshd (what `ssh -W` / ProxyJump does). */
-function forwardThrough(jump: NodeSSH, jumpName: string, host: string, port: number, timeoutMs: number): Promise<Duplex> {
+function forwardThrough(jump: NodeSSH, jumpName: string, host: string, port: number, timeoutMs: number, logHost: string): Promise<Duplex> {
+  const t0 = Date.now();
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new UnreachableError(`jump host ${jumpName} could not open a connection to ${host}:${port}: timed out after ${timeoutMs / 1000}s`)), timeoutMs);
     jump.connection!.forwardOut('127.0.0.1', 0, host, port, (err: Error | undefined, stream: Duplex) => {
       clearTimeout(timer);
       if (err) reject(new UnreachableError(`jump host ${jumpName} could not open a connection to ${host}:${port}: ${err.message}`));
-      else resolve(stream);
+      else {
+        verbose(3, logHost, () => `jump host ${jumpName}: forwarded a connection to ${host}:${port} (as ssh -W) in ${since(t0)}`);
+        resolve(stream);
+      }
     });
   });
 }
@@ -45,18 +77,26 @@ interface HopAuth {
 }
 
 /** Host key verdict of one hop, checked as OpenSSH does (user files, then global ones). */
-function hostVerifier(hop: Endpoint, extraFiles: string[], checking: ConnectionParams['hostKeyChecking'], problem: (m: string) => void) {
+function hostVerifier(hop: Endpoint, extraFiles: string[], checking: ConnectionParams['hostKeyChecking'], problem: (m: string) => void, logHost: string) {
   const names = hop.hostKeyAlias
     ? [hop.hostKeyAlias]
     : [knownHostsName(hop.address, hop.port), ...(hop.name !== hop.address ? [knownHostsName(hop.name, hop.port)] : [])];
   const files = [...hop.knownHostsFiles, ...extraFiles];
   const primary = hop.knownHostsFiles[0]!;
   const who = hop.name === hop.address ? hop.name : `${hop.name} (${hop.address})`;
+  const say = (type: string, blob: Buffer, how: string) => verbose(3, logHost, () => `${who}: host key ${type} ${fingerprint(blob)}: ${how}`);
   return (blob: Buffer): boolean => {
-    if (checking === 'off') return true;
+    if (checking === 'off') {
+      say(keyTypeOf(blob), blob, 'not checked (host key checking off)');
+      return true;
+    }
     const type = keyTypeOf(blob);
     const verdict = checkHostKeyIn(files, names, type, blob);
-    if (verdict.kind === 'match') return true;
+    if (verdict.kind === 'match') {
+      say(type, blob, `known: found as ${names.join(' or ')} in ${verdict.file} (host key checking ${checking})`);
+      return true;
+    }
+    say(type, blob, verdict.kind === 'mismatch' ? `${verdict.revoked ? 'REVOKED' : 'MISMATCH'} (${verdict.file}:${verdict.line})` : `unknown (not in ${files.join(', ')})`);
     if (verdict.kind === 'mismatch') {
       problem(
         verdict.revoked
@@ -67,6 +107,7 @@ function hostVerifier(hop: Endpoint, extraFiles: string[], checking: ConnectionP
     }
     if (checking === 'accept-new') {
       addHostKey(primary, names[0]!, type, blob);
+      say(type, blob, `new: accepted (host key checking accept-new) and added to ${primary} as ${names[0]}`);
       return true;
     }
     problem(`unknown host key for ${names[0]}${hop.name !== hop.address ? ` (${hop.name})` : ''} (not in ${files.filter((f) => f !== '/dev/null').join(', ') || 'any known_hosts file'}). Verify it and add it (ssh-keyscan), or run with --host-key-checking accept-new.`);
@@ -81,7 +122,7 @@ type AuthStep = Record<string, unknown> & { type: string; username: string };
  * (decrypted with its passphrase when one was given), then the password (also as
  * keyboard-interactive). What was tried and why a key was skipped make the failure's message.
  */
-function authPlan(hop: Endpoint, auth: HopAuth, tried: string[]) {
+function authPlan(hop: Endpoint, auth: HopAuth, tried: string[], logHost: string) {
   const steps: (() => AuthStep | undefined)[] = [];
   if (process.env.SSH_AUTH_SOCK) {
     steps.push(() => {
@@ -121,6 +162,7 @@ function authPlan(hop: Endpoint, auth: HopAuth, tried: string[]) {
       const step = steps[i++]!();
       if (!step) continue;
       if (methodsLeft && !methodsLeft.includes(step.type === 'agent' ? 'publickey' : step.type)) continue;
+      verbose(3, logHost, () => `${hop.name}: authenticating as ${hop.user} with ${tried.at(-1) ?? step.type}${methodsLeft ? ` (the server still accepts: ${methodsLeft.join(', ')})` : ''}`);
       return next(step);
     }
     next(false);
@@ -131,17 +173,25 @@ async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: 
   let keyProblem: string | undefined;
   const tried: string[] = [];
   const ssh = new NodeSSH();
+  const t0 = Date.now();
   try {
-    await ssh.connect({
+    const connecting = ssh.connect({
       sock,
       host: hop.address,
       port: hop.port,
       username: hop.user,
-      hostVerifier: hostVerifier(hop, p.extraKnownHostsFiles, p.hostKeyChecking, (m) => (keyProblem = m)),
-      authHandler: authPlan(hop, auth, tried),
+      hostVerifier: hostVerifier(hop, p.extraKnownHostsFiles, p.hostKeyChecking, (m) => (keyProblem = m), p.name),
+      authHandler: authPlan(hop, auth, tried, p.name),
       readyTimeout: p.connectTimeoutMs,
       keepaliveInterval: 15000,
     });
+    // node-ssh makes its ssh2 client before its first await: the key exchange is still to come.
+    if (logs(3)) {
+      ssh.connection?.once('handshake', (n: Negotiated) => verbose(3, p.name, () => `${hop.name}: ${describeNegotiated(n)}`));
+      const server = ssh.connection as unknown as { _remoteVer?: string } | null;
+      ssh.connection?.once('ready', () => verbose(3, p.name, () => `${hop.name}: ssh ready in ${since(t0)} (server ${server?._remoteVer ?? 'unknown'}, authenticated as ${hop.user} with ${tried.at(-1) ?? 'none'})`));
+    }
+    await connecting;
     return ssh;
   } catch (e) {
     sock.destroy();
@@ -195,7 +245,17 @@ function startExec(ssh: NodeSSH, command: string) {
 
 export async function sshConnect(params: ConnectionParams): Promise<Connection> {
   // An ssh_config problem (SshConfigError) fails this host with ssh's own message.
+  const t0 = Date.now();
   const p: ResolvedParams = await resolveParams(params);
+  verbose(3, params.name, () =>
+    [
+      `ssh: ${p.user}@${p.address}:${p.port}${params.ssh ? ` (completed from ssh_config for ${params.ssh.alias}, in ${since(t0)})` : ''}`,
+      `keys to offer: ${[...(process.env.SSH_AUTH_SOCK ? ['ssh-agent'] : []), ...p.identityFiles].join(', ') || 'none'}${p.password !== undefined ? ', then a password' : ''}`,
+      `host key checking ${p.hostKeyChecking} against ${[p.knownHostsFile, ...p.extraKnownHostsFiles].join(', ')}${p.hostKeyAlias ? ` (HostKeyAlias ${p.hostKeyAlias})` : ''}`,
+      p.jumps.length ? `through jump host(s): ${p.jumps.map((j) => `${j.user}@${j.address}:${j.port}${j.name !== j.address ? ` (${j.name})` : ''}`).join(' → ')}` : 'direct, no jump host',
+      p.become ? `become ${p.becomeUser ?? 'root'} with sudo${p.user === (p.becomeUser ?? 'root') ? ' (not needed: already that user)' : p.becomePassword !== undefined ? ' (with a become password, sent only when sudo asks)' : ' -n (no password)'}` : 'no become',
+    ].join('\n'),
+  );
   const target: Endpoint = {
     name: params.name,
     address: p.address,
@@ -209,13 +269,13 @@ export async function sshConnect(params: ConnectionParams): Promise<Connection> 
   const clients: NodeSSH[] = [];
   const hopLabel = (i: number) => (i < hops.length - 1 ? `jump host ${hops[i]!.name}: ` : p.jumps.length ? `${params.name} (through ${p.jumps.map((j) => j.name).join(', ')}): ` : '');
   try {
-    let sock: Duplex = await openSocket(hops[0]!.address, hops[0]!.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hops[0]!.name} at ` : '');
+    let sock: Duplex = await openSocket(hops[0]!.address, hops[0]!.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hops[0]!.name} at ` : '', p.name);
     for (let i = 0; i < hops.length; i++) {
       const hop = hops[i]!;
       const isTarget = i === hops.length - 1;
       const client = await connectHop(hop, sock, p, isTarget ? { password: p.password } : {}, hopLabel(i));
       clients.push(client);
-      if (!isTarget) sock = await forwardThrough(client, hop.name, hops[i + 1]!.address, hops[i + 1]!.port, p.connectTimeoutMs);
+      if (!isTarget) sock = await forwardThrough(client, hop.name, hops[i + 1]!.address, hops[i + 1]!.port, p.connectTimeoutMs, p.name);
     }
   } catch (e) {
     for (const c of clients.reverse()) c.dispose();
@@ -241,7 +301,9 @@ export async function sshConnect(params: ConnectionParams): Promise<Connection> 
       if (before) throw new UnreachableError(`connection to ${p.name} lost: ${before.message}`);
       roundTrips++;
       const plan = becomePlan({ user: p.user, become: p.become, becomeUser, withPassword: p.becomePassword !== undefined });
+      verbose(3, p.name, () => `exec ${plan.command}`);
       const r = await drive(startExec(ssh, plan.command), script, plan, { password: p.becomePassword, timeoutMs: Math.max(p.connectTimeoutMs, 10_000) });
+      if (plan.becomeUser) verbose(3, p.name, () => becomeOutcome(r, plan.becomeUser!, p.user));
       const lost = lostNow();
       if (r.becomeFailed) {
         if (lost) throw new UnreachableError(`connection to ${p.name} lost: ${lost.message}`);

@@ -1,7 +1,7 @@
 import { changesOf } from '../plan-file/make.ts';
-import type { PlanChange, PlanFile, PlanHost } from '../plan-file/format.ts';
+import type { PlanChange, PlanFile, PlanHostView } from '../plan-file/format.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
-import { describeInputs, planTotals, plural, secretNote } from './plan-file-text.ts';
+import { describeInputs, planTotals, plural, secretNote } from './plan-text.ts';
 
 /** Text that renders as itself in markdown and inside HTML (summary lines, table cells). */
 export function mdText(s: string): string {
@@ -30,7 +30,7 @@ export function mdFence(body: string, lang: string): string {
   return `${fence}${lang}\n${body}\n${fence}`;
 }
 
-function counts(h: PlanHost): string {
+function counts(h: PlanHostView): string {
   if (h.status !== 'planned') return `**${h.status}**: ${mdText((h.message ?? '').split('\n')[0] ?? '')}`;
   const by = new Map<string, number>();
   for (const ch of h.changes) by.set(ch.action, (by.get(ch.action) ?? 0) + 1);
@@ -46,7 +46,7 @@ function changeBlock(ch: PlanChange): string[] {
   return out;
 }
 
-function hostBlock(h: PlanHost): string[] {
+function hostBlock(h: PlanHostView): string[] {
   if (h.status !== 'planned') {
     return [`<details><summary>${htmlText(h.host)} — ${h.status}</summary>`, '', mdFence(h.message ?? h.status, ''), '', '</details>', ''];
   }
@@ -72,6 +72,6 @@ export function renderPlanMarkdown(pf: PlanFile, secrets: SecretRegistry): strin
     '',
   ];
   for (const h of pf.hosts) lines.push(...hostBlock(h));
-  lines.push(mdText(planTotals(pf)));
+  lines.push(mdText(planTotals(pf.summary)));
   return secrets.mask(lines.join('\n')) + '\n';
 }

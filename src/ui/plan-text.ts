@@ -1,47 +1,66 @@
-import { countChanges, type HostPlan, type PlannedItem } from '../engine/plan.ts';
-import type { HostResult } from '../engine/run.ts';
+import type { PlanChange, PlanFile, PlanHostView, PlanSummary } from '../plan-file/format.ts';
+import { changesOf } from '../plan-file/make.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
-import { c } from './color.ts';
-import { unifiedDiff } from './diff.ts';
+import { paintAction, paintDiffLine, palette, type Palette } from './color.ts';
 
-const symbol = (p: PlannedItem) => (p.status === 'deferred' ? '?' : p.change!.action);
-const paint = (sym: string) => (sym === '+' ? c.green : sym === '-' ? c.red : sym === '?' ? c.cyan : c.yellow)(sym);
+// The plan as text, for run and run --check, mxplay show and plan -o plan.txt: one layout, from
+// the records of plan-file/make.ts. Colour only where a terminal reads it.
 
-function indent(text: string, by: string): string {
-  return text
-    .split('\n')
-    .map((l) => by + l)
-    .join('\n');
+export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** What the plan was made from, in one line: playbook, inventory and the selection options. */
+export function describeInputs(pf: PlanFile): string {
+  const i = pf.inputs;
+  const parts = [`${i.playbook} on inventory ${i.inventory}`];
+  if (i.limit) parts.push(`limit ${i.limit}`);
+  if (i.tags?.length) parts.push(`tags ${i.tags.join(',')}`);
+  if (i.skipTags?.length) parts.push(`skip-tags ${i.skipTags.join(',')}`);
+  for (const e of i.extraVars) parts.push(`-e ${typeof e === 'string' ? e : `${e.key}=(secret)`}`);
+  return parts.join(', ');
 }
 
-/** The plan as a reviewer reads it: per host, each change with its reason and the file diffs. */
-export function renderPlan(plans: HostPlan[], failed: HostResult[], opts: { diffs: boolean; colour: boolean; secrets: SecretRegistry }): string {
-  const out: string[] = [];
-  for (const plan of plans) {
-    const n = countChanges(plan);
-    out.push(c.bold(`${plan.host}`) + (n ? `  ${n} change${n === 1 ? '' : 's'}` : c.dim('  no changes')));
-    for (const p of plan.items) {
-      if (p.status === 'ok') continue;
-      const r = p.item.resource;
-      const sym = symbol(p);
-      const what = `${r.type} ${r.id}`;
-      const why = p.status === 'deferred' ? p.reason! : p.change!.summary;
-      out.push(`  ${paint(sym)} ${what}${c.dim(`  [${p.item.role}]`)}  ${why}`);
-      if (opts.diffs && p.change?.diff) {
-        const d = unifiedDiff(p.change.diff, opts.secrets, opts.colour);
-        if (d) out.push(indent(d, '      '));
-      }
-    }
-    for (const h of plan.pendingHandlers) out.push(`  ${c.yellow('!')} handler ${h}  pending from an earlier run`);
-  }
-  for (const f of failed) {
-    out.push(c.bold(f.host) + '  ' + c.red(f.status.toUpperCase()));
-    if (f.message) out.push(indent(f.message, '    '));
-  }
-  return opts.secrets.mask(out.join('\n'));
+/** The summary line every rendering ends with. */
+export function planTotals(s: PlanSummary): string {
+  return `Plan: ${plural(s.changes, 'change')} on ${plural(s.hosts, 'host')}${s.failed ? `, ${s.failed} host(s) failed or unreachable` : ''}`;
 }
 
-export function planSummary(plans: HostPlan[]): { changes: number; hosts: number } {
-  const changing = plans.filter((p) => countChanges(p) > 0);
-  return { changes: changing.reduce((a, p) => a + countChanges(p), 0), hosts: changing.length };
+/** What a reviewer is told of a file whose whole content is secret. */
+export const secretNote = (ch: PlanChange) => (ch.action === '-' ? '(secret content removed)' : '(secret content changes; not shown)');
+
+/** What is shown under a change: its diff, or that a secret file changes. */
+export function changeDetail(ch: PlanChange, k: Palette): string[] {
+  if (ch.secret) return [secretNote(ch)];
+  return ch.diff ? ch.diff.split('\n').map((l) => paintDiffLine(l, k)) : [];
+}
+
+const indent = (lines: string[], by: string) => lines.map((l) => by + l);
+
+function hostLines(h: PlanHostView, k: Palette): string[] {
+  if (h.status !== 'planned') return [k.bold(h.host) + '  ' + k.red(h.status.toUpperCase()), ...indent((h.message ?? '').split('\n').filter(Boolean), '    ')];
+  const n = changesOf(h);
+  const out = [k.bold(h.host) + (n ? `  ${plural(n, 'change')}` : k.dim('  no changes'))];
+  for (const ch of h.changes) {
+    out.push(`  ${paintAction(ch.action, k)} ${ch.type} ${ch.id}${k.dim(`  [${ch.role}]`)}  ${ch.summary}`);
+    out.push(...indent(changeDetail(ch, k), '      '));
+  }
+  for (const hd of h.pendingHandlers) out.push(`  ${paintAction('!', k)} handler ${hd}  pending from an earlier run`);
+  return out;
+}
+
+/** Each host with its changes and their diffs, then the totals: what run prints before it asks. */
+export function renderPlanText(hosts: PlanHostView[], summary: PlanSummary, colour: boolean, secrets: SecretRegistry): string {
+  const k = palette(colour);
+  return secrets.mask([...hosts.flatMap((h) => hostLines(h, k)), '', planTotals(summary)].join('\n')) + '\n';
+}
+
+/** A saved plan for a terminal (or a .txt file, without colour): what it was made from, then the layout of run --check. */
+export function renderPlanFileText(pf: PlanFile, colour: boolean, secrets: SecretRegistry): string {
+  const header = palette(colour).dim(`Plan of ${describeInputs(pf)}; made ${pf.created} by mxplay ${pf.mxplay}`);
+  return secrets.mask(header) + '\n\n' + renderPlanText(pf.hosts, pf.summary, colour, secrets);
+}
+
+/** run --diff: a change's diff again as it is applied, for logs of the apply itself; empty when it has none. */
+export function renderAppliedChange(host: string, ch: PlanChange, colour: boolean, secrets: SecretRegistry): string {
+  const detail = changeDetail(ch, palette(colour));
+  return detail.length ? secrets.mask([`[${host}] ${ch.type} ${ch.id}`, ...detail].join('\n')) + '\n' : '';
 }

@@ -95,7 +95,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     const journal = r.code === 0 ? '' : (await lab.ssh('cons1', 'journalctl -u matrix-synapse --no-pager -n 40')).stdout;
     expect(r.code, journal + r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'cons1')).toBeGreaterThan(15);
-    const changes = r.json!.plan.find((p) => p.host === 'cons1')!.changes as unknown as { id: string; role: string }[];
+    const changes = r.json!.hosts.find((p) => p.host === 'cons1')!.changes as unknown as { id: string; role: string }[];
     expect(changes.find((c) => c.id === FRAGMENT)?.role).toBe('synapse_consent');
     expect(changes.find((c) => c.id === NOTICES)?.role).toBe('synapse_server_notices');
 
@@ -203,7 +203,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
   it('a second run reports 0 changed', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'cons1')).toBe(0);
   });
 
@@ -219,7 +219,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
   it('consent off removes its fragment, Synapse restarts without /_matrix/consent and a new user can send at once', async () => {
     const r = await run('--yes', '--json', '-e', '@consent-off.yml');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const changes = r.json!.plan.find((p) => p.host === 'cons1')!.changes;
+    const changes = r.json!.hosts.find((p) => p.host === 'cons1')!.changes;
     expect(changes.map((c) => [c.action, c.id]).sort()).toEqual([['-', FRAGMENT], ['~', `${CONF}/listeners.yaml`]].sort());
     const gone = await lab.ssh('cons1', `test -e ${FRAGMENT} && echo present || echo absent`);
     expect(gone.stdout.trim()).toBe('absent');
@@ -245,7 +245,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
 
     const r = await run('--yes', '--json', '-e', '@consent-off.yml', '-e', 'synapse_server_notices_enabled=false');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.find((p) => p.host === 'cons1')!.changes.map((c) => [c.action, c.id])).toEqual([['-', NOTICES]]);
+    expect(r.json!.hosts.find((p) => p.host === 'cons1')!.changes.map((c) => [c.action, c.id])).toEqual([['-', NOTICES]]);
     const gone = await lab.ssh('cons1', `test -e ${NOTICES} && echo present || echo absent`);
     expect(gone.stdout.trim()).toBe('absent');
     await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200), 60_000);

@@ -91,14 +91,14 @@ describe('coturn role next to Synapse on one fresh host', () => {
   it('a second run reports 0 changed', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'turn1')).toBe(0);
   });
 
   it('coturn_synapse_fragment=false removes the turn fragment; Synapse restarts and serves without TURN', async () => {
     const r = await run('--yes', '--json', '-e', 'coturn_synapse_fragment=false');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const changes = r.json!.plan.find((p) => p.host === 'turn1')!.changes;
+    const changes = r.json!.hosts.find((p) => p.host === 'turn1')!.changes;
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', '/etc/matrix-synapse/conf.d/turn.yaml']]);
     const res = r.json!.results.find((x) => x.host === 'turn1') as unknown as { changed: number; handlers: string[] };
     expect(res.handlers).toEqual(['restart synapse']);

@@ -181,7 +181,7 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
     const r = await run();
     seconds.secondRun = (Date.now() - t0) / 1000;
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     for (const { name: h } of HOSTS) expect(changedOf(r, h)).toBe(0);
   });
 
@@ -236,7 +236,7 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
     const r = await run(...v3);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     for (const { name: h } of HOSTS) {
-      const change = r.json!.plan.find((p) => p.host === h)!.changes.find((c) => c.type === 'release');
+      const change = r.json!.hosts.find((p) => p.host === h)!.changes.find((c) => c.type === 'release');
       expect(change?.summary).toMatch(/^install 3\.0\.0 from .*, switch current versions\/2\.0\.0 → versions\/3\.0\.0, remove old 1\.0\.0$/);
       expect((await get(h, `https://${element(h)}/`)).body).toBe(indexHtml('3.0.0'));
       expect((await lab.ssh(h, `ls -A ${DIR}/versions`)).stdout).toBe('2.0.0\n2.0.0.sha256\n3.0.0\n3.0.0.sha256\n');

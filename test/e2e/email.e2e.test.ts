@@ -59,7 +59,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'mail1')).toBeGreaterThan(10);
-    const email = r.json!.plan.find((p) => p.host === 'mail1')!.changes.find((c) => c.id === FRAGMENT);
+    const email = r.json!.hosts.find((p) => p.host === 'mail1')!.changes.find((c) => c.id === FRAGMENT);
     expect(email, 'email fragment in the plan').toBeDefined();
     expect((email as unknown as { role: string }).role).toBe('synapse_email');
 
@@ -100,14 +100,14 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
   it('a second run reports 0 changed', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'mail1')).toBe(0);
   });
 
   it('open-email registration: no account without a verified address; the mailed link verifies it and registration succeeds', async () => {
     const r = await run('--yes', '--json', '-e', 'synapse_registration=open-email');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.find((p) => p.host === 'mail1')!.changes.map((c) => c.id)).toEqual(['/etc/matrix-synapse/conf.d/registration.yaml']);
+    expect(r.json!.hosts.find((p) => p.host === 'mail1')!.changes.map((c) => c.id)).toEqual(['/etc/matrix-synapse/conf.d/registration.yaml']);
     await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200), 60_000);
 
     const first = await api(base(), '/_matrix/client/v3/register', { body: { username: 'carol', password: 'e2e-user-password-1' } });
@@ -170,7 +170,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     const pidBefore = (await lab.ssh('mail1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
     const r = await run('--yes', '--json', '-e', 'synapse_email_enabled=false');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const changes = r.json!.plan.find((p) => p.host === 'mail1')!.changes;
+    const changes = r.json!.hosts.find((p) => p.host === 'mail1')!.changes;
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
     const res = r.json!.results.find((x) => x.host === 'mail1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);

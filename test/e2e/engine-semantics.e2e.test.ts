@@ -114,7 +114,7 @@ describe('engine semantics on lab hosts: run-time guards, handlers across plays,
 `);
     const check = await run('guard.yml', '--check');
     expect(check.code, check.stdout + check.stderr).toBe(0);
-    const planned = check.json!.plan.find((p) => p.host === H)!.changes;
+    const planned = check.json!.hosts.find((p) => p.host === H)!.changes;
     expect(planned.find((c) => c.id === 'make a CA')).toMatchObject({ action: '+', summary: 'run make a CA (creates re-checked at run time)' });
 
     const r = await run('guard.yml');

@@ -1,7 +1,10 @@
 // The runner itself on real lab hosts: a playbook with a package, config files and a service
 // converges, a second run changes nothing, --check shows exactly a drifted file, a host that
-// is down is reported unreachable while the others converge, and sudo become works.
-import { writeFile } from 'node:fs/promises';
+// is down is reported unreachable while the others converge, and sudo become works. -vv and
+// --log-file show the probe and apply scripts sent, a role's secret masked in every form; -vvv
+// shows the host keys and how they were checked, the algorithms negotiated, and sudo.
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -145,5 +148,142 @@ describe('mxplay run on lab hosts', () => {
     expect(next.stdout).toContain('! handler reload lighttpd  pending from an earlier run');
     expect(next.stderr).toContain('[eng1] handler reload lighttpd');
     expect((await lab.ssh('eng1', 'cat /var/lib/mxplay/pending-handlers')).stdout).toBe('');
+  });
+  describe('-v, -vv, -vvv and --log-file', () => {
+    // A secret with characters that JSON, shell quoting, URLs, HTML and base64 each write their
+    // own way, and random letters that only this secret holds.
+    const own = () => [...randomBytes(12)].map((x) => 'GHJKLMNPQRSTVWXYZghjkmnpqrstvwxyz'[x % 33]).join('');
+    const SECRET = `Vb'${own()}"\\/+&<é>${own()}`;
+    const ROLE = `import { defineRole, z, secret, file, command } from 'mxplay';
+export default defineRole({
+  name: 'vsecret',
+  vars: z.object({ vsecret_password: secret() }),
+  tasks: (v) => [
+    file({ path: '/root/vsecret.conf', content: 'password = ' + v.vsecret_password + '\\n', mode: 0o600, notify: 'note change' }),
+    command({ name: 'seed', cmd: "printf '%s' '" + v.vsecret_password.replaceAll("'", "'\\\\''") + "' > /root/vsecret-seed", creates: '/root/vsecret-seed' }),
+  ],
+  handlers: {
+    'note change': command({ name: 'note', cmd: 'date > /root/vsecret-noted' }),
+    'never notified': command({ name: 'never', cmd: 'true' }),
+  },
+});
+`;
+    const logFile = () => join(project, 'logs', 'mxplay.log');
+    const env = () => ({ MXP_VERBOSE_SECRET: SECRET, VITEST: '' });
+    const cli = (...args: string[]) => mxplay(['run', 'verbose.yml', '-i', 'e2e.yml', '--limit', '!gone', '-e', '@vsecret.yml', ...args], { cwd: project, env: env() });
+    /** The secret in every encoding an output could carry it in: none may appear. */
+    const forms = () => {
+      const b64 = [0, 1, 2].map((lead) => {
+        const body = Buffer.from(SECRET).subarray(lead);
+        return body.subarray(0, body.length - (body.length % 3)).toString('base64');
+      });
+      return [
+        SECRET,
+        JSON.stringify(SECRET).slice(1, -1),
+        SECRET.replaceAll("'", `'\\''`),
+        encodeURIComponent(SECRET),
+        ...b64,
+        // inside a longer base64 text, cut where the here-document's lines break
+        ...b64.flatMap((x) => [x.slice(0, 12), x.slice(12, 24), x.slice(-12)]),
+        // its random letters, in any encoding that keeps letters as they are
+        ...SECRET.split(/["'\\/+&<>é]/).filter((p) => p.length >= 6),
+      ];
+    };
+    const expectNoSecret = (text: string, where: string) => {
+      for (const f of forms()) expect(text.includes(f), `${where} holds the secret as ${JSON.stringify(f)}`).toBe(false);
+    };
+    const line = (h: string, re: string) => new RegExp(`^\\[${h}\\] ${re}$`, 'm');
+
+    beforeAll(async () => {
+      await mkdir(join(project, 'roles', 'vsecret'), { recursive: true });
+      await mkdir(join(project, 'logs'));
+      await writeFile(join(project, 'roles', 'vsecret', 'role.ts'), ROLE);
+      await writeFile(join(project, 'vsecret.yml'), 'vsecret_password: !env MXP_VERBOSE_SECRET\n');
+      await writeFile(join(project, 'verbose.yml'), '- hosts: web\n  become: true\n  roles: [vsecret]\n');
+    });
+
+    it('-vv --log-file: the probe and apply scripts sent, timings and handler decisions, the secret masked everywhere', async () => {
+      const r = await cli('--yes', '-vv', '--log-file', logFile());
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      // The hosts got the secret itself.
+      expect((await lab.ssh('eng1', 'cat /root/vsecret-seed')).stdout).toBe(SECRET);
+      expect((await lab.ssh('eng2', 'cat /root/vsecret.conf')).stdout).toBe(`password = ${SECRET}\n`);
+      for (const h of ['eng1', 'eng2']) {
+        // -v: timings, round trips, handler decisions
+        expect(r.stderr).toMatch(line(h, 'connected in \\d+\\.\\d{3}s \\(ssh, become root\\)'));
+        expect(r.stderr).toMatch(line(h, 'probe: 2 resource\\(s\\) in \\d+\\.\\d{3}s'));
+        expect(r.stderr).toMatch(line(h, 'apply: 2 change\\(s\\) in \\d+\\.\\d{3}s: file /root/vsecret\\.conf, command seed'));
+        expect(r.stderr).toMatch(line(h, 'handler note change: runs \\(end of play ".*"\\), notified by file /root/vsecret\\.conf'));
+        expect(r.stderr).toMatch(line(h, 'handler never notified: skipped, not notified'));
+        expect(r.stderr).toMatch(line(h, 'changed: 4 round trips, \\d+\\.\\d{3}s in all, 2 changed, handlers run: note change'));
+        // -vv: the scripts, each as a block
+        expect(r.stderr).toMatch(line(h, 'probe script, round trip 1 \\(\\d+ bytes\\):'));
+        expect(r.stderr).toMatch(line(h, '\\| echo "@@mxp pending"'));
+        expect(r.stderr).toMatch(line(h, 'apply script, round trip 2 \\(\\d+ bytes\\):'));
+        expect(r.stderr).toMatch(line(h, "\\| mxp_put /root/vsecret\\.conf 0600 root root <<'MXP_EOF'"));
+        expect(r.stderr).toMatch(line(h, '\\| \\[\\d+ bytes of data, not shown\\]'));
+        expect(r.stderr).toMatch(line(h, "\\| printf '%s' '\\*{8}' > /root/vsecret-seed"));
+        expect(r.stderr).toMatch(line(h, 'handlers script, round trip 4 \\(\\d+ bytes\\):'));
+      }
+      // -vvv's transport details are not shown at -vv.
+      expect(r.stderr).not.toMatch(/host key|kex /);
+      const logged = await readFile(logFile(), 'utf8');
+      for (const [where, text] of [['stdout', r.stdout], ['stderr', r.stderr], ['the log file', logged]] as const) expectNoSecret(text, where);
+
+      // The log file: the same lines, each with a timestamp (stderr has the progress lines too).
+      const stamp = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
+      const lines = logged.trimEnd().split('\n');
+      for (const l of lines) expect(l).toMatch(stamp);
+      expect(lines[0]).toMatch(/Z mxplay started \(pid \d+, verbosity 2\)$/);
+      const bare = lines.slice(1).map((l) => l.replace(stamp, ''));
+      const shown = new Set(r.stderr.split('\n'));
+      expect(bare.filter((l) => !shown.has(l))).toEqual([]);
+      expect(bare.length).toBeGreaterThan(200);
+      expect(bare).toContain('[eng1] | echo "@@mxp pending"');
+    });
+
+    it('-vvv: host keys and how they were checked, algorithms, sudo; MXPLAY_LOG without -v appends the -v lines', async () => {
+      const before = await readFile(logFile(), 'utf8');
+      const r = await cli('--check', '-vvv');
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const ip = lab.host('eng1').ip;
+      const known = (await readFile(KNOWN_HOSTS_FILE, 'utf8')).split('\n').filter((l) => l.split(' ')[0]!.split(',').includes(ip));
+      const prints = known.map((l) => `SHA256:${createHash('sha256').update(Buffer.from(l.split(' ')[2]!, 'base64')).digest('base64').replace(/=+$/, '')}`);
+      const m = /^\[eng1\] eng1 \(([\d.]+)\): host key (\S+) (SHA256:\S+): known: found as .* in (.*) \(host key checking strict\)$/m.exec(r.stderr);
+      expect(m, r.stderr).not.toBeNull();
+      expect(m![1]).toBe(ip);
+      expect(prints).toContain(m![3]);
+      expect(m![4]).toContain(KNOWN_HOSTS_FILE);
+      expect(r.stderr).toMatch(line('eng1', 'eng1: kex \\S+, host key \\S+, client→server \\S+.*, server→client \\S+.*'));
+      expect(r.stderr).toMatch(line('eng1', 'eng1: ssh ready in \\d+\\.\\d{3}s \\(server OpenSSH\\S*, authenticated as root with key .*\\)'));
+      expect(r.stderr).toMatch(line('eng2', '\\| direct, no jump host'));
+      expect(r.stderr).toMatch(line('eng2', "exec sudo -n -H -u root /bin/sh -c 'echo MXPLAY-BECOME-OK-\\w+; exec /bin/sh -s'"));
+      expect(r.stderr).toMatch(line('eng2', 'become root \\(as deploy\\): the shell started; sudo -n'));
+      expect(r.stderr).toMatch(line('eng1', 'exec /bin/sh -s'));
+      expectNoSecret(r.stdout + r.stderr, 'the output at -vvv');
+
+      // MXPLAY_LOG without -v: nothing more on stderr, the -v lines appended to the file.
+      const quiet = await mxplay(['run', 'verbose.yml', '-i', 'e2e.yml', '--limit', 'eng1', '-e', '@vsecret.yml', '--check'], {
+        cwd: project,
+        env: { ...env(), MXPLAY_LOG: logFile() },
+      });
+      expect(quiet.code, quiet.stderr).toBe(0);
+      expect(quiet.stderr).not.toMatch(/round trip|probe:/);
+      const after = await readFile(logFile(), 'utf8');
+      expect(after.startsWith(before)).toBe(true);
+      const added = after.slice(before.length);
+      expect(added).toMatch(/Z mxplay started \(pid \d+, verbosity 0\)\n/);
+      expect(added).toMatch(/Z \[eng1\] probe: 2 resource\(s\) in \d+\.\d{3}s\n/);
+      expect(added).not.toContain('probe script');
+      expectNoSecret(after, 'the log file');
+    });
+
+    it('a log file that cannot be opened is an input error naming it, before any host is contacted', async () => {
+      const bad = join(project, 'no-such-dir', 'x.log');
+      const r = await cli('--check', '-v', '--log-file', bad);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${bad}: cannot open the log file for appending: its folder does not exist`);
+      expect(r.stderr).not.toMatch(/connected in|\[eng1\]/);
+    });
   });
 });

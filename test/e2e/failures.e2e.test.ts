@@ -112,7 +112,7 @@ describe('failures injected during an apply on three lab hosts', () => {
   const nothingLeft = async (rev: string) => {
     const r = await run(rev, '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(r.json!.results.map((x) => [x.host, x.changed])).toEqual(HOSTS.map((h) => [h, 0]));
   };
 

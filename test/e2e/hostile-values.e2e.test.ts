@@ -387,7 +387,7 @@ describe('hostile values in every secret and free-text variable: the stack conve
     expect(check.stdout).toContain('+ apt matrix-synapse');
     const json = await run('--check', '--json');
     expect(json.code, json.stderr).toBe(0);
-    expect(json.json?.plan[0]?.changes.length).toBeGreaterThan(10);
+    expect(json.json?.hosts[0]?.changes.length).toBeGreaterThan(10);
     const plan = await cli('plan', 'site.yml', '-i', 'e2e', '-o', 'plan.json');
     expect(plan.code, plan.stdout + plan.stderr).toBe(0);
     for (const fmt of ['text', 'markdown', 'json']) {
@@ -398,7 +398,10 @@ describe('hostile values in every secret and free-text variable: the stack conve
   });
 
   it('converges from the bare host in one run; every fragment reads back, in Synapse\'s own YAML parser, as exactly the values', async () => {
-    const r = await run('--yes', '--diff');
+    // -vv and a log file: every script sent is shown (and logged), each secret masked; the leak
+    // check at the end reads both.
+    const r = await run('--yes', '--diff', '-vv', '--log-file', join(tmp, 'converge.log'));
+    expect(r.stderr).toMatch(/^\[hv1\] apply script, round trip \d+ \(\d+ bytes\):$/m);
     const journal = r.code === 0 ? '' : (await lab.ssh(HOST, 'journalctl -u matrix-synapse --no-pager -n 60')).stdout;
     expect(r.code, `${r.stdout}\n${r.stderr}\n${journal}`).toBe(0);
     expect(r.stdout).toMatch(/\*{8}/); // secrets were shown, masked
@@ -560,11 +563,11 @@ EOF`);
   });
 
   it('a second run reports 0 changed', async () => {
-    const r = await run('--yes', '--json');
+    const r = await run('--yes', '--json', '-vvv');
     // psql reads a -d holding '=' as a connection string: what it says about the hostile database name.
     const psql = r.code === 0 ? '' : (await lab.ssh(HOST, `runuser -u postgres -- psql -X -At -d ${sq(DB_NAME)} -c 'SELECT 1' 2>&1`)).stdout;
     expect(r.code, `${r.stdout}${r.stderr}\npsql -d <synapse_db_name>: ${psql}`).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes).map((c) => `${c.action} ${c.type} ${c.id}: ${c.summary}`)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes).map((c) => `${c.action} ${c.type} ${c.id}: ${c.summary}`)).toEqual([]);
     expect(changedOf(r, HOST)).toBe(0);
   });
 
@@ -588,7 +591,7 @@ EOF`);
     // A dry run: the host still has the first values, nothing to change against the inventory.
     const again = await run('--check', '--json');
     expect(again.code, again.stderr).toBe(0);
-    expect(again.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(again.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
   });
 
   it('no file that a value tried to create exists, on the host or on the control machine', async () => {

@@ -84,7 +84,7 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
     const r = await run('--check', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     for (const h of HOSTS) {
-      const changes = r.json!.plan.find((p) => p.host === h.name)!.changes;
+      const changes = r.json!.hosts.find((p) => p.host === h.name)!.changes;
       const byId = (id: string) => changes.find((c) => c.id === id);
       expect(byId('docker.io,docker-compose')?.action).toBe('+');
       expect(byId(`${DIR}/docker-compose.yml`)?.action).toBe('+');
@@ -93,7 +93,7 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
       // Known only once Docker and the files are there.
       expect(changes.find((c) => c.type === 'docker_compose')?.action).toBe('?');
       expect(byId(h.vhost)?.action).toBe('+');
-      const env = byId(`${DIR}/.env`)!.diff!.after!;
+      const env = byId(`${DIR}/.env`)!.after!;
       expect(env).toContain(`PUBLIC_URL='https://${meet(h.name)}'`);
       expect(env).toContain("JICOFO_AUTH_PASSWORD='********'");
       expect(env).toContain("JVB_AUTH_PASSWORD='********'");
@@ -180,7 +180,7 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
     const r = await run('--yes', '--json');
     seconds.secondRunWall = (Date.now() - t0) / 1000;
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     for (const h of HOSTS) {
       expect(changedOf(r, h.name)).toBe(0);
       expect(result(r, h.name).handlers).toEqual([]);
@@ -192,9 +192,9 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
     const r = await run('--yes', '--json', '-e', 'jitsi_jvb_port=10001');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     for (const h of HOSTS) {
-      const changes = r.json!.plan.find((p) => p.host === h.name)!.changes;
+      const changes = r.json!.hosts.find((p) => p.host === h.name)!.changes;
       expect(changes.map((c) => c.id)).toEqual([`${DIR}/.env`]);
-      expect(changes[0]!.diff!.after).toContain("JVB_PORT='10001'");
+      expect(changes[0]!.after).toContain("JVB_PORT='10001'");
       expect(result(r, h.name).handlers).toEqual(['docker compose up jitsi']);
 
       const after = await containers(h.name);
@@ -245,7 +245,7 @@ describe('jitsi role with stand-in images (busybox, imported on the host) behind
     for (const h of HOSTS) await lab.ssh(h.name, 'docker rm -f jitsi-web-1');
     const check = await run('--check', '--json');
     for (const h of HOSTS) {
-      const changes = check.json!.plan.find((p) => p.host === h.name)!.changes;
+      const changes = check.json!.hosts.find((p) => p.host === h.name)!.changes;
       expect(changes).toEqual([expect.objectContaining({ type: 'docker_compose', id: DIR, action: '~', summary: 'up: create web' })]);
     }
     const r = await run('--yes', '--json');

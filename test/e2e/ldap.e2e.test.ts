@@ -96,7 +96,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, 'ldap1')).toBeGreaterThan(10);
     expect(r.stdout + r.stderr).not.toContain(LDAP_ADMIN_PW);
-    const ldap = r.json!.plan.find((p) => p.host === 'ldap1')!.changes.find((c) => c.id === FRAGMENT);
+    const ldap = r.json!.hosts.find((p) => p.host === 'ldap1')!.changes.find((c) => c.id === FRAGMENT);
     expect(ldap, 'ldap fragment in the plan').toBeDefined();
     expect((ldap as unknown as { role: string }).role).toBe('synapse_ldap');
 
@@ -143,7 +143,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
   it('a second run reports 0 changed', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'ldap1')).toBe(0);
   });
 
@@ -151,7 +151,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     const pidBefore = (await lab.ssh('ldap1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
     const r = await run('--yes', '--json', '-e', 'synapse_ldap_enabled=false');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const changes = r.json!.plan.find((p) => p.host === 'ldap1')!.changes;
+    const changes = r.json!.hosts.find((p) => p.host === 'ldap1')!.changes;
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
     const res = r.json!.results.find((x) => x.host === 'ldap1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);

@@ -90,7 +90,7 @@ describe('postgres on its own host, reached from another host through postgres_h
   it('a second run reports 0 changed', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, DB)).toBe(0);
   });
 
@@ -138,7 +138,7 @@ describe('postgres on its own host, reached from another host through postgres_h
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(changedOf(r, DB)).toBe(1);
-    const change = r.json!.plan.find((p) => p.host === DB)!.changes;
+    const change = r.json!.hosts.find((p) => p.host === DB)!.changes;
     expect(change.map((c) => [c.action, c.type, c.summary])).toEqual([['-', 'postgres hba', 'remove 1 entry']]);
 
     const gone = await connect(PASSWORD, 'sslmode=require');

@@ -163,7 +163,7 @@ describe('production access: ProxyJump, sudo with a password', () => {
     expect(res.status).toBe('failed');
     expect(res.message).toContain('sudo: a password is required');
     expect(res.message).toContain('-K (--ask-become-pass) or ansible_become_password');
-    expect(r.json!.plan.find((p) => p.host === TARGET)?.changes ?? []).toEqual([]);
+    expect(r.json!.hosts.find((p) => p.host === TARGET)?.changes ?? []).toEqual([]);
   });
 
   it('a wrong sudo password fails with sudo\'s words, at once, and changes nothing', async () => {
@@ -224,9 +224,20 @@ describe('production access: ProxyJump, sudo with a password', () => {
     // The sampling did see the run: mxplay itself, at least.
     expect(argvs.some((a) => a.includes('mxplay') && a.includes('jump.yml'))).toBe(true);
 
-    const again = await run(['run', 'site.yml', '-i', 'jump.yml', '--yes', '--json', '-K'], `${PASSWORD}\n`);
+    // Again with -vvv: both hops, their host keys checked, and sudo asking for the password (masked,
+    // as the last test checks for every output).
+    const again = await run(['run', 'site.yml', '-i', 'jump.yml', '--yes', '--json', '-K', '-vvv'], `${PASSWORD}\n`);
     expect(again.code, again.stdout + again.stderr).toBe(0);
     expect(changedOf(again, TARGET)).toBe(0);
+    const [bastion, target] = [lab.host(BASTION).ip, lab.host(TARGET).ip];
+    const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const said = (...parts: (string | RegExp)[]) =>
+      expect(again.stderr).toMatch(new RegExp(`^${esc(`[${TARGET}] `)}${parts.map((x) => (typeof x === 'string' ? esc(x) : x.source)).join('')}$`, 'm'));
+    said(`| through jump host(s): root@${bastion}:22`);
+    said(`${bastion}: host key `, /\S+ SHA256:\S+/, `: known: found as ${bastion} in ${KNOWN_HOSTS_FILE} (host key checking strict)`);
+    said(`jump host ${bastion}: forwarded a connection to ${target}:22 (as ssh -W) in `, /\d+\.\d{3}s/);
+    said(`${TARGET} (${target}): host key `, /\S+ SHA256:\S+: known: .*/);
+    said('become root (as deploy): the shell started; sudo asked for the password once: sent');
   });
 
   it('converges with ansible_become_password from the inventory (a secret by its name: masked everywhere)', async () => {

@@ -67,7 +67,7 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
     const r = await run('--check', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
     for (const h of HOSTS) {
-      const changes = r.json!.plan.find((p) => p.host === h.name)!.changes;
+      const changes = r.json!.hosts.find((p) => p.host === h.name)!.changes;
       const site = changes.find((c) => c.id === h.defaultSite);
       expect(site?.action).toBe('?');
       expect(site?.summary).toMatch(/not installed yet; known after apt/);
@@ -84,7 +84,7 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
       expect(changedOf(r, h.name)).toBeGreaterThan(20);
       seconds[`converge ${h.name}`] = (result(r, h.name) as unknown as { seconds: number }).seconds;
       // The distro's default site, there once the package was installed: removed in the same run.
-      const plan = r.json!.plan.find((p) => p.host === h.name)!;
+      const plan = r.json!.hosts.find((p) => p.host === h.name)!;
       expect(plan.changes.find((c) => c.id === h.defaultSite)?.action).toBe('-');
       const handlers = (result(r, h.name) as unknown as { handlers: string[] }).handlers;
       expect(handlers).toContain(`reload ${h.proxy}`);
@@ -167,7 +167,7 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
     const r = await run('--yes', '--json');
     seconds.secondRunWall = (Date.now() - t0) / 1000;
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     for (const h of HOSTS) expect(changedOf(r, h.name)).toBe(0);
   });
 

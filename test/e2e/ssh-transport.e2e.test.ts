@@ -65,7 +65,7 @@ describe('a playbook over real SSH to a loopback sshd', () => {
     const second = await mxplay(['run', 'site.yml', '-i', 'loop', '--yes', '--json'], { cwd: project });
     expect(second.code, second.stderr).toBe(0);
     expect(changedOf(second, 'loop')).toBe(0);
-    expect(second.json!.plan[0]!.changes).toEqual([]);
+    expect(second.json!.hosts[0]!.changes).toEqual([]);
     // A no-op run is one probing round trip on the connection.
     expect(second.json!.results[0]!.roundTrips).toBe(1);
     expect(readFileSync(join(target, 'reloads'), 'utf8').trim().split('\n')).toHaveLength(1);

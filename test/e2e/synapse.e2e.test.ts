@@ -22,8 +22,8 @@ describe('synapse and postgres roles on two fresh hosts', () => {
   const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
   /** The same run through inventory/ini.ini, the INI twin of inventory/e2e/. */
   const runIni = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'ini', ...args], { cwd: project });
-  /** Per host, the plan as --json gives it: each change (action, type, id, role, summary, diff), errors, pending handlers. */
-  const plans = (r: CliResult) => Object.fromEntries(r.json!.plan.map(({ host, ...plan }) => [host, plan]));
+  /** Per host, the plan as --json gives it: each change (action, type, id, role, summary, diff, the whole file texts), pending handlers. */
+  const plans = (r: CliResult) => Object.fromEntries(r.json!.hosts.map(({ host, ...plan }) => [host, plan]));
 
   beforeAll(async () => {
     lab = await labHosts(['syn1', 'syn2']);
@@ -115,7 +115,7 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     // Exactly as through the YAML inventory: it finds nothing left to change.
     const yaml = await run('--check', '--detailed-exitcode', '--json');
     expect(yaml.code, yaml.stdout + yaml.stderr).toBe(0);
-    expect(yaml.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(yaml.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
 
     for (const [h, server] of [['syn1', 'one.lab.test'], ['syn2', 'two.lab.test']] as const) {
       const versions = await api(base(h), '/_matrix/client/versions');
@@ -138,7 +138,7 @@ describe('synapse and postgres roles on two fresh hosts', () => {
   it('a second run reports 0 changed on both hosts', async () => {
     const r = await run('--yes', '--json');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'syn1')).toBe(0);
     expect(changedOf(r, 'syn2')).toBe(0);
 
@@ -169,7 +169,7 @@ describe('synapse and postgres roles on two fresh hosts', () => {
 
     const same = await run('--check', '--detailed-exitcode', '--json', '-e', '@vaulted.yml', '--vault-password-file', right);
     expect(same.code, same.stdout + same.stderr).toBe(0);
-    expect(same.json!.plan.flatMap((p) => p.changes)).toEqual([]);
+    expect(same.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
 
     const bad = await run('--check', '-e', '@vaulted.yml', '--vault-password-file', wrong);
     expect(bad.code).toBe(1);
@@ -182,9 +182,9 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     const pidBefore = (await lab.ssh('syn1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
     const r = await run('--yes', '--json', '--limit', 'syn1', '-e', 'synapse_max_upload_size=100M');
     expect(r.code, r.stdout + r.stderr).toBe(0);
-    const changes = r.json!.plan.find((p) => p.host === 'syn1')!.changes;
+    const changes = r.json!.hosts.find((p) => p.host === 'syn1')!.changes;
     expect(changes.map((c) => c.id)).toEqual(['/etc/matrix-synapse/conf.d/media.yaml']);
-    expect(changes[0]!.diff!.after).toContain('max_upload_size: 100M');
+    expect(changes[0]!.after).toContain('max_upload_size: 100M');
     const res = r.json!.results.find((x) => x.host === 'syn1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);
     expect(res.handlers).toEqual(['restart synapse']);

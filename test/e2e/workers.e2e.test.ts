@@ -66,7 +66,7 @@ describe('Synapse workers across three hosts, with Redis and a remote PostgreSQL
     for (const h of ['wkdb', 'wkmain', 'wkwork']) expect(changedOf(first, h)).toBeGreaterThan(3);
     const second = await run();
     ok(second);
-    for (const h of ['wkdb', 'wkmain', 'wkwork']) expect(changedOf(second, h), `${h}: ${JSON.stringify(second.json?.plan.find((p) => p.host === h))}`).toBe(0);
+    for (const h of ['wkdb', 'wkmain', 'wkwork']) expect(changedOf(second, h), `${h}: ${JSON.stringify(second.json?.hosts.find((p) => p.host === h))}`).toBe(0);
     ep = { baseUrl: `https://${MATRIX}`, ip: ip('wkmain'), ca: await sh('wkmain', `cat ${CA_DIR}/ca.crt`) };
   });
 

@@ -1,5 +1,6 @@
 // The whole lab: up (everything a run needs), down (nothing left running or
-// mounted; base and apt cache kept), status.
+// mounted but the hosts of test runs still going; base and apt cache kept),
+// status.
 import { ensureBase, stopStrayBuild } from './base.ts';
 import {
   BRIDGE,
@@ -82,30 +83,46 @@ export async function labUp(opts: { hosts?: number; docker?: boolean } = {}): Pr
   return { started, alreadyUp: alreadyUp.map((h) => h.name) };
 }
 
-/** Stops everything the lab runs and unmounts everything it mounted, also
- * after a crash left state half-made. Keeps the base rootfs, the apt cache
- * and the subnet guard route (see network.ts). */
-export async function labDown(): Promise<void> {
+export interface DownResult {
+  /** Hosts left running: they belong to a test run that is still going. */
+  kept: HostRecord[];
+}
+
+/** `npm run lab -- down`: the hosts of `up` (owner "cli") and those left by
+ * test runs that died, then everything else too (bridge, apt proxy, mounts,
+ * also after a crash left state half-made) unless a test run still going on
+ * this machine has hosts: those are left alone, with the bridge and proxy
+ * they need (see labDownForRun). `all`: every host whoever started it.
+ * Keeps the base rootfs, the apt cache and the subnet guard route (see
+ * network.ts). */
+export async function labDown(opts: { all?: boolean } = {}): Promise<DownResult> {
+  if (!opts.all) return labDownForRun('cli');
   assertRoot();
   await withLock(LAB_LOCK, downAll);
+  return { kept: [] };
 }
 
 /** A test run's teardown: stops the run's own hosts and those left by runs
- * that died, then everything else too (labDown) unless other hosts are
+ * that died, then everything else too (downAll) unless other hosts are
  * still in use: a developer's `npm run lab -- up`, or another test run going
- * on at the same time on this machine. */
-export async function labDownForRun(owner: string): Promise<void> {
+ * on at the same time on this machine (also a host it is still booting:
+ * recorded, not yet running). */
+export async function labDownForRun(owner: string): Promise<DownResult> {
   assertRoot();
-  await withLock(LAB_LOCK, async () => {
+  return withLock(LAB_LOCK, async () => {
     const mine: HostRecord[] = [];
     const kept: HostRecord[] = [];
     for (const r of await listRecords()) {
       if (r.owner === owner || !(await ownerAlive(r.owner))) mine.push(r);
-      else if (await isRunning(r)) kept.push(r);
+      else if (r.owner !== 'cli' || (await isRunning(r))) kept.push(r);
     }
     await Promise.all(mine.map((r) => stopHost(r.name)));
-    if (kept.length === 0) return downAll();
+    if (kept.length === 0) {
+      await downAll();
+      return { kept };
+    }
     log(`leaving bridge and apt proxy up for ${kept.map((r) => `${r.name} (${r.owner})`).join(', ')}`);
+    return { kept };
   });
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { RunReport } from '../../../src/plan-file/run-format.ts';
 
 export const BIN = fileURLToPath(new URL('../../../bin/mxplay.js', import.meta.url));
 
@@ -8,12 +9,7 @@ export interface CliResult {
   stdout: string;
   stderr: string;
   /** Parsed stdout when --json was given. */
-  json?: {
-    check: boolean;
-    applied: boolean;
-    plan: { host: string; changes: { action: string; type: string; id: string; role: string; summary: string; diff?: { before?: string | null; after?: string | null } }[]; errors: string[] }[];
-    results: { host: string; status: string; ok: number; changed: number; message?: string; roundTrips: number; handlers: string[] }[];
-  };
+  json?: RunReport;
 }
 
 /** Run the real CLI as a user would, in a child process; never throws on a non-zero exit. */

@@ -128,3 +128,39 @@ describe('parsePlanFile', () => {
     });
   }
 });
+
+describe("an inline -e '{...}' in a plan", () => {
+  it('without a secret: kept as written', () => {
+    expect(storedExtraVars(['{"synapse_max_upload_size": "1G", "list": [1, 2]}'], new SecretRegistry())).toEqual(['{"synapse_max_upload_size": "1G", "list": [1, 2]}']);
+  });
+
+  it.each([
+    ['a secret-looking key', '{"db_password": "pw-1"}'],
+    ['a secret-looking key, nested', '{"synapse": {"ldap": {"bind_password": "pw-2"}}}'],
+    ['a value known as a secret', '{"anything": "known-inline-secret"}'],
+  ])('with %s: refused, naming no value', (_, arg) => {
+    const secrets = new SecretRegistry();
+    secrets.add('known-inline-secret');
+    expect(() => storedExtraVars([arg], secrets)).toThrow(/holding a secret cannot go into a plan.*-e @FILE/);
+  });
+
+  it('its secret-looking values are registered, so every output masks them', () => {
+    const secrets = new SecretRegistry();
+    registerLikelySecrets(loadInventory('192.0.2.1,'), ['{"a": {"api_token": "tok-123456"}, "b": "plain"}'], secrets);
+    expect(secrets.has('tok-123456')).toBe(true);
+    expect(secrets.has('plain')).toBe(false);
+  });
+
+  it('apply refuses one without showing it', () => {
+    const err = (() => {
+      try {
+        extraVarsForApply([], ['{"db_password": "pw-3"}'], 'plan.json');
+      } catch (e) {
+        return String(e);
+      }
+      return '';
+    })();
+    expect(err).toMatch(/got an inline -e '\{\.\.\.\}'/);
+    expect(err).not.toContain('pw-3');
+  });
+});

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { PlanHost, PlanInputs } from '../../../src/plan-file/format.ts';
 import { makePlanFile } from '../../../src/plan-file/make.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { renderPlanFileText } from '../../../src/ui/plan-file-text.ts';
 import { mdCode, mdFence, mdText, renderPlanMarkdown } from '../../../src/ui/plan-markdown.ts';
+import { renderPlanFileText } from '../../../src/ui/plan-text.ts';
 
 /** One registry for the file, as one run has one. */
 const reg = new SecretRegistry();

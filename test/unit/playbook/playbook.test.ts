@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.ts';
-import { inlineTaskTypes } from '../../../src/playbook/inline-tasks.ts';
+import { inlineHandlerResource, inlineTaskResources } from '../../../src/playbook/inline-tasks.ts';
 import { loadPlaybook, resolvePlaybookPath } from '../../../src/playbook/playbook.ts';
 import { tempDir, writeTree } from '../helpers.ts';
 
@@ -52,8 +52,8 @@ describe('loadPlaybook', () => {
       { role: 'nginx', vars: { port: 8080 }, tags: ['edge'], line: 11 },
     ]);
     expect(p!.tasks).toEqual([
-      { name: 'motd', type: 'file', options: { path: '/etc/motd', content: 'hi', mode: 0o640 }, line: 15 },
-      { type: 'apt', options: { names: ['curl'] }, line: 17 },
+      { name: 'motd', type: 'file', options: { path: '/etc/motd', content: 'hi', mode: 0o640 }, line: 15, label: "task 'motd' (file) of play 'web'", file: pb.file },
+      { type: 'apt', options: { names: ['curl'] }, line: 17, label: "task 2 (apt) of play 'web'", file: pb.file },
     ]);
     expect(p!.handlers[0]).toMatchObject({ name: 'restart nginx', type: 'service', line: 19 });
     expect(q).toMatchObject({ index: 1, name: 'play 2 (db)', become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], roles: [], tasks: [] });
@@ -62,7 +62,7 @@ describe('loadPlaybook', () => {
   it('an inline file task accepts sensitive: its diff is hidden in plans', () => {
     const pb = load('- hosts: all\n  tasks:\n    - file: { path: /etc/ssl/private/k.pem, content: "x", sensitive: true, mode: "0600" }\n');
     const t = pb.plays[0]!.tasks[0]!;
-    const r = inlineTaskTypes[t.type].make(t.options);
+    const r = inlineTaskResources(t, { host: 'h', vars: {} })[0]!;
     const plan = typeof r.probe === 'string' ? null : r.plan(r.probe.read({ path: () => ({ kind: 'none' }) } as never) as never);
     expect(plan).toMatchObject({ action: '+', diff: { hidden: true } });
   });
@@ -70,7 +70,7 @@ describe('loadPlaybook', () => {
   it('inline service state restarted becomes a handler action', () => {
     const pb = load('- hosts: all\n  handlers:\n    - name: r\n      service: { name: nginx, state: restarted }\n');
     const h = pb.plays[0]!.handlers[0]!;
-    expect(inlineTaskTypes[h.type].make(h.options)).toMatchObject({ type: 'handler', id: 'restart nginx' });
+    expect(inlineHandlerResource(h, { host: 'h', vars: {} })).toMatchObject({ type: 'handler', id: 'restart nginx' });
   });
 
   it.each([
@@ -81,12 +81,12 @@ describe('loadPlaybook', () => {
     ['not a list', 'hosts: all\n', /a playbook is a list of plays/, 1, undefined],
     ['a play that is not a mapping', '- hosts: all\n- just a string\n', /a play is a mapping/, 2, undefined],
     ['unknown play key', '- hosts: all\n  rolse: [a]\n', /^unknown key 'rolse'; did you mean roles\?$/, 2, 'rolse'],
-    ['missing hosts', '- roles: [a]\n', /expected string/, 1, 'hosts'],
+    ['missing hosts', '- roles: [a]\n', /^missing key 'hosts' \(string\)$/, 1, 'hosts'],
     ['bad serial', '- hosts: all\n  serial: lots\n', /a number or a percentage like 30%/, 2, 'serial'],
     ['bad max_fail_percentage', '- hosts: all\n  max_fail_percentage: 150\n', /100/, 2, 'max_fail_percentage'],
-    ['unknown key in a role entry', '- hosts: all\n  roles:\n    - role: a\n      varz: {}\n', /unknown key 'varz'/, 4, 'varz'],
-    ['unknown resource type, with a suggestion', '- hosts: all\n  tasks:\n    - name: x\n      fiel: { path: /x }\n', /^unknown resource type 'fiel'; did you mean file\?$/, 3, 'fiel'],
-    ['unknown resource type, nothing close', '- hosts: all\n  tasks:\n    - zzzzzz: {}\n', /^unknown resource type 'zzzzzz'$/, 3, 'zzzzzz'],
+    ['unknown key in a role entry', '- hosts: all\n  roles:\n    - role: a\n      varz: {}\n', /^unknown key 'varz'; did you mean vars\?$/, 4, 'varz'],
+    ['unknown resource type, with a suggestion', '- hosts: all\n  tasks:\n    - name: x\n      fiel: { path: /x }\n', /^task 'x' of play 1 \(all\): unknown resource type 'fiel'; did you mean file\?$/, 3, 'fiel'],
+    ['unknown resource type, nothing close', '- hosts: all\n  tasks:\n    - zzzzzz: {}\n', /^task 1 of play 1 \(all\): unknown resource type 'zzzzzz'$/, 3, 'zzzzzz'],
     ['two resource types in one task', '- hosts: all\n  tasks:\n    - file: { path: /x }\n      apt: { names: [a] }\n', /exactly one resource type/, 3, undefined],
     ['unknown option of a task', '- hosts: all\n  tasks:\n    - file:\n        path: /x\n        contnet: y\n', /unknown key 'contnet'/, 5, 'contnet'],
     ['wrong option type in a task', '- hosts: all\n  tasks:\n    - service:\n        name: nginx\n        enabled: yes please\n', /expected boolean/, 5, 'enabled'],

@@ -26,7 +26,7 @@ describe('parseExtraVars (-e)', () => {
   });
 
   it.each([
-    ['no =', 'port', /-e expects key=value or @file\.yml, got 'port'/],
+    ['no =', 'port', /-e expects key=value, @file\.yml or a JSON mapping, got 'port'/],
     ['empty key', '=3', /-e expects key=value/],
     ['missing file', '@/nonexistent/x.yml', /cannot read: ENOENT/],
   ])('bad: %s', (_n, arg, msg) => {

@@ -11,15 +11,14 @@ import { planItems, type HostPlan } from '../../../src/engine/plan.ts';
 import type { HostResult } from '../../../src/engine/run.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
-import { hostRecords, makePlanFile } from '../../../src/plan-file/make.ts';
+import { hostRecords, hostViews, makePlanFile, makeRunReport, planSummary, runReportJson } from '../../../src/plan-file/make.ts';
 import { renderAs } from '../../../src/cli/plan.ts';
 import type { Facts } from '../../../src/resources/facts.ts';
 import type { Change } from '../../../src/resources/types.ts';
 import { fixedLayer } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { UserErrors } from '../../../src/errors.ts';
-import { planToJson, toMaskedJson } from '../../../src/ui/plan-json.ts';
-import { renderPlan } from '../../../src/ui/plan-text.ts';
+import { renderPlanText } from '../../../src/ui/plan-text.ts';
 import { renderRecap } from '../../../src/ui/recap.ts';
 import { fakeBin, sh, tempDir, writeTree } from '../helpers.ts';
 import { redisConfig } from '../redis-conf-reader.ts';
@@ -132,9 +131,10 @@ function redisOption(text: string, key: string): string | undefined {
 function outputs(b: Built, failure: string): string[] {
   const failed: HostResult = { host: 'hs2', status: 'failed', ok: 0, changed: 0, handlers: [], roundTrips: 1, seconds: 1, message: failure };
   const pf = makePlanFile({ playbook: 'site.yml', inventory: 'inventory', extraVars: [], files: [], secrets: 'x'.repeat(64) }, hostRecords(['hs1', 'hs2'], [b.plan], [failed], b.secrets), b.secrets);
+  const shown = hostViews(['hs1', 'hs2'], [b.plan], [failed], b.secrets, { texts: true });
   return [
-    renderPlan([b.plan], [failed], { diffs: true, colour: false, secrets: b.secrets }),
-    toMaskedJson({ plan: planToJson([b.plan], b.secrets) }, b.secrets),
+    renderPlanText(shown, planSummary(shown), false, b.secrets),
+    runReportJson(makeRunReport({ check: true, applied: false, hosts: shown, results: [failed] }, b.secrets), b.secrets),
     renderRecap([failed], 1, b.secrets),
     ...(['json', 'text', 'markdown'] as const).map((f) => renderAs(pf, f, false, b.secrets)),
   ];

@@ -3,8 +3,8 @@ import { file } from '../../../src/resources/file.ts';
 import { z } from 'zod';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { collectSecrets, deriveSecret, looksSecret, maskSecretAssignments, secret } from '../../../src/secrets/secrets.ts';
-import { unifiedDiff } from '../../../src/ui/diff.ts';
-import { planToJson } from '../../../src/ui/plan-json.ts';
+import { diffText } from '../../../src/plan-file/diff-text.ts';
+import { changeRecord } from '../../../src/plan-file/make.ts';
 import { item } from '../helpers.ts';
 
 // One registry for this file, as one run has one; every test adds its own distinct values.
@@ -80,11 +80,11 @@ describe('looksSecret', () => {
   ])('%s → %s', (k, want) => expect(looksSecret(k)).toBe(want));
 });
 
-describe('unifiedDiff', () => {
+describe('diffText', () => {
   it('a changed secret shows ******** and never the value, old or new', () => {
     reg.add('old-db-pass-1');
     reg.add('new-db-pass-2');
-    const d = unifiedDiff({ path: '/etc/app.yaml', before: 'host: db\npassword: old-db-pass-1\nport: 5432\n', after: 'host: db\npassword: new-db-pass-2\nport: 5433\n' }, reg, false);
+    const d = diffText({ path: '/etc/app.yaml', before: 'host: db\npassword: old-db-pass-1\nport: 5432\n', after: 'host: db\npassword: new-db-pass-2\nport: 5433\n' }, reg);
     expect(d).not.toContain('old-db-pass-1');
     expect(d).not.toContain('new-db-pass-2');
     expect(d).toContain('--- /etc/app.yaml');
@@ -97,27 +97,27 @@ describe('unifiedDiff', () => {
 
   it('a new file diffs from /dev/null with secrets masked', () => {
     reg.add('fresh-secret-3');
-    const d = unifiedDiff({ path: '/etc/x', before: null, after: 'key: fresh-secret-3\n' }, reg, false);
+    const d = diffText({ path: '/etc/x', before: null, after: 'key: fresh-secret-3\n' }, reg);
     expect(d).toMatch(/^--- \/dev\/null\n\+\+\+ \/etc\/x\n@@ -0,0 \+1,1 @@\n\+key: \*\*\*\*\*\*\*\*$/);
   });
 
   it('a removed file diffs to /dev/null', () => {
-    const d = unifiedDiff({ path: '/etc/x', before: 'a\n', after: null }, reg, false);
+    const d = diffText({ path: '/etc/x', before: 'a\n', after: null }, reg);
     expect(d).toContain('+++ /dev/null');
     expect(d).toContain('-a');
   });
 
-  it('a hidden (sensitive) diff says only that it changes', () => {
-    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: 'unregistered-2', hidden: true }, reg, false)).toBe('(secret content changes; not shown)');
-    expect(unifiedDiff({ path: '/etc/k', before: 'unregistered-1', after: null, hidden: true }, reg, false)).toBe('(secret content removed)');
+  it('a hidden (sensitive) diff has no text at all: the plan record says only that it changes', () => {
+    expect(diffText({ path: '/etc/k', before: 'unregistered-1', after: 'unregistered-2', hidden: true }, reg)).toBe('');
+    expect(diffText({ path: '/etc/k', before: 'unregistered-1', after: null, hidden: true }, reg)).toBe('');
   });
 
   it('nothing to show: empty', () => {
-    expect(unifiedDiff({ path: '/x', before: null, after: null }, reg, false)).toBe('');
+    expect(diffText({ path: '/x', before: null, after: null }, reg)).toBe('');
   });
 
   it('no Index/==== header lines and no trailing tab on the file lines', () => {
-    const d = unifiedDiff({ path: '/x', before: 'a\n', after: 'b\n' }, reg, false);
+    const d = diffText({ path: '/x', before: 'a\n', after: 'b\n' }, reg);
     expect(d.split('\n').slice(0, 2)).toEqual(['--- /x', '+++ /x']);
     expect(d).not.toMatch(/\t$/m);
   });
@@ -150,7 +150,7 @@ describe('maskFormer: a replaced secret, unknown to this run, is masked where th
   for (const r of rows) it(r.name, () => expect(reg.maskFormer(r.before, r.after)).toBe(r.want));
 
   it('the diff shows the secret line changing, both sides masked', () => {
-    const d = unifiedDiff({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, reg, false);
+    const d = diffText({ path: '/etc/turnserver.conf', before: 'static-auth-secret=OLD-unknown-2\n', after: 'static-auth-secret=new-turn-secret-42\n' }, reg);
     expect(d).not.toContain('OLD-unknown-2');
     expect(d).toBe('--- /etc/turnserver.conf\n+++ /etc/turnserver.conf\n@@ -1,1 +1,1 @@\n-static-auth-secret=********\n+static-auth-secret=********');
   });
@@ -180,16 +180,18 @@ describe('maskSecretAssignments: a value under a secret-looking key is masked ev
   ])('%s', (_name, line, want) => expect(maskSecretAssignments(line)).toBe(want));
 
   it('a file removed with a secret no run knows any more: its diff shows the key, never the value', () => {
-    const d = unifiedDiff({ path: '/etc/matrix-synapse/conf.d/ldap.yaml', before: 'password_providers:\n  - config:\n      bind_password: "gone-unknown-secret"\n', after: null }, reg, false);
+    const d = diffText({ path: '/etc/matrix-synapse/conf.d/ldap.yaml', before: 'password_providers:\n  - config:\n      bind_password: "gone-unknown-secret"\n', after: null }, reg);
     expect(d).not.toContain('gone-unknown-secret');
     expect(d).toContain('-      bind_password: "********"');
   });
 
   it('the JSON plan masks the same way, before and after', () => {
-    const plan = planToJson([{
-      host: 'h', pendingHandlers: [], errors: [],
-      items: [{ status: 'change', item: item(file({ path: '/etc/x.conf', content: 'password=literal-in-template\n' })), change: { action: '~', summary: 's', script: 'true', diff: { path: '/etc/x.conf', before: 'password=old-literal\n', after: 'password=literal-in-template\n' } } }],
-    }], reg);
+    const plan = changeRecord(
+      { status: 'change', item: item(file({ path: '/etc/x.conf', content: 'password=literal-in-template\n' })), change: { action: '~', summary: 's', script: 'true', diff: { path: '/etc/x.conf', before: 'password=old-literal\n', after: 'password=literal-in-template\n' } } },
+      reg,
+      { texts: true },
+    );
+    expect(plan.before).toBe('password=********\n');
     const text = JSON.stringify(plan);
     expect(text).not.toContain('old-literal');
     expect(text).not.toContain('literal-in-template');

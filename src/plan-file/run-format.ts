@@ -1,0 +1,41 @@
+import { z } from 'zod';
+import type { HostResult } from '../engine/run.ts';
+import { hostViewSchema, summarySchema } from './format.ts';
+
+/** run --json's (and apply --json's) own format name: numbered by the same rule as the plan file's. */
+export const RUN_FORMAT = 'mxplay-run/1';
+
+/** How one host ended, as the recap shows it. */
+const resultSchema = z
+  .object({
+    host: z.string(),
+    status: z.enum(['ok', 'changed', 'failed', 'unreachable', 'skipped']),
+    ok: z.number().int().nonnegative().describe('resources already as wanted (and changes found unneeded when they came to run)'),
+    changed: z.number().int().nonnegative(),
+    skippedAtRun: z.array(z.string()).optional().describe('planned changes whose guard (creates/unless) held by the time they came to run'),
+    message: z.string().optional().describe('why the host failed or was unreachable'),
+    handlers: z.array(z.string()).describe('handlers that ran'),
+    roundTrips: z.number().int().nonnegative(),
+    seconds: z.number().nonnegative(),
+  })
+  .meta({ id: 'HostResult' });
+
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The schema is the engine's HostResult: a field added there and not here fails the type check. */
+const resultIsTheEngines: Same<z.infer<typeof resultSchema>, HostResult> = true;
+void resultIsTheEngines;
+
+export const runReportSchema = z
+  .object({
+    format: z.literal(RUN_FORMAT),
+    mxplay: z.string().describe('the mxplay version that ran'),
+    check: z.boolean().describe('--check: a dry run, nothing applied'),
+    applied: z.boolean().describe('whether the changes were applied (false: a dry run, nothing to do, not confirmed, or refused)'),
+    refused: z.array(z.string()).optional().describe('apply only: why the saved plan no longer holds; nothing ran on any host'),
+    summary: summarySchema,
+    hosts: z.array(hostViewSchema).describe('the plan, per host, with the same records as the plan file'),
+    results: z.array(resultSchema).describe('per host, how the run ended'),
+  })
+  .meta({ title: 'mxplay run --json', description: `The output of mxplay run --json and mxplay apply --json, format ${RUN_FORMAT}.` });
+
+export type RunReport = z.infer<typeof runReportSchema>;

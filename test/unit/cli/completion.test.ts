@@ -1,0 +1,60 @@
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { completions, completionScript } from '../../../src/cli/completion.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
+
+describe('completion candidates come from mxplay itself', () => {
+  it.each([
+    [['r'], ['roles', 'run']],
+    [['run', '--ch'], ['--check']],
+    [['run', '--sy'], ['--syntax-check']],
+    [['roles', '--'], ['--json']],
+    [['show', '--format', 'm'], ['markdown']],
+    [['run', 'x.yml', '--host-key-checking', ''], ['accept-new', 'off', 'strict']],
+    [['completion', ''], ['bash', 'zsh']],
+    [['roles', 'synapse_'], ['synapse_admin', 'synapse_consent', 'synapse_email', 'synapse_ldap', 'synapse_server_notices']],
+    [['run', 'site.yml', '-t', 'cot'], ['coturn']],
+    [['run', 'site.yml', '-i', 'lab', '-l', 'lab'], ['lab1', 'lab2', 'lab3']],
+    [['run', 'site.yml', '-i', ''], ['lab', 'prod.example']],
+    [['run', 's'], ['site.yml']],
+    [['run', 'site.yml', '-l', 'lab'], []], // no -i yet: no inventory to read hosts from
+    [['plan', 'site.yml', '-o', ''], []], // a file: the shell's own file names
+  ])('%j → %j', async (words, expected) => {
+    expect(await completions(words, ROOT)).toEqual(expected);
+  });
+
+  it('offers no hidden command', async () => {
+    expect(await completions([''], ROOT)).toEqual(['apply', 'completion', 'help', 'inventory', 'plan', 'roles', 'run', 'show']);
+  });
+});
+
+describe('the bash script completes through the real CLI', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mxplay-completion-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  // `mxplay` on PATH, as an installed CLI would be: the sources, so no build is needed.
+  writeFileSync(join(dir, 'mxplay'), `#!/bin/sh\nMXPLAY_FROM_SOURCE=1 exec node ${join(ROOT, 'bin/mxplay.js')} "$@"\n`);
+  chmodSync(join(dir, 'mxplay'), 0o755);
+  writeFileSync(join(dir, 'completion.bash'), completionScript('bash'));
+
+  const complete = (...words: string[]) =>
+    execFileSync('bash', ['-c', `source ${join(dir, 'completion.bash')}; COMP_WORDS=(mxplay "$@"); COMP_CWORD=${words.length}; _mxplay; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', ...words], {
+      cwd: ROOT,
+      env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+      encoding: 'utf8',
+    }).split('\n').filter(Boolean);
+
+  it('completes a command, an option and a host', () => {
+    expect(complete('pl')).toEqual(['plan']);
+    expect(complete('run', 'site.yml', '--dr')).toEqual([]);
+    expect(complete('run', 'site.yml', '--det')).toEqual(['--detailed-exitcode']);
+    expect(complete('run', 'site.yml', '-i', 'lab', '-l', 'lab2')).toEqual(['lab2']);
+  });
+
+  it('the zsh script asks the same command', () => {
+    expect(completionScript('zsh')).toContain('mxplay __complete -- ');
+  });
+});
