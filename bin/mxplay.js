@@ -1,18 +1,58 @@
 #!/usr/bin/env node
+// CommonJS (bin/package.json), not a module: Node starts it a few milliseconds sooner, and `mxplay --help`
+// is answered from here alone. Everything else is the ES module bundle, imported below.
+'use strict';
+const { readFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { pathToFileURL } = require('node:url');
+
 // `mxplay roles | head` closes our stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (e) => {
   if (e.code === 'EPIPE') process.exit(0);
   throw e;
 });
 
+/** `--help`, `CMD --help`, `help CMD`, `--version` alone: the key of its text in dist/help.json. */
+function helpKey(args) {
+  const isHelp = (a) => a === '--help' || a === '-h';
+  if (args.length === 1 && (isHelp(args[0]) || args[0] === 'help')) return '';
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return '--version';
+  if (args.length === 2 && isHelp(args[1]) && !args[0].startsWith('-')) return args[0];
+  if (args.length === 2 && args[0] === 'help') return args[1];
+  return undefined;
+}
+
+/** The help texts commander made at build time, printed without loading it: the commonest quick answer. */
+function printBuiltHelp(args) {
+  const key = helpKey(args);
+  if (key === undefined) return false;
+  let texts;
+  try {
+    texts = JSON.parse(readFileSync(join(__dirname, '../dist/help.json'), 'utf8'));
+  } catch {
+    return false;
+  }
+  if (typeof texts[key] !== 'string') return false;
+  process.stdout.write(texts[key]);
+  return true;
+}
+
+const root = join(__dirname, '..');
+const args = process.argv.slice(2);
+
 // The bundle built by `npm ci` (prepare): dist/cli.mjs holds the command line alone, each command's
 // work loads when it runs. MXPLAY_FROM_SOURCE=1 runs the TypeScript sources instead.
-if (process.env.MXPLAY_FROM_SOURCE) {
-  const { register } = await import('tsx/esm/api');
-  register();
-  const { cli } = await import('../src/cli/main.ts');
-  await cli(process.argv.slice(2));
-} else {
-  const { cli } = await import('../dist/cli.mjs');
-  await cli(process.argv.slice(2));
-}
+(async () => {
+  if (process.env.MXPLAY_FROM_SOURCE) {
+    const { register } = await import('tsx/esm/api');
+    register();
+    const { cli } = await import(pathToFileURL(join(root, 'src/cli/main.ts')).href);
+    await cli(args);
+  } else if (!printBuiltHelp(args)) {
+    const { cli } = await import(pathToFileURL(join(root, 'dist/cli.mjs')).href);
+    await cli(args);
+  }
+})().catch((e) => {
+  process.stderr.write(`internal error: ${(e && e.stack) || e}\n`);
+  process.exitCode = 1;
+});

@@ -4,6 +4,7 @@
 import { build } from 'esbuild';
 import { readdirSync, existsSync, rmSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 const common = { bundle: true, platform: 'node', format: 'esm', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
 
@@ -51,6 +52,10 @@ await build({
 });
 
 writeFileSync(join(out, 'meta.json'), JSON.stringify({ outputs: Object.fromEntries(Object.entries(cli.metafile.outputs).map(([file, o]) => [file.slice(out.length + 1), Object.keys(o.inputs)])) }));
+
+// The help texts, for bin/mxplay.js to print `--help` and `--version` without loading commander.
+const { helpTexts } = await import(pathToFileURL(join(out, 'cli.mjs')).href);
+writeFileSync(join(out, 'help.json'), JSON.stringify(helpTexts()));
 
 const old = `dist.old-${process.pid}`;
 if (existsSync('dist')) renameSync('dist', old);

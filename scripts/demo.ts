@@ -21,6 +21,9 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parse } from 'yaml';
 import { defaultHost, hostPaths, MAX_DEFAULT_HOSTS } from '../test/lab/config.ts';
 import { labUp } from '../test/lab/lab.ts';
+import { parseCurlOutput, type HttpAnswer } from '../test/e2e/helpers/https.ts';
+
+export { parseCurlOutput, type HttpAnswer };
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BIN = join(ROOT, 'bin/mxplay.js');
@@ -115,14 +118,6 @@ const proxyOf = (h: HostView) => PROXIES.find((p) => h.roles.includes(p));
 
 // ---------------------------------------------------------------------------------------------
 // The checks: one table. Each rule makes at most one check per host it applies to.
-
-export interface HttpAnswer {
-  status: number;
-  /** lower-case names */
-  headers: Record<string, string>;
-  body: string;
-  json?: any;
-}
 
 export type Probe =
   | { kind: 'http'; url: string; ip: string; ca?: string; expect: (a: HttpAnswer) => string }
@@ -390,26 +385,6 @@ async function httpCheck(p: Extract<Probe, { kind: 'http' }>): Promise<string> {
   const [cmd, ...args] = curlArgv(p);
   const { stdout } = await execFileText(cmd!, ['-sS', '-i', '--max-time', '10', ...args]);
   return p.expect(parseCurlOutput(stdout));
-}
-
-/** `curl -i` output: the last response's status line and headers, then the body. */
-export function parseCurlOutput(stdout: string): HttpAnswer {
-  const cut = stdout.indexOf('\r\n\r\n');
-  const head = cut < 0 ? stdout : stdout.slice(0, cut);
-  const body = cut < 0 ? '' : stdout.slice(cut + 4);
-  const [statusLine, ...lines] = head.split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const l of lines) {
-    const i = l.indexOf(':');
-    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    json = undefined;
-  }
-  return { status: Number(statusLine?.split(' ')[1]) || 0, headers, body, ...(json === undefined ? {} : { json }) };
 }
 
 export function sshArgvOf(p: Extract<Probe, { kind: 'ssh' }>): string[] {

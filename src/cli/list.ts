@@ -1,8 +1,5 @@
 import { stdout } from 'node:process';
-import { buildWork } from '../engine/build.ts';
-import { loadInventory } from '../inventory/inventory.ts';
-import { loadPlaybook } from '../playbook/playbook.ts';
-import { parseExtraVars } from '../roles/vars.ts';
+import { buildWorks } from './build-works.ts';
 import type { RunInputs } from './run.ts';
 
 export type ListWhat = 'hosts' | 'tasks' | 'syntax';
@@ -12,15 +9,7 @@ export type ListWhat = 'hosts' | 'tasks' | 'syntax';
  * names answer, from the same build `run` does (every input error found), without any connection.
  */
 export async function listCommand(a: RunInputs, what: ListWhat): Promise<number> {
-  const inventory = loadInventory(a.inventory);
-  const playbook = loadPlaybook(a.playbook);
-  const works = await buildWork(playbook, inventory, {
-    extraVars: parseExtraVars(a.extraVars),
-    secrets: a.secrets,
-    ...(a.limit ? { limit: a.limit } : {}),
-    ...(a.tags ? { tags: a.tags } : {}),
-    ...(a.skipTags ? { skipTags: a.skipTags } : {}),
-  });
+  const { playbook, works } = await buildWorks(a);
   const out: string[] = [`playbook: ${a.playbook}`];
   if (what === 'syntax') {
     const resources = works.reduce((n, w) => n + w.plays.reduce((m, p) => m + p.items.filter((i) => !i.resource.marker).length, 0), 0);

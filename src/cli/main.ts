@@ -2,6 +2,8 @@ import { CommanderError, type Command } from 'commander';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { program, type CommandName, type Opts } from './program.ts';
 
+export { helpTexts } from './help-texts.ts';
+
 /** Where commander's own messages (help, version, parse errors) go; the commands write to the process. */
 export interface Io {
   out: (s: string) => void;

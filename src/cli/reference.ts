@@ -1,24 +1,14 @@
-import type { Command } from 'commander';
-import { program } from './program.ts';
+import { helpTexts } from './help-texts.ts';
 
 export const REFERENCE_START = '<!-- cli-reference: made by `npx tsx scripts/cli-reference.ts` from the help texts; do not edit -->';
 export const REFERENCE_END = '<!-- /cli-reference -->';
 
 /** The README's CLI reference: `mxplay --help` and each command's help, as the CLI prints them. */
 export function cliReference(): string {
-  const p = program(async () => {});
-  // outputHelp, not helpInformation: the text added after the options (exit codes, notes) too.
-  const help = (c: Command) => {
-    let text = '';
-    c.configureOutput({ writeOut: (s) => void (text += s) });
-    c.outputHelp();
-    return text;
-  };
-  const blocks = [{ title: 'mxplay --help', text: help(p) }];
-  for (const c of p.commands) {
-    if (c.name().startsWith('__') || c.name() === 'help') continue;
-    blocks.push({ title: `mxplay ${c.name()} --help`, text: help(c) });
-  }
+  const texts = helpTexts();
+  const blocks = Object.entries(texts)
+    .filter(([name]) => name !== '--version')
+    .map(([name, text]) => ({ title: `mxplay ${name ? `${name} ` : ''}--help`, text }));
   const body = blocks.map((b) => `<details><summary><code>${b.title}</code></summary>\n\n\`\`\`\n${b.text.trimEnd()}\n\`\`\`\n\n</details>`).join('\n\n');
   return `${REFERENCE_START}\n\n${body}\n\n${REFERENCE_END}`;
 }

@@ -1,16 +1,15 @@
 import { stdin, stdout, stderr } from 'node:process';
-import { buildWork } from '../engine/build.ts';
 import type { HostPlan } from '../engine/plan.ts';
 import { applyAll, closeAll, finishUnapplied, planAll, type HostResult, type Session } from '../engine/run.ts';
 import type { HostWork } from '../engine/work.ts';
-import { loadInventory, type Inventory } from '../inventory/inventory.ts';
-import { loadPlaybook, type Playbook } from '../playbook/playbook.ts';
-import { parseExtraVars } from '../roles/vars.ts';
+import type { Inventory } from '../inventory/inventory.ts';
+import type { Playbook } from '../playbook/playbook.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { changeRecord, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
+import { buildWorks } from './build-works.ts';
 import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
 import { confirm } from '../ui/prompt.ts';
@@ -60,23 +59,14 @@ export interface Planned {
   failedEarly: HostResult[];
 }
 
-/** Playbook + inventory + options → each host's resources; every input error before any connection. */
+/** buildWorks, then the credentials every host needs (keys read, passwords asked): ready to connect. */
 export async function buildRun(a: RunInputs): Promise<Built> {
   const t0 = Date.now();
-  const inventory = loadInventory(a.inventory);
-  const playbook = loadPlaybook(a.playbook);
-  const connection = { ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) };
-  const works = await buildWork(playbook, inventory, {
-    extraVars: parseExtraVars(a.extraVars),
-    secrets: a.secrets,
-    ...(a.limit ? { limit: a.limit } : {}),
-    ...(a.tags ? { tags: a.tags } : {}),
-    ...(a.skipTags ? { skipTags: a.skipTags } : {}),
-    ...(Object.keys(connection).length ? { connection } : {}),
-  });
+  const built = await buildWorks(a, async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }));
+  const { works } = built;
   await prepareAccess(works.map((w) => w.params), a.secrets);
   verbose(1, undefined, `inputs read in ${since(t0)}: ${works.length} host(s), ${works.reduce((n, w) => n + w.plays.reduce((m, p) => m + p.items.length, 0), 0)} resource(s), ${a.secrets.size} secret value(s) to mask`);
-  return { playbook, inventory, works, secrets: a.secrets };
+  return { ...built, secrets: a.secrets };
 }
 
 /**

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { helpTexts } from '../../src/cli/help-texts.ts';
 import { BIN } from './helpers/mxplay.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,31 +21,52 @@ describe('commands that reach no host load no SSH code', () => {
   writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
   const meta = JSON.parse(readFileSync(join(ROOT, 'dist/meta.json'), 'utf8')) as { outputs: Record<string, string[]> };
 
-  /** The sources of the bundle a command loaded. */
-  function loadedSources(args: string[]): string[] {
+  /** The files of the bundle a command loaded, its exit code and output. */
+  function loaded(args: string[]) {
     const log = join(dir, `${args.join('_').replace(/\W/g, '_')}.log`);
     writeFileSync(log, '');
     const r = spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), BIN, ...args], { cwd: ROOT, env: { ...process.env, MXPLAY_LOAD_LOG: log }, encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
     const files = readFileSync(log, 'utf8').split('\n').filter((u) => u.includes('/dist/')).map((u) => u.slice(u.indexOf('/dist/') + 6));
-    expect(files.length).toBeGreaterThan(0);
-    return files.flatMap((f) => meta.outputs[f] ?? []);
+    return { files, status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  /** The sources of the bundle a command that succeeds loaded. */
+  function loadedSources(args: string[]): string[] {
+    const r = loaded(args);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.files.length).toBeGreaterThan(0);
+    return r.files.flatMap((f) => meta.outputs[f] ?? []);
   }
 
   it('the build records where ssh2 went (else this test could not fail)', () => {
     expect(Object.values(meta.outputs).flat().some((s) => s.includes('node_modules/ssh2/'))).toBe(true);
   });
 
-  it.each([[['--help']], [['run', '--help']], [['--version']], [['roles']], [['roles', 'synapse']], [['inventory', '-i', 'lab']], [['run', 'site.yml', '-i', 'lab', '--list-tasks']]])(
-    'mxplay %j',
-    (args) => {
-      const sources = loadedSources(args);
-      expect(sources.filter((s) => s.includes('node_modules/ssh2/') || s.includes('node_modules/node-ssh/') || s.endsWith('src/transport/ssh.ts'))).toEqual([]);
-    },
-  );
+  it.each([[['roles']], [['roles', 'synapse']], [['inventory', '-i', 'lab']], [['run', 'site.yml', '-i', 'lab', '--list-tasks']]])('mxplay %j', (args) => {
+    const sources = loadedSources(args);
+    expect(sources.filter((s) => s.includes('node_modules/ssh2/') || s.includes('node_modules/node-ssh/') || s.endsWith('src/transport/ssh.ts'))).toEqual([]);
+  });
 
-  it('--help loads nothing but the command line', () => {
-    const sources = loadedSources(['--help']);
-    expect(sources.filter((s) => s.startsWith('src/')).sort()).toEqual(['src/cli/main.ts', 'src/cli/program.ts', 'src/paths.ts']);
+  it('a mistyped option loads only the command line', () => {
+    const r = loaded(['run', 'site.yml', '--chek']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('Did you mean --check?');
+    expect(r.files.flatMap((f) => meta.outputs[f] ?? []).filter((s) => s.startsWith('src/')).sort()).toEqual(['src/cli/help-texts.ts', 'src/cli/main.ts', 'src/cli/program.ts', 'src/paths.ts']);
+  });
+
+  // The help texts the build kept, printed without loading the bundle: the ones commander makes now.
+  const texts = helpTexts();
+  it.each([
+    [['--help'], ''],
+    [['-h'], ''],
+    [['help'], ''],
+    [['--version'], '--version'],
+    [['-V'], '--version'],
+    ...Object.keys(texts).filter((k) => k && k !== '--version').flatMap((k) => [[[k, '--help'], k], [[k, '-h'], k], [['help', k], k]] as [string[], string][]),
+  ])('mxplay %j prints the built help without loading the bundle', (args, key) => {
+    const r = loaded(args);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe(texts[key]);
+    expect(r.files).toEqual([]);
   });
 });

@@ -40,22 +40,27 @@ export function curl(url: string, o: CurlOptions): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     execFile('curl', args, { maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) return reject(new Error(`curl ${url}: ${stderr.trim() || err.message}`));
-      const cut = stdout.indexOf('\r\n\r\n');
-      const head = cut < 0 ? stdout : stdout.slice(0, cut);
-      const body = cut < 0 ? '' : stdout.slice(cut + 4);
-      const [statusLine, ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const l of lines) {
-        const i = l.indexOf(':');
-        if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(body);
-      } catch {
-        json = undefined;
-      }
-      resolve({ status: Number(statusLine?.split(' ')[1]), headers, body, json });
+      resolve(parseCurlOutput(stdout));
     });
   });
+}
+
+/** `curl -i` output: the last response's status line and headers, then the body. */
+export function parseCurlOutput(stdout: string): HttpAnswer {
+  const cut = stdout.indexOf('\r\n\r\n');
+  const head = cut < 0 ? stdout : stdout.slice(0, cut);
+  const body = cut < 0 ? '' : stdout.slice(cut + 4);
+  const [statusLine, ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    json = undefined;
+  }
+  return { status: Number(statusLine?.split(' ')[1]) || 0, headers, body, ...(json === undefined ? {} : { json }) };
 }

@@ -7,8 +7,6 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWork, notifyErrors } from '../../../src/engine/build.ts';
-import { HostRun } from '../../../src/engine/host.ts';
-import { applyAll, type Session } from '../../../src/engine/run.ts';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, STATE_DIR, type ApplyStep } from '../../../src/engine/scripts.ts';
 import { shellSyntaxError } from '../../../src/engine/shell-check.ts';
 import type { HostWork, PlayWork } from '../../../src/engine/work.ts';
@@ -22,36 +20,8 @@ import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { renderRecap } from '../../../src/ui/recap.ts';
 import type { Connection } from '../../../src/transport/connection.ts';
-import { play, sh, shellConnection, tempDir, writeTree } from '../helpers.ts';
-
-
-
-const playWork = (index: number, resources: Resource[], handlers: Record<string, Resource> = {}): PlayWork => ({
-  play: play(index),
-  items: resources.map((resource) => ({ play: index, role: 'tasks', resource })),
-  handlers: new Map(Object.entries(handlers)),
-});
-
-/** Plan and apply plays on one host over a real shell: its result, and its state dir. */
-async function runHost(plays: PlayWork[]) {
-  const state = tempDir('mxp-state-');
-  const w: HostWork = {
-    host: { name: 'h1', groups: ['all'], vars: {}, origins: {} },
-    params: { name: 'h1', connection: 'local', address: 'h1', port: 22, user: 'root', become: false, knownHostsFile: '', hostKeyChecking: 'strict', connectTimeoutMs: 1000 },
-    plays,
-  };
-  const run = new HostRun(w, shellConnection('h1', state));
-  const s: Session = { runs: new Map([['h1', run]]), plans: new Map(), results: new Map(), started: new Map() };
-  const plan = await run.plan();
-  s.plans.set('h1', plan);
-  const events: string[] = [];
-  await applyAll({ file: 'site.yml', dir: state, plays: plays.map((p) => p.play), secretValues: [] }, [w], s, 1, {
-    phase() {},
-    event: (_h, e) => events.push(e.kind === 'handler' ? `handler ${e.name}` : e.kind === 'step' ? e.text : `${e.kind} ${e.item.item.resource.id}`),
-    hostDone() {},
-  });
-  return { plan, result: s.results.get('h1')!, events, state };
-}
+import { sh, tempDir, writeTree } from '../helpers.ts';
+import { playWork, runHost } from './run-host.ts';
 
 describe('creates / unless are evaluated again just before the command runs', () => {
   it('the planner hands the guard to the apply (and says so in the summary); facts-based doneWhen has none', () => {

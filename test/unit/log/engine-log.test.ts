@@ -4,52 +4,16 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { HostRun } from '../../../src/engine/host.ts';
-import { applyAll, type Session } from '../../../src/engine/run.ts';
+import { describe, expect, it } from 'vitest';
 import { applyScript, scriptForLog } from '../../../src/engine/scripts.ts';
-import type { HostWork, PlayWork } from '../../../src/engine/work.ts';
-import { closeLog, configureLog } from '../../../src/log.ts';
+import { configureLog } from '../../../src/log.ts';
 import { command } from '../../../src/resources/command.ts';
 import { file } from '../../../src/resources/file.ts';
 import { base64Heredoc, pipedFrom } from '../../../src/resources/sh.ts';
-import type { Resource } from '../../../src/resources/types.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { play, shellConnection, tempDir } from '../helpers.ts';
-
-afterEach(() => closeLog());
-
-function capture() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
-
-const playWork = (index: number, resources: Resource[], handlers: Record<string, Resource> = {}): PlayWork => ({
-  play: play(index, { name: `play ${index + 1}` }),
-  items: resources.map((resource) => ({ play: index, role: 'tasks', resource })),
-  handlers: new Map(Object.entries(handlers)),
-});
-
-async function runHost(plays: PlayWork[]) {
-  const state = tempDir('mxp-state-');
-  const w: HostWork = {
-    host: { name: 'h1', groups: ['all'], vars: {}, origins: {} },
-    params: { name: 'h1', connection: 'local', address: 'h1', port: 22, user: 'root', become: false, knownHostsFile: '', hostKeyChecking: 'strict', connectTimeoutMs: 1000 },
-    plays,
-  };
-  const run = new HostRun(w, shellConnection('h1', state));
-  const s: Session = { runs: new Map([['h1', run]]), plans: new Map(), results: new Map(), started: new Map([['h1', Date.now()]]) };
-  s.plans.set('h1', await run.plan());
-  await applyAll({ file: 'site.yml', dir: state, plays: plays.map((p) => p.play), secretValues: [] }, [w], s, 1, { phase() {}, event() {}, hostDone() {} });
-  return s.results.get('h1')!;
-}
+import { playWork, runHost } from '../engine/run-host.ts';
+import { tempDir } from '../helpers.ts';
+import { capture } from './capture.ts';
 
 const SECRET = `Hunter2-"it's"-${'x'.repeat(4)}-secret-value`;
 
@@ -66,7 +30,7 @@ describe('the engine at -vv', () => {
     const content = `${'#'.repeat(40)}\npassword: ${'y'.repeat(3)}${SECRET}\n`;
     const conf = join(dir, 'app.conf');
     const marker = join(dir, 'reloaded');
-    const result = await runHost([
+    const { result } = await runHost([
       playWork(0, [
         file({ path: conf, content, owner: me, group: userInfo().gid === 0 ? 'root' : String(userInfo().gid), notify: 'reload app' }),
         command({ name: 'seed', cmd: `printf '%s' '${SECRET.replaceAll("'", `'\\''`)}' > ${join(dir, 'seed')}` }),

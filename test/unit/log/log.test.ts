@@ -2,28 +2,14 @@
 // stderr and in the log file, the file's timestamps, appending, and a file that cannot be opened.
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { UserError } from '../../../src/errors.ts';
 import { closeLog, configureLog, logs, since, verbose, verbosity } from '../../../src/log.ts';
 import { renderings, SecretRegistry } from '../../../src/secrets/registry.ts';
 import { tempDir } from '../helpers.ts';
-
-/** A stream that keeps what is written to it. */
-function capture() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
+import { capture } from './capture.ts';
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z /;
-
-afterEach(() => closeLog());
 
 describe('levels', () => {
   it.each([0, 1, 2, 3])('at verbosity %i, lines of that level and below are shown, not above', (v) => {

@@ -3,27 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
-import { closeLog, configureLog } from '../../../src/log.ts';
+import { describe, expect, it } from 'vitest';
+import { configureLog } from '../../../src/log.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { becomeOutcome } from '../../../src/transport/become.ts';
 import { localConnection } from '../../../src/transport/local.ts';
 import { describeNegotiated, fingerprint } from '../../../src/transport/ssh.ts';
 import { tempDir } from '../helpers.ts';
-
-afterEach(() => closeLog());
-
-function capture() {
-  const chunks: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      chunks.push(String(chunk));
-      cb();
-    },
-  });
-  return { stream, text: () => chunks.join('') };
-}
+import { capture } from './capture.ts';
 
 const hasKeygen = spawnSync('ssh-keygen', ['-?']).error === undefined;
 
