@@ -2,11 +2,12 @@
 // mxplay against. Per host, in parallel: one SSH connection (node-ssh/ssh2 on a TCP_NODELAY
 // socket, strict host key check against the lab's known_hosts), then
 //   probe:  ONE exec that reads the state of every resource (one stat over all paths, one
-//           sha256sum over all files, one dpkg-query for the packages, the command's guard) and
+//           sha256sum over all files, one dpkg-query for the packages, one getent for the users,
+//           the command's guard) and
 //           compares it with the wanted state: that is a no-op run, or a --check;
 //   first:  the same probe, then ONE exec that writes every differing directory and file as a tar
-//           stream on stdin (modes and owners from the archive), runs the guarded command if due
-//           and the handlers whose files changed: a first run.
+//           stream on stdin (modes and owners from the archive), adds the missing users, runs the
+//           guarded command if due and the handlers whose files changed: a first run.
 // Templates are not rendered here: the harness renders them once (with ejs, like mxplay) and
 // passes the wanted bytes in the spec file. Nothing else is loaded: no YAML, no planner, no UI.
 //
@@ -34,6 +35,8 @@ export interface FloorSpec {
   knownHostsFile: string;
   dirs: { path: string; mode: number; owner: string; group: string }[];
   packages: string[];
+  /** system users (useradd --system --shell SHELL NAME), the same on every host */
+  users: { name: string; shell: string }[];
   command: { cmd: string; creates: string };
   /** handler name -> shell */
   handlers: Record<string, string>;
@@ -70,6 +73,8 @@ function probeScript(spec: FloorSpec, files: FloorFile[]): string {
     `sha256sum ${files.map((f) => q(f.path)).join(' ')} 2>/dev/null`,
     'echo @@pkg',
     `dpkg-query -W -f='\${Package}|\${db:Status-Abbrev}\\n' ${spec.packages.map(q).join(' ')} 2>/dev/null`,
+    'echo @@user',
+    ...(spec.users.length ? [`getent passwd ${spec.users.map((u) => q(u.name)).join(' ')}`] : []),
     'echo @@guard',
     `[ -e ${q(spec.command.creates)} ] && echo done || echo todo`,
     '',
@@ -80,13 +85,19 @@ interface Diff {
   dirs: FloorSpec['dirs'];
   files: FloorFile[];
   packages: string[];
+  users: FloorSpec['users'];
   command: boolean;
 }
 
 function compare(spec: FloorSpec, files: FloorFile[], out: string): Diff {
   const [statPart = '', rest1 = ''] = out.split('@@sha\n');
   const [shaPart = '', rest2 = ''] = rest1.split('@@pkg\n');
-  const [pkgPart = '', guard = ''] = rest2.split('@@guard\n');
+  const [pkgPart = '', rest3 = ''] = rest2.split('@@user\n');
+  const [userPart = '', guard = ''] = rest3.split('@@guard\n');
+  const shells = new Map(userPart.split('\n').filter(Boolean).map((l) => {
+    const f = l.split(':');
+    return [f[0]!, f[6] ?? ''] as const;
+  }));
   const stats = new Map<string, string[]>();
   for (const l of statPart.split('\n')) {
     const [n, ...f] = l.split('|');
@@ -108,6 +119,7 @@ function compare(spec: FloorSpec, files: FloorFile[], out: string): Diff {
     dirs: spec.dirs.filter((d) => !same(d.path, 'directory', d.mode, d.owner, d.group)),
     files: files.filter((f) => shas.get(f.path) !== f.sha || !same(f.path, 'regular file', f.mode, f.owner, f.group)),
     packages: spec.packages.filter((p) => !installed.has(p)),
+    users: spec.users.filter((u) => shells.get(u.name) !== u.shell),
     command: guard.trim() !== 'done',
   };
 }
@@ -162,14 +174,15 @@ async function converge(spec: FloorSpec, host: FloorSpec['hosts'][number], mode:
   const probe = await ssh.execCommand('/bin/sh -s', { stdin: probeScript(spec, host.files), noTrim: true });
   if (probe.code !== 0) throw new Error(`${host.name}: probe exit ${probe.code}: ${probe.stderr}`);
   const diff = compare(spec, host.files, probe.stdout);
-  const changes = diff.dirs.length + diff.files.length + diff.packages.length + (diff.command ? 1 : 0);
+  const changes = diff.dirs.length + diff.files.length + diff.packages.length + diff.users.length + (diff.command ? 1 : 0);
   if (mode === 'first' && changes > 0) {
     if (diff.packages.length) throw new Error(`${host.name}: the floor does not install packages (${diff.packages.join(' ')})`);
     const archive = tar([...diff.dirs, ...diff.files.map((f) => ({ ...f, data: Buffer.from(f.content, 'base64') }))]);
     const handlers = [...new Set(diff.files.flatMap((f) => (f.notify ? [f.notify] : [])))];
     const script = [
       'set -e',
-      'tar -x -p --same-owner -C /',
+      ...(diff.dirs.length + diff.files.length ? ['tar -x -p --same-owner -C /'] : []),
+      ...diff.users.map((u) => `if getent passwd ${q(u.name)} >/dev/null; then usermod --shell ${q(u.shell)} ${q(u.name)}; else useradd --system --shell ${q(u.shell)} ${q(u.name)}; fi`),
       ...(diff.command ? [`[ -e ${q(spec.command.creates)} ] || { ${spec.command.cmd}; }`] : []),
       ...handlers.map((h) => spec.handlers[h]!),
     ].join('\n');

@@ -5,6 +5,10 @@
 //
 // Per host, 59 resources: 10 directories, 40 rendered config files, 1 line edit, 5 package
 // presence checks, 1 guarded command, and 2 handlers (plus Ansible's fact gathering).
+//
+// The larger workloads (about 600 and 3000 resources, mxplay and the floor only) add "tenants" on
+// top: per tenant one directory and 5 rendered files, and every 10th tenant a system user (see
+// scaleFor). Packages stay 5: apt is slow and would measure apt, not the tool.
 
 /** The play's variables (identical in both playbooks). */
 export const BENCH_VARS = {
@@ -138,6 +142,71 @@ export function setupScript(): string {
 /** Resources per host, as counted in the results. */
 export const RESOURCE_COUNT = DIRECTORIES.length + TEMPLATES.length + 1 + PACKAGES.length + 1 + HANDLERS.length;
 
+// ---------------------------------------------------------------------------------------------
+// the resources axis: tenants
+
+/** Every tenant's directory lives below this one (itself one resource when there are tenants). */
+export const TENANT_ROOT = '/srv/benchapp';
+/** The files of each tenant: template `tenant-KIND.conf.ejs`, written to TENANT_ROOT/tNNNN/KIND.conf. */
+export const TENANT_FILES = [
+  { kind: 'tenant', mode: 0o640 },
+  { kind: 'limits', mode: 0o640 },
+  { kind: 'routes', mode: 0o640 },
+  { kind: 'logging', mode: 0o640 },
+  { kind: 'secret', mode: 0o600 },
+] as const;
+/** Every USER_EVERY-th tenant has a system user of its own (no home, no login shell). */
+export const USER_EVERY = 10;
+export const TENANT_USER_SHELL = '/usr/sbin/nologin';
+/** The mxplay role's variable that sets the number of tenants (given with -e; 0 in the playbook). */
+export const TENANTS_VAR = 'bench_tenants';
+
+export interface Scale {
+  tenants: number;
+  users: number;
+  /** resources per host, as counted in the results (the base workload's included) */
+  resources: number;
+}
+
+export const tenantName = (i: number) => `t${String(i).padStart(4, '0')}`;
+export const tenantUser = (i: number) => `b${tenantName(i)}`;
+
+/** The workload closest to `wanted` resources per host: the base 59 alone up to 60. */
+export function scaleFor(wanted: number): Scale {
+  const perTenant = TENANT_FILES.length + 1 + 1 / USER_EVERY;
+  const tenants = wanted <= RESOURCE_COUNT + 1 ? 0 : Math.max(1, Math.round((wanted - RESOURCE_COUNT - 1) / perTenant));
+  return scaleOf(tenants);
+}
+
+export function scaleOf(tenants: number): Scale {
+  const users = Math.floor(tenants / USER_EVERY);
+  return { tenants, users, resources: RESOURCE_COUNT + (tenants ? 1 + tenants * (TENANT_FILES.length + 1) : 0) + users };
+}
+
+export interface TenantFile {
+  /** template file name, no extension (roles/benchconf/templates/NAME.ejs) */
+  src: string;
+  dest: string;
+  mode: number;
+  data: { tenant: string; tenant_index: number };
+}
+
+/** The tenants' directories (TENANT_ROOT first), files and users, in the order mxplay's role declares them. */
+export function tenantResources(tenants: number): { dirs: Dir[]; files: TenantFile[]; users: string[] } {
+  const dirs: Dir[] = tenants ? [{ path: TENANT_ROOT, mode: 0o755 }] : [];
+  const files: TenantFile[] = [];
+  const users: string[] = [];
+  for (let i = 1; i <= tenants; i++) {
+    const t = tenantName(i);
+    dirs.push({ path: `${TENANT_ROOT}/${t}`, mode: 0o750 });
+    for (const f of TENANT_FILES) {
+      files.push({ src: `tenant-${f.kind}.conf`, dest: `${TENANT_ROOT}/${t}/${f.kind}.conf`, mode: f.mode, data: { tenant: t, tenant_index: i } });
+    }
+    if (i % USER_EVERY === 0) users.push(tenantUser(i));
+  }
+  return { dirs, files, users };
+}
+
 /**
  * Puts a host back to before the first run: everything the workload creates is removed, the line
  * edit's file is the distribution's again, and mxplay's own state (backups, pending handlers) is
@@ -150,7 +219,9 @@ export function resetScript(): string {
     '/var/lib/mxplay',
   ];
   return [
-    `rm -rf ${gone.join(' ')}`,
+    `rm -rf ${gone.join(' ')} ${TENANT_ROOT}`,
+    // the tenants' users of any scale: btNNNN
+    `getent passwd | cut -d: -f1 | grep -E '^bt[0-9]{4}$' | xargs -r -n1 userdel`,
     `printf '%s' '${LINE_EDIT.original.replaceAll("'", `'\\''`)}' > ${LINE_EDIT.path}`,
     `chmod 0644 ${LINE_EDIT.path}`,
   ].join('\n');

@@ -108,6 +108,7 @@ async function runCommand(parsed: { command: CommandName; args: string[]; opts: 
         check: !!o.check,
         diff: !!o.diff,
         yes: !!o.yes,
+        step: !!o.step,
         json: !!o.json,
         detailedExitcode: !!o.detailedExitcode,
         forks: forksOf(o),

@@ -91,6 +91,7 @@ export function program(dispatch: Dispatch): Command {
     .option('-D, --diff', 'also print each diff while applying')
     .option('--detailed-exitcode', 'with --check: exit 2 when changes are pending')
     .option('-y, --yes', 'apply without asking (needed without a terminal)')
+    .addOption(new Option('--step', 'ask host by host which to apply (a host answered no is reported skipped)').conflicts('yes'))
     .option('--json', 'machine-readable plan and results on stdout (format: docs/schema/run.schema.json)')
     .option('--list-hosts', 'list the hosts each play would run on, and stop (no connection)')
     .option('--list-tasks', 'list the resources each host would get, and stop (no connection)')

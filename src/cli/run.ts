@@ -1,20 +1,21 @@
 import { stdin, stdout, stderr } from 'node:process';
 import type { HostPlan } from '../engine/plan.ts';
-import { applyAll, closeAll, finishUnapplied, planAll, type HostResult, type Session } from '../engine/run.ts';
+import { applyAll, closeAll, finishUnapplied, planAll, skipHosts, type HostResult, type Session } from '../engine/run.ts';
 import type { HostWork } from '../engine/work.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
-import { changeRecord, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
+import type { PlanHostView } from '../plan-file/format.ts';
+import { changeRecord, changesOf, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
-import { buildWorks } from './build-works.ts';
 import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
 import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
 import { since, verbose, verbosity } from '../log.ts';
+import { buildWorks } from './build-works.ts';
 
 /** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
 export interface RunInputs {
@@ -40,6 +41,8 @@ export interface RunFlags {
   json: boolean;
   detailedExitcode: boolean;
   forks: number;
+  /** --step: ask host by host, instead of once for all. */
+  step?: boolean;
 }
 
 export interface RunArgs extends RunInputs, RunFlags {}
@@ -116,7 +119,9 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const finish = (applied: boolean): number => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
     const secs = (Date.now() - a.t0) / 1000;
-    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: shown, results }, secrets), secrets));
+    // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
+    const done = applied ? hostViews(hosts, plans, failedEarly, secrets, { texts: a.json }) : shown;
+    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: done, results }, secrets), secrets));
     else print(renderRecap(results, secs, secrets));
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
     if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
@@ -127,21 +132,26 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
     finishUnapplied(works, session, plainProgress(stderr, secrets, true));
     return finish(false);
   }
+  let applying = works;
   if (!a.yes) {
     if (!stdin.isTTY) {
-      stderr.write('Not applying: no terminal to ask on. Review the plan, then re-run with --yes (or use --check for a dry run).\n');
+      stderr.write(`Not applying: no terminal to ask on. Review the plan, then re-run with --yes${a.step ? ' (without --step)' : ''} (or use --check for a dry run).\n`);
       finishUnapplied(works, session, plainProgress(stderr, secrets, true));
       return 1;
     }
-    if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {
+    if (a.step) {
+      const declined = await declinedHosts(shown, confirm);
+      applying = works.filter((w) => !declined.has(w.host.name));
+      skipHosts(works.filter((w) => declined.has(w.host.name)), session, plainProgress(stderr, secrets, true), 'not applied: declined at the --step question');
+    } else if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {
       stderr.write('Nothing applied.\n');
       finishUnapplied(works, session, plainProgress(stderr, secrets, true));
       return 1;
     }
   }
-  const p = await progressFor(works, secrets, tty, a.json)('Applying');
+  const p = await progressFor(applying, secrets, tty, a.json)('Applying');
   // Hosts that failed planning go in too: they count against max_fail_percentage.
-  await applyAll(playbook, works, session, a.forks, {
+  await applyAll(playbook, applying, session, a.forks, {
     phase: p.phase,
     event: (h, e) => {
       p.event(h, e);
@@ -154,6 +164,20 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   });
   await p.close();
   return finish(true);
+}
+
+/**
+ * --step: one question per host with changes, in host order (Ansible's --step asks per task; per
+ * host is what a rollout over a few servers needs). The hosts answered no.
+ */
+export async function declinedHosts(hosts: PlanHostView[], ask: (question: string) => Promise<boolean>): Promise<Set<string>> {
+  const declined = new Set<string>();
+  for (const h of hosts) {
+    const n = changesOf(h);
+    if (h.status !== 'planned' || n === 0) continue;
+    if (!(await ask(`Apply ${n} change${n === 1 ? '' : 's'} on ${h.host}?`))) declined.add(h.host);
+  }
+  return declined;
 }
 
 export async function runCommand(a: RunArgs): Promise<number> {

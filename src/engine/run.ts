@@ -1,5 +1,6 @@
 import { localConnection } from '../transport/local.ts';
 import { UnreachableError } from '../transport/errors.ts';
+import { connectRetriesOf } from '../transport/startup.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { Playbook } from '../playbook/playbook.ts';
 import { since, verbose } from '../log.ts';
@@ -20,6 +21,8 @@ export interface HostResult {
   message?: string;
   handlers: string[];
   roundTrips: number;
+  /** Connection attempts retried after sshd closed them before the handshake (MaxStartups); absent when none. */
+  connectRetries?: number;
   seconds: number;
 }
 
@@ -35,6 +38,8 @@ export interface Session {
   plans: Map<string, HostPlan>;
   results: Map<string, HostResult>;
   started: Map<string, number>;
+  /** Per host, the connection set-up's retries (transport/startup.ts), when there were any. */
+  connectRetries?: Map<string, number>;
 }
 
 async function connect(w: HostWork): Promise<Connection> {
@@ -57,17 +62,18 @@ function result(s: Session, host: string, status: HostStatus, message?: string):
     ...(skipped.length ? { skippedAtRun: skipped } : {}),
     handlers: run?.handlersRun ?? [],
     roundTrips: run?.conn.roundTrips ?? 0,
+    ...(s.connectRetries?.get(host) ? { connectRetries: s.connectRetries.get(host)! } : {}),
     seconds: (Date.now() - (s.started.get(host) ?? Date.now())) / 1000,
     ...(message ? { message } : {}),
   };
   s.results.set(host, r);
-  verbose(1, host, `${status}: ${r.roundTrips} round trip${r.roundTrips === 1 ? '' : 's'}, ${r.seconds.toFixed(3)}s in all${r.changed ? `, ${r.changed} changed` : ''}${r.handlers.length ? `, handlers run: ${r.handlers.join(', ')}` : ''}`);
+  verbose(1, host, `${status}: ${r.roundTrips} round trip${r.roundTrips === 1 ? '' : 's'}${r.connectRetries ? `, ${r.connectRetries} connection retr${r.connectRetries === 1 ? 'y' : 'ies'}` : ''}, ${r.seconds.toFixed(3)}s in all${r.changed ? `, ${r.changed} changed` : ''}${r.handlers.length ? `, handlers run: ${r.handlers.join(', ')}` : ''}`);
   return r;
 }
 
 /** Connect to every host and plan it: one connection and one probing round trip per host. */
 export async function planAll(works: HostWork[], forks: number, rep: RunReporter): Promise<Session> {
-  const s: Session = { runs: new Map(), plans: new Map(), results: new Map(), started: new Map() };
+  const s: Session = { runs: new Map(), plans: new Map(), results: new Map(), started: new Map(), connectRetries: new Map() };
   await pool(works, forks, async (w) => {
     const name = w.host.name;
     s.started.set(name, Date.now());
@@ -75,7 +81,9 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
       rep.phase(name, 'connecting');
       let t0 = Date.now();
       const conn = await connect(w);
-      verbose(1, name, `connected in ${since(t0)} (${w.params.connection}${w.params.become ? `, become ${w.params.becomeUser ?? 'root'}` : ''})`);
+      const retries = connectRetriesOf(conn);
+      if (retries) s.connectRetries?.set(name, retries);
+      verbose(1, name, `connected in ${since(t0)} (${w.params.connection}${w.params.become ? `, become ${w.params.becomeUser ?? 'root'}` : ''}${retries ? `, after ${retries} retr${retries === 1 ? 'y' : 'ies'}` : ''})`);
       const run = new HostRun(w, conn);
       s.runs.set(name, run);
       rep.phase(name, 'probing');
@@ -87,6 +95,7 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
       else rep.phase(name, `planned ${countChanges(plan)} change(s)`);
     } catch (e) {
       const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
+      if (connectRetriesOf(e)) s.connectRetries?.set(name, connectRetriesOf(e));
       verbose(1, name, `${status} after ${since(s.started.get(name)!)} while connecting or planning`);
       rep.hostDone(result(s, name, status, (e as Error).message));
     }
@@ -153,6 +162,11 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
 /** After a check (or nothing to do), every reached host is done as it is. */
 export function finishUnapplied(works: HostWork[], s: Session, rep: RunReporter): void {
   for (const w of works) if (!s.results.has(w.host.name)) rep.hostDone(result(s, w.host.name, 'ok'));
+}
+
+/** Hosts left out of the apply (declined at --step): reported skipped, with why. */
+export function skipHosts(works: HostWork[], s: Session, rep: RunReporter, reason: string): void {
+  for (const w of works) if (!s.results.has(w.host.name)) rep.hostDone(result(s, w.host.name, 'skipped', reason));
 }
 
 export async function closeAll(s: Session): Promise<void> {

@@ -28,6 +28,8 @@ export interface ReservedVar {
   type?: VarType;
   /** The values it may take, when only some are meaningful. */
   values?: readonly string[];
+  /** seconds, integer: the least value it takes (inclusive); seconds without it must be more than 0. */
+  min?: number;
   /** inventory: host and group vars only (connection settings); anywhere: also play vars and -e. */
   where: 'inventory' | 'anywhere';
   doc: string;
@@ -64,6 +66,10 @@ export const RESERVED_VARS: readonly ReservedVar[] = [
   honoured('mxplay_host_key_checking', 'string', 'strict, accept-new or off; --host-key-checking can only make it stricter', { values: ['strict', 'accept-new', 'off'] }),
   honoured('mxplay_known_hosts_file', 'string', 'known_hosts file (default ~/.ssh/known_hosts)'),
   honoured('mxplay_connect_timeout', 'seconds', 'seconds to wait for the SSH connection (default 15)'),
+  honoured('mxplay_keepalive_interval', 'seconds',
+    'seconds between SSH keep-alives on every hop (default 3; 0: none), as ssh_config ServerAliveInterval, which it overrides: sshd answers them even while a command runs, so a dead or silent host is reported unreachable after interval × (count + 1) at most', { min: 0 }),
+  honoured('mxplay_keepalive_count', 'integer',
+    'unanswered keep-alives before the host is reported unreachable (default 3, 1 or more), as ssh_config ServerAliveCountMax, which it overrides', { min: 1 }),
   { name: 'ansible_python_interpreter', status: 'ignored', where: 'anywhere', doc: 'ignored: mxplay runs no Python module on hosts' },
   { name: 'ansible_pipelining', status: 'ignored', where: 'anywhere', doc: 'ignored: mxplay always sends each batch of work in one exec' },
   { name: 'ansible_ssh_pipelining', status: 'ignored', where: 'anywhere', doc: 'ignored: mxplay always sends each batch of work in one exec' },
@@ -152,10 +158,14 @@ export function checkReservedValue(entry: ReservedVar, value: unknown): string |
     }
     case 'seconds': {
       const n = typeof value === 'string' && /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : value;
-      return typeof n === 'number' && n > 0 && Number.isFinite(n) ? undefined : `${k} must be a number of seconds, not ${JSON.stringify(value)}`;
+      const ok = typeof n === 'number' && Number.isFinite(n) && (entry.min === undefined ? n > 0 : n >= entry.min);
+      return ok ? undefined : `${k} must be a number of seconds${entry.min === 0 ? ' (0: off)' : ''}, not ${JSON.stringify(value)}`;
     }
-    case 'integer':
-      return Number.isInteger(typeof value === 'string' ? Number(value) : value) ? undefined : `${k} must be a whole number, not ${JSON.stringify(value)}`;
+    case 'integer': {
+      const n = typeof value === 'string' ? Number(value) : value;
+      if (!Number.isInteger(n)) return `${k} must be a whole number${entry.min !== undefined ? `, ${entry.min} or more` : ''}, not ${JSON.stringify(value)}`;
+      return entry.min !== undefined && (n as number) < entry.min ? `${k} must be ${entry.min} or more, not ${JSON.stringify(value)}` : undefined;
+    }
     case 'string':
       if (typeof value === 'object') return `${k} must be a single value, not a ${Array.isArray(value) ? 'list' : 'mapping'}`;
       if (entry.values && !entry.values.includes(String(value))) {

@@ -16,6 +16,7 @@ const resultSchema = z
     message: z.string().optional().describe('why the host failed or was unreachable'),
     handlers: z.array(z.string()).describe('handlers that ran'),
     roundTrips: z.number().int().nonnegative(),
+    connectRetries: z.number().int().positive().optional().describe('connection attempts retried after the server closed them before the SSH handshake (sshd MaxStartups); absent when none'),
     seconds: z.number().nonnegative(),
   })
   .meta({ id: 'HostResult' });

@@ -28,7 +28,26 @@ export interface Endpoint {
   knownHostsFiles: string[];
   /** HostKeyAlias: the name its key is filed under in known_hosts instead of its address. */
   hostKeyAlias?: string;
+  /** Its keep-alive; absent: the connection's (ConnectionParams.keepalive, else the defaults). */
+  keepalive?: Keepalive;
 }
+
+/**
+ * SSH keep-alives, as OpenSSH's ServerAliveInterval / ServerAliveCountMax: every `intervalS` a
+ * keepalive@openssh.com global request, which sshd answers from its main loop even while a command
+ * runs; after `countMax` of them go unanswered the connection is dropped and its host reported
+ * unreachable. `intervalS` 0: no keep-alives (a dead host then shows only when TCP gives up).
+ */
+export interface Keepalive {
+  intervalS: number;
+  countMax: number;
+  /** Where each value came from, for -vvv: 'default', 'mxplay_keepalive_interval', 'ssh_config', ... */
+  intervalFrom: string;
+  countFrom: string;
+}
+
+/** mxplay's keep-alive when nothing sets it: a dead or silent host is unreachable after 9-12 s. */
+export const KEEPALIVE_DEFAULTS = { intervalS: 3, countMax: 3 } as const;
 
 /** Everything needed to reach a host, resolved from inventory vars and ~/.ssh/config. */
 export interface ConnectionParams {
@@ -56,6 +75,8 @@ export interface ConnectionParams {
   hostKeyAlias?: string;
   hostKeyChecking: HostKeyChecking;
   connectTimeoutMs: number;
+  /** Keep-alive of every hop (mxplay_keepalive_*, else ssh_config per hop, else KEEPALIVE_DEFAULTS). */
+  keepalive?: Keepalive;
   /** What ssh_config is asked when connecting (resolve.ts): absent, the values above are final. */
   ssh?: SshQuery;
 }
@@ -74,6 +95,9 @@ export interface SshQuery {
   knownHostsGiven: boolean;
   /** mxplay_connect_timeout was given: ssh_config's ConnectTimeout does not apply. */
   timeoutGiven: boolean;
+  /** mxplay_keepalive_interval / _count were given: ssh_config's ServerAliveInterval / ServerAliveCountMax do not apply (at any hop). */
+  keepaliveIntervalGiven?: boolean;
+  keepaliveCountGiven?: boolean;
 }
 
 /** The shell that runs a script from stdin, through sudo when we are not root but must be. */

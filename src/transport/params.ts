@@ -3,10 +3,10 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../errors.ts';
 import type { Host } from '../inventory/inventory.ts';
-import { ansibleBoolean } from '../inventory/connection-vars.ts';
+import { ansibleBoolean, checkReservedValue, RESERVED_VARS } from '../inventory/connection-vars.ts';
 import { BECOME_METHODS } from './become.ts';
 import { parseJumpList, sshArgsToOptions } from './ssh-config.ts';
-import type { ConnectionParams, HostKeyChecking } from './connection.ts';
+import { KEEPALIVE_DEFAULTS, type ConnectionParams, type HostKeyChecking, type Keepalive } from './connection.ts';
 
 export interface ConnectionDefaults {
   hostKeyChecking?: HostKeyChecking;
@@ -56,6 +56,35 @@ function checkingOfSshOption(options: string[]): HostKeyChecking | undefined {
   if (!o) return undefined;
   const v = o.slice(o.indexOf('=') + 1).trim().toLowerCase();
   return v === 'no' || v === 'off' ? 'off' : v === 'accept-new' ? 'accept-new' : 'strict';
+}
+
+/**
+ * mxplay_keepalive_interval (seconds, 0: none) and mxplay_keepalive_count (1 or more), with
+ * KEEPALIVE_DEFAULTS where the inventory gives none; which were given (they win over ssh_config).
+ * Their values were checked when the inventory was read (connection-vars.ts); again here, with the
+ * same words, for a value that came from a template.
+ */
+function keepaliveOfInventory(v: Record<string, unknown>, err: (key: string, message: string) => Error): { keepalive: Keepalive; intervalGiven: boolean; countGiven: boolean } {
+  const read = (key: 'mxplay_keepalive_interval' | 'mxplay_keepalive_count', fallback: number) => {
+    const value = v[key];
+    if (value === undefined || value === null) return { value: fallback, given: false };
+    const problem = checkReservedValue(RESERVED_VARS.find((e) => e.name === key)!, value);
+    const n = typeof value === 'string' ? Number(value.trim()) : value;
+    if (problem || typeof n !== 'number' || !Number.isFinite(n)) throw err(key, problem ?? `${key} must be a number, not ${JSON.stringify(value)}`);
+    return { value: n, given: true };
+  };
+  const interval = read('mxplay_keepalive_interval', KEEPALIVE_DEFAULTS.intervalS);
+  const count = read('mxplay_keepalive_count', KEEPALIVE_DEFAULTS.countMax);
+  return {
+    keepalive: {
+      intervalS: interval.value,
+      countMax: count.value,
+      intervalFrom: interval.given ? 'mxplay_keepalive_interval' : 'default',
+      countFrom: count.given ? 'mxplay_keepalive_count' : 'default',
+    },
+    intervalGiven: interval.given,
+    countGiven: count.given,
+  };
 }
 
 /**
@@ -126,6 +155,7 @@ export function connectionParams(host: Host, d: ConnectionDefaults = {}): Connec
   const user = userVar?.value ?? d.user;
   const knownHosts = str(v.mxplay_known_hosts_file);
   const timeout = v.mxplay_connect_timeout ?? d.connectTimeoutS;
+  const ka = keepaliveOfInventory(v, err);
   return {
     name: host.name,
     connection,
@@ -141,6 +171,7 @@ export function connectionParams(host: Host, d: ConnectionDefaults = {}): Connec
     knownHostsFile: tilde(knownHosts ?? join(homedir(), '.ssh', 'known_hosts')),
     hostKeyChecking: checking,
     connectTimeoutMs: Number(timeout ?? 15) * 1000,
+    keepalive: ka.keepalive,
     ssh: {
       alias,
       ...(user !== undefined ? { user } : {}),
@@ -149,6 +180,8 @@ export function connectionParams(host: Host, d: ConnectionDefaults = {}): Connec
       ...(configFile ? { configFile } : {}),
       knownHostsGiven: knownHosts !== undefined,
       timeoutGiven: timeout !== undefined,
+      keepaliveIntervalGiven: ka.intervalGiven,
+      keepaliveCountGiven: ka.countGiven,
     },
   };
 }

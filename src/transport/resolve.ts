@@ -1,13 +1,37 @@
 // A host's connection completed with its effective ssh_config (ssh -G), when connecting: address,
 // port, user, the keys to offer, the known_hosts files and the jump hosts on the way.
 import { existsSync } from 'node:fs';
-import type { ConnectionParams, Endpoint } from './connection.ts';
-import { effectiveSshConfig, expandTokens, jumpsOfProxyCommand, parseJumpList, type JumpSpec, type SshOptionMap } from './ssh-config.ts';
+import { KEEPALIVE_DEFAULTS, type ConnectionParams, type Endpoint, type Keepalive } from './connection.ts';
+import { effectiveSshConfig, expandTokens, jumpsOfProxyCommand, parseJumpList, serverAliveOf, type JumpSpec, type SshOptionMap } from './ssh-config.ts';
 
 export interface ResolvedParams extends ConnectionParams {
   identityFiles: string[];
-  jumps: Endpoint[];
+  /** Each with its own keep-alive. */
+  jumps: (Endpoint & { keepalive: Keepalive })[];
   extraKnownHostsFiles: string[];
+  keepalive: Keepalive;
+}
+
+const DEFAULT_KEEPALIVE: Keepalive = { ...KEEPALIVE_DEFAULTS, intervalFrom: 'default', countFrom: 'default' };
+
+/**
+ * The keep-alive of one hop: the inventory's mxplay_keepalive_* where given, else that hop's
+ * ssh_config (ServerAliveInterval / ServerAliveCountMax, -o options included), else the defaults.
+ */
+function keepaliveOf(m: SshOptionMap, p: ConnectionParams, options: string[]): Keepalive {
+  const base = p.keepalive ?? DEFAULT_KEEPALIVE;
+  const c = serverAliveOf(m);
+  const from = (keyword: string) => (options.some((o) => new RegExp(`^${keyword}\\s*[=\\s]`, 'i').test(o)) ? `-o ${keyword}` : `ssh_config ${keyword}`);
+  const k = { ...base };
+  if (!p.ssh?.keepaliveIntervalGiven && c.intervalS !== undefined) {
+    k.intervalS = c.intervalS;
+    k.intervalFrom = from('ServerAliveInterval');
+  }
+  if (!p.ssh?.keepaliveCountGiven && c.countMax !== undefined) {
+    k.countMax = c.countMax;
+    k.countFrom = from('ServerAliveCountMax');
+  }
+  return k;
 }
 
 const one = (m: SshOptionMap, k: string) => m.get(k)?.[0];
@@ -50,7 +74,14 @@ function jumpSpecs(m: SshOptionMap): { specs: JumpSpec[]; key?: string } {
 export async function resolveParams(p: ConnectionParams): Promise<ResolvedParams> {
   const q = p.ssh;
   if (!q) {
-    return { ...p, identityFiles: p.identityFiles ?? (p.privateKeyFile ? [p.privateKeyFile] : []), jumps: p.jumps ?? [], extraKnownHostsFiles: p.extraKnownHostsFiles ?? [] };
+    const keepalive = p.keepalive ?? DEFAULT_KEEPALIVE;
+    return {
+      ...p,
+      identityFiles: p.identityFiles ?? (p.privateKeyFile ? [p.privateKeyFile] : []),
+      jumps: (p.jumps ?? []).map((j) => ({ ...j, keepalive: j.keepalive ?? keepalive })),
+      extraKnownHostsFiles: p.extraKnownHostsFiles ?? [],
+      keepalive,
+    };
   }
   const explicit = p.privateKeyFile ? [p.privateKeyFile] : [];
   let m: SshOptionMap;
@@ -65,7 +96,13 @@ export async function resolveParams(p: ConnectionParams): Promise<ResolvedParams
     throw new SshConfigError(`ssh_config of ${q.alias}: ${(e as Error).message}`);
   }
   const target = endpointOf(q.alias, m, explicit);
-  let jumps: Endpoint[] = [];
+  let keepalive: Keepalive;
+  try {
+    keepalive = keepaliveOf(m, p, q.options);
+  } catch (e) {
+    throw new SshConfigError(`ssh_config of ${q.alias}: ${(e as Error).message}`);
+  }
+  let jumps: ResolvedParams['jumps'] = [];
   try {
     const { specs, key } = jumpSpecs(m);
     const keys = key ? [expandTokens(key, { alias: q.alias, hostname: target.address, user: target.user, port: target.port })] : [];
@@ -79,6 +116,8 @@ export async function resolveParams(p: ConnectionParams): Promise<ResolvedParams
         return {
           ...e,
           knownHostsFiles: uniq([...(q.knownHostsGiven ? [p.knownHostsFile] : hop.knownHostsFiles), ...globalKnownHosts]),
+          // Its own ssh_config's, as ssh's ProxyJump connection has (the -o options are the target's).
+          keepalive: keepaliveOf(hm, p, []),
         };
       }),
     );
@@ -97,6 +136,7 @@ export async function resolveParams(p: ConnectionParams): Promise<ResolvedParams
     extraKnownHostsFiles: uniq([...userFiles.slice(1), ...target.globalKnownHosts]),
     ...(target.hostKeyAlias ? { hostKeyAlias: target.hostKeyAlias } : {}),
     jumps,
+    keepalive,
     ...(!q.timeoutGiven && ct && /^\d+$/.test(ct) ? { connectTimeoutMs: Number(ct) * 1000 } : {}),
   };
 }

@@ -1,13 +1,15 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { homedir, hostname as localHostname, userInfo } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, hostname as localHostname, tmpdir, userInfo } from 'node:os';
+import { delimiter, join, resolve as resolvePath } from 'node:path';
 
 
 /**
  * A host's effective ssh_config as `ssh -G` prints it: lower-case keywords, each with its values in
- * order (several for identityfile; one line of words for the known-hosts files).
+ * order (several for identityfile; one line of words for the known-hosts files). One exception:
+ * serveraliveinterval and serveralivecountmax are absent when nothing set them (`ssh -G` prints
+ * OpenSSH's defaults, 0 and 3, which mxplay's own keep-alive defaults replace).
  */
 export type SshOptionMap = Map<string, string[]>;
 
@@ -103,6 +105,50 @@ export function readSshConfig(alias: string, text: string, o: { options?: string
   return out;
 }
 
+/**
+ * OpenSSH's time format (convtime in misc.c), as ServerAliveInterval takes it: seconds, or a
+ * sequence of numbers each with an optional unit s, m, h, d, w (any case): `90`, `1m30s`, `1h`.
+ * undefined when it is not one.
+ */
+export function convtime(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^(\d+[smhdwSMHDW]?)+$/.test(t)) return undefined;
+  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  let total = 0;
+  for (const [, n, u] of t.matchAll(/(\d+)([smhdwSMHDW]?)/g)) total += Number(n) * (u ? unit[u.toLowerCase()]! : 1);
+  return total <= 2147483647 ? total : undefined;
+}
+
+/** ServerAliveCountMax's value as OpenSSH reads it (a whole number, 0 or more); undefined when it is not one. */
+export function countMaxOf(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) return undefined;
+  const n = Number(t);
+  return n <= 2147483647 ? n : undefined;
+}
+
+/**
+ * ServerAliveInterval (seconds) and ServerAliveCountMax of an effective ssh_config, where it sets
+ * them. Throws an Error naming the keyword when a value is not one ssh takes (the built-in reader
+ * keeps the text as written; `ssh -G` has refused such a value already).
+ */
+export function serverAliveOf(m: SshOptionMap): { intervalS?: number; countMax?: number } {
+  const out: { intervalS?: number; countMax?: number } = {};
+  const i = m.get('serveraliveinterval')?.[0];
+  if (i !== undefined) {
+    const v = convtime(i);
+    if (v === undefined) throw new Error(`ServerAliveInterval ${i}: invalid time value (seconds, or e.g. 1m30s)`);
+    out.intervalS = v;
+  }
+  const c = m.get('serveralivecountmax')?.[0];
+  if (c !== undefined) {
+    const v = countMaxOf(c);
+    if (v === undefined) throw new Error(`ServerAliveCountMax ${c}: not a whole number (0 or more)`);
+    out.countMax = v;
+  }
+  return out;
+}
+
 /** Parses `ssh -G` output. */
 export function parseSshG(text: string): SshOptionMap {
   const out: SshOptionMap = new Map();
@@ -185,25 +231,87 @@ function runSshG(ssh: string, args: string[]): Promise<{ code: number; stdout: s
   });
 }
 
+const SERVER_ALIVE = [
+  { key: 'serveraliveinterval', keyword: 'ServerAliveInterval', openSshDefault: '0' },
+  { key: 'serveralivecountmax', keyword: 'ServerAliveCountMax', openSshDefault: '3' },
+] as const;
+type ServerAliveKey = (typeof SERVER_ALIVE)[number]['key'];
+
+/**
+ * `ssh -G` prints ServerAliveInterval 0 and ServerAliveCountMax 3 when nothing sets them, and
+ * mxplay's keep-alive defaults differ from OpenSSH's: such a key is dropped from the map when no -o
+ * option and no config file ssh read (its -v "Reading configuration data" lines) mentions it. When
+ * a file does, the value may be its own or the default (the mention being for another host):
+ * `unsetByConfig` (a second ssh -G) tells.
+ */
+async function dropUnsetServerAlive(map: SshOptionMap, q: SshConfigQuery, verbose: string, unsetByConfig: () => Promise<Set<ServerAliveKey>>): Promise<void> {
+  const files = [...new Set([...verbose.matchAll(/^debug1: Reading configuration data (.+)$/gm)].map((m) => m[1]!.trim()))];
+  const texts = files.map((f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return undefined; // unreadable to us: counted as mentioning everything
+    }
+  });
+  const line = (key: string, flags: string) => new RegExp(`^\\s*${key}\\s*[=\\s]`, flags);
+  // Not OpenSSH's default, or given with -o: set.
+  const ambiguous = SERVER_ALIVE.filter(({ key, openSshDefault }) => map.get(key)?.[0] === openSshDefault && !(q.options ?? []).some((o) => line(key, 'i').test(o)));
+  const mentioned = ambiguous.filter(({ key }) => texts.some((t) => t === undefined || line(key, 'im').test(t)));
+  for (const { key } of ambiguous) if (!mentioned.some((m) => m.key === key)) map.delete(key);
+  if (!mentioned.length) return;
+  const unset = await unsetByConfig();
+  for (const { key } of mentioned) if (unset.has(key)) map.delete(key);
+}
+
+/** Values no config would set, appended after every file (first value wins): printed, they show the key unset. */
+const UNSET = { serveraliveinterval: '1234567', serveralivecountmax: '1234567' } as const;
+
+/**
+ * Which of ServerAliveInterval / ServerAliveCountMax the config files leave unset for this host:
+ * ssh -G again with a config of its own that Includes them (as ssh reads them: the -F file, else
+ * ~/.ssh/config then /etc/ssh/ssh_config) and then sets values no one writes, which show only
+ * where none of the files set one. Should ssh not read it (it read the same files a moment ago),
+ * none: what ssh printed stands.
+ */
+async function unsetByConfig(ssh: string, fileArgs: string[], rest: string[]): Promise<Set<ServerAliveKey>> {
+  const given = fileArgs[0] === '-F' ? fileArgs[1]! : undefined;
+  const included = given !== undefined
+    ? (given === '/dev/null' || given.toLowerCase() === 'none' ? [] : [resolvePath(given)])
+    : [join(userInfo().homedir, '.ssh', 'config'), '/etc/ssh/ssh_config'];
+  const dir = mkdtempSync(join(tmpdir(), 'mxplay-ssh-g-'));
+  try {
+    const file = join(dir, 'config');
+    const text = [...included.map((f) => `Include "${f}"`), 'Host *', ...SERVER_ALIVE.map((k) => `  ${k.keyword} ${UNSET[k.key]}`), ''].join('\n');
+    writeFileSync(file, text, { mode: 0o600 });
+    const r = await runSshG(ssh, ['-G', '-F', file, ...rest]);
+    if (r.code !== 0) return new Set();
+    const m = parseSshG(r.stdout);
+    return new Set(SERVER_ALIVE.filter((k) => m.get(k.key)?.[0] === UNSET[k.key]).map((k) => k.key));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function readEffective(alias: string, q: SshConfigQuery): Promise<SshOptionMap> {
   const ssh = opensshClient();
   let map: SshOptionMap;
   if (ssh) {
-    const args = [
-      '-G',
-      ...(q.configFile ? ['-F', q.configFile] : configFileFlag()),
+    const fileArgs = q.configFile ? ['-F', q.configFile] : configFileFlag();
+    const rest = [
       ...(q.user ? ['-l', q.user] : []),
       ...(q.port ? ['-p', String(q.port)] : []),
       ...(q.options ?? []).flatMap((o) => ['-o', o]),
       '--',
       alias,
     ];
-    const r = await runSshG(ssh, args);
+    // -v: ssh also says which files it read (for the keep-alive keywords, below).
+    const r = await runSshG(ssh, ['-G', '-v', ...fileArgs, ...rest]);
     if (r.code !== 0) {
-      const why = r.stderr.split('\n').filter((l) => l && !/^Pseudo-terminal/.test(l)).join('; ') || (r.error ?? `exit ${r.code}`);
+      const why = r.stderr.split('\n').filter((l) => l && !/^(Pseudo-terminal|debug\d: |OpenSSH_)/.test(l)).join('; ') || (r.error ?? `exit ${r.code}`);
       throw new Error(`ssh -G ${alias} failed: ${why}`);
     }
     map = parseSshG(r.stdout);
+    await dropUnsetServerAlive(map, q, r.stderr, () => unsetByConfig(ssh, fileArgs, rest));
     // ssh expanded ~ with the password database's home; when $HOME differs, $HOME's is meant.
     const pwHome = userInfo().homedir;
     if (pwHome !== homedir()) {
@@ -303,10 +411,13 @@ export function jumpsOfProxyCommand(command: string): { jumps: JumpSpec[]; ident
 }
 
 /** ssh_config keywords given in ansible_ssh_common_args / _extra_args that mxplay acts on. */
-const HONOURED = new Set(['proxyjump', 'proxycommand', 'identityfile', 'port', 'user', 'userknownhostsfile', 'globalknownhostsfile', 'stricthostkeychecking', 'connecttimeout', 'hostkeyalias', 'hostname']);
-/** Keywords that only tune OpenSSH's own client (multiplexing, keep-alives, logging): nothing to do here. */
+const HONOURED = new Set([
+  'proxyjump', 'proxycommand', 'identityfile', 'port', 'user', 'userknownhostsfile', 'globalknownhostsfile', 'stricthostkeychecking', 'connecttimeout',
+  'hostkeyalias', 'hostname', 'serveraliveinterval', 'serveralivecountmax',
+]);
+/** Keywords that only tune OpenSSH's own client (multiplexing, TCP keep-alives, logging): nothing to do here. */
 const HARMLESS = new Set([
-  'controlmaster', 'controlpath', 'controlpersist', 'serveraliveinterval', 'serveralivecountmax', 'tcpkeepalive', 'compression',
+  'controlmaster', 'controlpath', 'controlpersist', 'tcpkeepalive', 'compression',
   'loglevel', 'identitiesonly', 'batchmode', 'preferredauthentications', 'pubkeyauthentication', 'passwordauthentication',
   'kbdinteractiveauthentication', 'gssapiauthentication', 'addkeystoagent', 'hashknownhosts', 'checkhostip', 'connectionattempts',
   'updatehostkeys', 'visualhostkey', 'requesttty', 'sendenv', 'addressfamily',
@@ -343,6 +454,9 @@ export function sshArgsToOptions(args: string): { options: string[]; configFile?
     const k = m[1]!.toLowerCase();
     if (HARMLESS.has(k)) continue;
     if (!HONOURED.has(k)) throw new Error(`'-o ${opt}' is not supported by mxplay (it reads ${[...HONOURED].join(', ')})`);
+    // Refused here as ssh would refuse it, rather than when connecting.
+    if (k === 'serveraliveinterval' && convtime(m[2]!) === undefined) throw new Error(`'-o ${opt}': ServerAliveInterval takes seconds (0: no keep-alives) or a time such as 1m30s`);
+    if (k === 'serveralivecountmax' && countMaxOf(m[2]!) === undefined) throw new Error(`'-o ${opt}': ServerAliveCountMax takes a whole number`);
     options.push(`${m[1]}=${m[2]}`);
   }
   return { options, ...(configFile ? { configFile } : {}) };

@@ -4,10 +4,11 @@ import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import { addHostKey, checkHostKeyIn, keyTypeOf, knownHostsName } from './known-hosts.ts';
 import { UnreachableError } from './errors.ts';
+import { endpointKey, RefusedBeforeHandshake, refusedBeforeHandshake, setUpPaced } from './startup.ts';
 import { BecomeError, becomeFailureMessage, becomeOutcome, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
 import { loadKey } from './keys.ts';
 import { resolveParams, type ResolvedParams } from './resolve.ts';
-import type { Connection, ConnectionParams, Endpoint, ExecResult } from './connection.ts';
+import type { Connection, ConnectionParams, Endpoint, ExecResult, Keepalive } from './connection.ts';
 import { logs, since, verbose } from '../log.ts';
 
 /** A host key's fingerprint as OpenSSH prints it (ssh-keygen -l): SHA256:<base64, unpadded>. */
@@ -51,7 +52,8 @@ function openSocket(host: string, port: number, timeoutMs: number, via: string, 
     });
     sock.once('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new UnreachableError(`cannot connect to ${via}${host}:${port}: ${e.code ?? e.message}`));
+      // Reset as soon as accepted: a server closing it at once (sshd's MaxStartups), retried; not a host that is down.
+      reject(new (e.code === 'ECONNRESET' ? RefusedBeforeHandshake : UnreachableError)(`cannot connect to ${via}${host}:${port}: ${e.code ?? e.message}`));
     });
   });
 }
@@ -169,11 +171,31 @@ function authPlan(hop: Endpoint, auth: HopAuth, tried: string[], logHost: string
   };
 }
 
-async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: HopAuth, via: string): Promise<NodeSSH> {
+/** A hop's keep-alive in words, for -vvv. */
+export function describeKeepalive(k: Keepalive): string {
+  if (k.intervalS <= 0) return `keep-alive off (${k.intervalFrom}): a dead host shows only when TCP gives up`;
+  const noticed = `${num(k.intervalS * k.countMax)}-${num(k.intervalS * (k.countMax + 1))} s`;
+  return `keep-alive every ${num(k.intervalS)} s (${k.intervalFrom}), unreachable after ${k.countMax} unanswered (${k.countFrom}): a dead or silent host is noticed in ${noticed}`;
+}
+
+const num = (s: number) => String(Number(s.toFixed(3)));
+
+/**
+ * Why ssh2 dropped a hop whose keep-alives went unanswered (its 'Keepalive timeout' error): the
+ * count and the time, as it happened. ssh2 sends one every interval and gives up at the next tick
+ * after `countMax` unanswered, so the first unanswered one was sent countMax intervals before.
+ */
+export function keepaliveLostMessage(k: Keepalive): string {
+  if (k.countMax === 0) return `no answer within ${num(k.intervalS)} s (ServerAliveCountMax 0: no keep-alive is waited for)`;
+  return `no answer to ${k.countMax} keep-alive${k.countMax === 1 ? '' : 's'} in ${num(k.intervalS * k.countMax)} s`;
+}
+
+async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: HopAuth, via: string, keepalive: Keepalive): Promise<NodeSSH> {
   let keyProblem: string | undefined;
   const tried: string[] = [];
   const ssh = new NodeSSH();
   const t0 = Date.now();
+  let client: { _remoteVer?: string } | null = null;
   try {
     const connecting = ssh.connect({
       sock,
@@ -183,9 +205,13 @@ async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: 
       hostVerifier: hostVerifier(hop, p.extraKnownHostsFiles, p.hostKeyChecking, (m) => (keyProblem = m), p.name),
       authHandler: authPlan(hop, auth, tried, p.name),
       readyTimeout: p.connectTimeoutMs,
-      keepaliveInterval: 15000,
+      // SSH-level (keepalive@openssh.com, answered by sshd even while a command runs), from the
+      // end of authentication; 0: none.
+      keepaliveInterval: keepalive.intervalS > 0 ? Math.max(1, Math.round(keepalive.intervalS * 1000)) : 0,
+      keepaliveCountMax: keepalive.countMax,
     });
     // node-ssh makes its ssh2 client before its first await: the key exchange is still to come.
+    client = ssh.connection as unknown as { _remoteVer?: string } | null;
     if (logs(3)) {
       ssh.connection?.once('handshake', (n: Negotiated) => verbose(3, p.name, () => `${hop.name}: ${describeNegotiated(n)}`));
       const server = ssh.connection as unknown as { _remoteVer?: string } | null;
@@ -201,7 +227,9 @@ async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: 
     if (/authentication methods failed/i.test(msg)) {
       throw new UnreachableError(`${via}authentication failed for ${hop.user}@${hop.address}${hop.port !== 22 ? `:${hop.port}` : ''}: tried ${tried.length ? tried.join(', ') : 'nothing (no ssh-agent, no key file, no password)'}`);
     }
-    throw new UnreachableError(`${via}ssh to ${hop.address}:${hop.port} failed: ${msg}`);
+    // Closed before the server's identification line (sshd's MaxStartups): sshConnect retries it.
+    const early = refusedBeforeHandshake(e, client?._remoteVer !== undefined);
+    throw new (early ? RefusedBeforeHandshake : UnreachableError)(`${via}ssh to ${hop.address}:${hop.port} failed: ${msg}`);
   }
 }
 
@@ -243,7 +271,14 @@ function startExec(ssh: NodeSSH, command: string) {
   };
 }
 
-export async function sshConnect(params: ConnectionParams): Promise<Connection> {
+/** The keep-alive line(s) of the -vvv summary: one when every hop has the same. */
+function hopsKeepalive(p: ResolvedParams): string[] {
+  const all = [...p.jumps.map((j) => ({ name: `jump host ${j.name}`, k: j.keepalive })), { name: p.name, k: p.keepalive }];
+  const same = all.every((h) => describeKeepalive(h.k) === describeKeepalive(p.keepalive));
+  return same ? [describeKeepalive(p.keepalive)] : all.map((h) => `${h.name}: ${describeKeepalive(h.k)}`);
+}
+
+export async function sshConnect(params: ConnectionParams): Promise<Connection & { readonly connectRetries: number }> {
   // An ssh_config problem (SshConfigError) fails this host with ssh's own message.
   const t0 = Date.now();
   const p: ResolvedParams = await resolveParams(params);
@@ -253,6 +288,7 @@ export async function sshConnect(params: ConnectionParams): Promise<Connection> 
       `keys to offer: ${[...(process.env.SSH_AUTH_SOCK ? ['ssh-agent'] : []), ...p.identityFiles].join(', ') || 'none'}${p.password !== undefined ? ', then a password' : ''}`,
       `host key checking ${p.hostKeyChecking} against ${[p.knownHostsFile, ...p.extraKnownHostsFiles].join(', ')}${p.hostKeyAlias ? ` (HostKeyAlias ${p.hostKeyAlias})` : ''}`,
       p.jumps.length ? `through jump host(s): ${p.jumps.map((j) => `${j.user}@${j.address}:${j.port}${j.name !== j.address ? ` (${j.name})` : ''}`).join(' → ')}` : 'direct, no jump host',
+      ...hopsKeepalive(p),
       p.become ? `become ${p.becomeUser ?? 'root'} with sudo${p.user === (p.becomeUser ?? 'root') ? ' (not needed: already that user)' : p.becomePassword !== undefined ? ' (with a become password, sent only when sudo asks)' : ' -n (no password)'}` : 'no become',
     ].join('\n'),
   );
@@ -265,34 +301,56 @@ export async function sshConnect(params: ConnectionParams): Promise<Connection> 
     knownHostsFiles: [p.knownHostsFile],
     ...(p.hostKeyAlias ? { hostKeyAlias: p.hostKeyAlias } : {}),
   };
-  const hops = [...p.jumps, target];
+  const hops: (Endpoint & { keepalive: Keepalive })[] = [...p.jumps, { ...target, keepalive: p.keepalive }];
   const clients: NodeSSH[] = [];
+  let connectRetries = 0;
   const hopLabel = (i: number) => (i < hops.length - 1 ? `jump host ${hops[i]!.name}: ` : p.jumps.length ? `${params.name} (through ${p.jumps.map((j) => j.name).join(', ')}): ` : '');
   try {
-    let sock: Duplex = await openSocket(hops[0]!.address, hops[0]!.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hops[0]!.name} at ` : '', p.name);
     for (let i = 0; i < hops.length; i++) {
       const hop = hops[i]!;
       const isTarget = i === hops.length - 1;
-      const client = await connectHop(hop, sock, p, isTarget ? { password: p.password } : {}, hopLabel(i));
-      clients.push(client);
-      if (!isTarget) sock = await forwardThrough(client, hop.name, hops[i + 1]!.address, hops[i + 1]!.port, p.connectTimeoutMs, p.name);
+      const prev = clients[i - 1];
+      // Each attempt opens its own stream (a TCP connection, or one forwarded by the previous hop),
+      // with a slot of this sshd held until authenticated (startup.ts: paced, retried).
+      const open = (): Promise<Duplex> =>
+        prev
+          ? forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name)
+          : openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name);
+      const set = await setUpPaced(endpointKey(hops.slice(0, i + 1)), async () => connectHop(hop, await open(), p, isTarget ? { password: p.password } : {}, hopLabel(i), hop.keepalive), {
+        onRetry: (n, ms, e) => {
+          connectRetries++;
+          verbose(1, p.name, `${hopLabel(i)}connection refused by ${hop.address}:${hop.port} before the handshake (sshd MaxStartups?): retry ${n} in ${(ms / 1000).toFixed(1)} s`);
+          verbose(3, p.name, () => `retry ${n} because: ${e.message}`);
+        },
+      });
+      clients.push(set.value);
     }
   } catch (e) {
     for (const c of clients.reverse()) c.dispose();
+    if (connectRetries && e instanceof UnreachableError) Object.assign(e, { connectRetries });
     throw e;
   }
   const ssh = clients.at(-1)!;
 
   const state: { lost?: Error } = {};
-  for (const c of clients) {
-    c.connection?.on('error', (e: Error) => (state.lost = e));
+  clients.forEach((c, i) => {
+    const hop = hops[i]!;
+    c.connection?.on('error', (e: Error & { level?: string }) => {
+      if (e.level === 'client-timeout' && /keepalive/i.test(e.message)) {
+        // What gives up first says why: a jump host's silence closes the hops after it too.
+        const why = `${i < hops.length - 1 ? `jump host ${hop.name}: ` : ''}${keepaliveLostMessage(hop.keepalive)}`;
+        verbose(1, p.name, () => `${i < hops.length - 1 ? `jump host ${hop.name}` : hop.name}: ${keepaliveLostMessage(hop.keepalive)} (${describeKeepalive(hop.keepalive)}): connection dropped`);
+        if (!state.lost || !/keep-alive|no answer/.test(state.lost.message)) state.lost = new Error(why);
+      } else state.lost ??= e;
+    });
     c.connection?.on('close', () => (state.lost ??= new Error('connection closed')));
-  }
+  });
   const lostNow = () => state.lost;
   let roundTrips = 0;
   const becomeUser = p.becomeUser ?? 'root';
   return {
     host: p.name,
+    connectRetries,
     get roundTrips() {
       return roundTrips;
     },

@@ -15,6 +15,8 @@ export function renderRecap(results: HostResult[], seconds: number, secrets: Sec
       `failed=${r.status === 'failed' ? 1 : 0}`,
       `unreachable=${r.status === 'unreachable' ? 1 : 0}`,
       `skipped=${r.status === 'skipped' ? 1 : 0}`,
+      // Only when there were any: connections sshd closed before the handshake (MaxStartups), retried.
+      ...(r.connectRetries ? [`retries=${r.connectRetries}`] : []),
     ].join('  ');
     lines.push(`  ${colourOf[r.status](r.host.padEnd(width))}  ${counts}  ${c.dim(`${r.seconds.toFixed(1)}s`)}`);
   }

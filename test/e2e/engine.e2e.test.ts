@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { labHosts, KEY_FILE, KNOWN_HOSTS_FILE, type LabFixture } from '../lab/index.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
 import { projectDir } from './helpers/project.ts';
+import { onTerminal } from './helpers/terminal.ts';
 
 const PLAYBOOK = `
 - name: web server
@@ -109,6 +110,19 @@ describe('mxplay run on lab hosts', () => {
     expect(r.stdout).toContain('-edited by hand');
     expect(r.stdout).toContain('+hello from mxplay');
     expect((await page('eng1')).body).toBe('edited by hand\n');
+  });
+
+  it('--step on a terminal: one question per host, a host answered no is left as it is and reported skipped', async () => {
+    await lab.ssh('eng2', "printf 'edited by hand\\n' > /var/www/html/index.html");
+    // A real terminal (script(1) gives the CLI a pty); each answer typed when its question shows.
+    const answers = new Map([['Apply 1 change on eng1?', 'n'], ['Apply 1 change on eng2?', 'y']]);
+    const r = await onTerminal(['run', 'site.yml', '-i', 'e2e.yml', '--limit', '!gone', '--step'], answers, project);
+    expect(r.code, r.output).toBe(0);
+    expect([...answers.keys()].every((q) => r.asked.includes(q)), r.output).toBe(true);
+    expect(r.output).toMatch(/eng1.*skipped/);
+    expect(r.output).toContain('not applied: declined at the --step question');
+    expect((await page('eng1')).body).toBe('edited by hand\n');
+    expect((await page('eng2')).body).toBe('hello from mxplay\n');
   });
 
   it('a config the service rejects is not swapped in, and the service keeps serving', async () => {

@@ -1,9 +1,12 @@
 // Failures injected while mxplay applies to three real lab hosts: a host that is down, the SSH
-// connection killed from the host's side in the middle of an apply, a package that cannot be
-// installed, a config its service rejects. Each time: the other hosts converge, the failed host
-// is reported with its cause (exit 1), no file is left half-written, the handlers its applied
-// changes notified stay pending on it, and the next run converges it fully.
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+// connection killed from the host's side in the middle of an apply, a host's network link going
+// down in the middle of an apply (noticed by the SSH keep-alives within seconds, while another
+// host silent in a long step is not mistaken for dead), a package that cannot be installed, a
+// config its service rejects. Each time: the other hosts converge, the failed host is reported
+// with its cause (exit 1), no file is left half-written, the handlers its applied changes
+// notified stay pending on it, and the next run converges it fully.
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +28,8 @@ const PAGE = '/var/www/html/index.html';
 // which set's notification was kept), a page, optional extra packages.
 // Test hook: when /run/saf-gate is a FIFO, the check of the tag set first waits on it, so the test
 // can act while the new file is in place but not yet checked (a slow config check, frozen).
-const ROLE = `import { defineRole, z, apt, file, service } from 'mxplay';
+// web_slow_s: a step that says nothing for that long (a long package install, say), once per rev.
+const ROLE = `import { defineRole, z, apt, file, service, command } from 'mxplay';
 const CHECK = ${JSON.stringify(CHECK)};
 const GATED = 'if [ -p /run/saf-gate ]; then : > /run/saf-held; read _ < /run/saf-gate; fi; ' + CHECK;
 const UP = { http: 'http://127.0.0.1/' };
@@ -35,11 +39,13 @@ export default defineRole({
     web_rev: z.string(),
     web_server_tag: z.string().default('saf'),
     web_extra_packages: z.array(z.string()).default([]),
+    web_slow_s: z.number().default(0),
   }),
   tasks: (v) => [
     apt({ names: ['lighttpd'] }),
     file({ path: '${REV_CONF}', content: 'server.modules += ("mod_setenv")\\nsetenv.add-response-header = ("X-Saf-Rev" => "' + v.web_rev + '")\\n', validate: CHECK, notify: 'reload lighttpd' }),
     file({ path: '${PAGE}', content: 'page ' + v.web_rev + '\\n' }),
+    v.web_slow_s > 0 && command({ name: 'slow step', cmd: 'sleep ' + v.web_slow_s + ' && touch /run/saf-slow-' + v.web_rev, creates: '/run/saf-slow-' + v.web_rev }),
     file({ path: '${TAG_CONF}', content: 'server.tag = "' + v.web_server_tag + ' ' + v.web_rev + '"\\n', validate: GATED, notify: 'restart lighttpd' }),
     v.web_extra_packages.length > 0 && apt({ names: v.web_extra_packages }),
     service({ name: 'lighttpd', enabled: true, state: 'started', ready: UP }),
@@ -59,11 +65,24 @@ describe('failures injected during an apply on three lab hosts', () => {
   const run = (rev: string, ...args: string[]) =>
     mxplay(['run', 'site.yml', '-i', 'lab', '--yes', '-e', `web_rev=${rev}`, ...args], { cwd: project, env: { VITEST: '' } });
 
-  /** What a browser gets from the host: the page, and the two headers only a reload brings in. */
-  const served = async (h: Host) => {
-    const res = await fetch(`http://${lab.host(h).ip}/`, { signal: AbortSignal.timeout(10_000) });
-    return { page: await res.text(), tag: res.headers.get('server'), rev: res.headers.get('x-saf-rev') };
-  };
+  /**
+   * What a browser gets from the host: the page, and the two headers only a reload brings in. On a
+   * connection of its own, closed after the answer: an idle keep-alive connection (fetch keeps them
+   * a few seconds) holds up lighttpd's graceful reload, and a restart right after it then waits for
+   * systemd's stop timeout, 90 s.
+   */
+  const served = (h: Host) =>
+    new Promise<{ page: string; tag: string | null; rev: string | null }>((resolve, reject) => {
+      const req = httpGet({ host: lab.host(h).ip, path: '/', agent: false, headers: { connection: 'close' }, timeout: 10_000 }, (res) => {
+        let page = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (page += d));
+        res.on('end', () => resolve({ page, tag: (res.headers.server as string | undefined) ?? null, rev: (res.headers['x-saf-rev'] as string | undefined) ?? null }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer from ${h} within 10 s`)));
+      req.on('error', reject);
+    });
   /** After a run that reloaded it: lighttpd reloads on a signal, so give it a moment to take the new config. */
   const servesRev = async (h: Host, rev: string) => {
     const want = { page: `page ${rev}\n`, tag: `saf ${rev}`, rev };
@@ -228,5 +247,59 @@ describe('failures injected during an apply on three lab hosts', () => {
     await rm(hostVars('saf3'));
     await convergesAgain('saf3', 'r4', ['reload lighttpd', 'restart lighttpd']);
     await nothingLeft('r4');
+  });
+  it("a host whose link goes down mid-apply is unreachable within seconds (keep-alives); one silent in a 25 s step converges", async () => {
+    // Defaults only (no mxplay_keepalive_*, no ServerAlive* in any ssh_config): every 3 s, 3 unanswered.
+    const cut: Host = 'saf2';
+    const slow: Host = 'saf1';
+    const veth = `vb-${cut}`;
+    const log = join(project, 'keepalive.log');
+    await writeFile(hostVars(slow), 'web_slow_s: 25\n');
+    await lab.ssh(cut, 'mkfifo /run/saf-gate');
+    const t0 = Date.now();
+    const running = run('r5', '--log-file', log);
+    let down = 0;
+    let seen = 0;
+    try {
+      // saf2 waits in its gated check, inside its apply: now its network goes, silently (no FIN, no RST).
+      await pollUntil(async () => (await lab.ssh(cut, 'test -e /run/saf-held')).code === 0, { what: `${cut} to reach the gated check`, timeoutMs: 120_000, intervalMs: 200 });
+      await runLocal(['ip', 'link', 'set', veth, 'down']);
+      down = Date.now();
+      // When mxplay gave up on it (its -v line, timestamped in the log file): the link can come back.
+      const line = await pollUntil(async () => /^(\S+) \[saf2\] saf2: no answer to .*: connection dropped$/m.exec(await readFile(log, 'utf8').catch(() => ''))?.[1], {
+        what: `mxplay to give up on ${cut}`,
+        timeoutMs: 90_000,
+        intervalMs: 200,
+      });
+      seen = Date.parse(line);
+    } finally {
+      await runLocal(['ip', 'link', 'set', veth, 'up']);
+      await flushNeighbour(lab.host(cut).ip);
+    }
+    const r = await running;
+    const detectedS = (seen - down) / 1000;
+    console.log(`keep-alive: ${cut} reported unreachable ${detectedS.toFixed(1)} s after its link went down; the run took ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // 9-12 s by the defaults; the bound leaves room for a busy machine, it is no timing test.
+    expect(detectedS).toBeGreaterThan(5);
+    expect(detectedS).toBeLessThan(30);
+
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(recap(r, cut)).toEqual({ changed: 0, failed: 0, unreachable: 1 });
+    expect(r.stdout).toMatch(/^saf2 unreachable:\n {2}connection to saf2 lost: no answer to 3 keep-alives in 9 s while applying\. .*run again to converge/m);
+    // Silent for 25 s in its step, answering keep-alives all along: converged in the same run.
+    expect(recap(r, slow)).toMatchObject({ failed: 0, unreachable: 0 });
+    expect(recap(r, slow).changed).toBeGreaterThanOrEqual(4);
+    expect((await lab.ssh(slow, 'test -e /run/saf-slow-r5 && echo slept')).stdout).toBe('slept\n');
+    expect(await readFile(log, 'utf8')).not.toMatch(/\[saf[13]\] .*no answer to/);
+    await othersConverged(r, cut, 'r5');
+
+    // Back on the network, saf2 finishes what it was sent, as after a killed connection.
+    await pollUntil(async () => (await lab.ssh(cut, 'true', { connectTimeoutS: 2 })).code === 0, { what: `${cut} back on the network`, timeoutMs: 60_000, intervalMs: 500 });
+    await lab.ssh(cut, 'echo go > /run/saf-gate; rm -f /run/saf-gate /run/saf-held');
+    await pollUntil(async () => (await lab.ssh(cut, 'pgrep -x -f "/bin/sh -s"')).code === 1, { what: `${cut}'s orphaned apply to end`, timeoutMs: 60_000 });
+    expect(await onHost(cut)).toEqual({ rev: revConf('r5'), page: 'page r5\n', tag: 'server.tag = "saf r5"\n', tmp: '', pending: 'reload lighttpd\nrestart lighttpd\n' });
+
+    await rm(hostVars(slow));
+    await convergesAgain(cut, 'r5', ['restart lighttpd']);
   });
 });

@@ -4,7 +4,8 @@
 // with --vault-password-file), which shows up in no output, no process list (the control machine's
 // `ps` sees the lab hosts' processes too) and no file; a missing key, a wrong sudo password, no
 // sudo password, no vault password and a wrong bastion key each fail with a clear message and
-// touch nothing.
+// touch nothing. Many hosts through a bastion whose sshd allows few unauthenticated connections
+// (MaxStartups) are all reached: connection set-up paced per sshd, refusals retried and reported.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -282,6 +283,40 @@ describe('production access: ProxyJump, sudo with a password', () => {
     const inv = await run(['inventory', '-i', 'jump-vault.yml', '--host', TARGET, '--vault-password-file', vaultPass]);
     expect(inv.code, inv.stderr).toBe(0);
     expect(inv.stdout).toMatch(/ansible_become_password: ["']?\*{8}["']?\n/);
+  });
+
+  it('twelve hosts at once through a bastion at MaxStartups 2:100:2: paced, the refusals retried and reported, every host reached', async () => {
+    // Past 2 unauthenticated connections the bastion's sshd drops every new one before its banner;
+    // mxplay sets up 8 at once per sshd (12 forks): unpaced and unretried, most would be unreachable.
+    const limit = await lab.ssh(BASTION, "printf 'MaxStartups 2:100:2\\n' > /etc/ssh/sshd_config.d/maxstartups.conf && systemctl reload ssh");
+    expect(limit.code, limit.stderr).toBe(0);
+    try {
+      // Twelve inventory names for the one target: twelve connections through the bastion.
+      const names = Array.from({ length: 12 }, (_, i) => `pa-many-${String(i + 1).padStart(2, '0')}`);
+      const ip = lab.host(TARGET).ip;
+      await writeFile(join(project, 'many.yml'), stringify({
+        all: {
+          vars: { ansible_ssh_private_key_file: KEY_FILE, mxplay_known_hosts_file: KNOWN_HOSTS_FILE, mxplay_connect_timeout: 5, ansible_user: 'root', ansible_ssh_common_args: `-o ProxyJump=root@${lab.host(BASTION).ip}` },
+          hosts: Object.fromEntries(names.map((n) => [n, { ansible_host: ip }])),
+        },
+      }));
+      // Nothing to change (the hosts are one machine: concurrent applies would meet its apply lock).
+      await writeFile(join(project, 'many-site.yml'), '- hosts: all\n  tasks:\n    - command: { cmd: "false", unless: "true" }\n');
+      const t0 = Date.now();
+      const r = await run(['run', 'many-site.yml', '-i', 'many.yml', '--yes', '-v', '-f', '12']);
+      const seconds = (Date.now() - t0) / 1000;
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      const recap = names.map((n) => new RegExp(`^ {2}${n} +ok=\\d+ {2}changed=0 {2}failed=0 {2}unreachable=0 {2}skipped=0(?: {2}retries=(\\d+))? `, 'm').exec(r.stdout));
+      expect(recap.every(Boolean), r.stdout).toBe(true);
+      const retries = recap.reduce((n, m) => n + Number(m?.[1] ?? 0), 0);
+      const said = r.stderr.match(/^\[pa-many-\d+\] jump host \S+: connection refused by \S+ before the handshake \(sshd MaxStartups\?\): retry \d+ in \d+\.\d s$/gm) ?? [];
+      process.stderr.write(`[production-access] 12 hosts through the bastion at MaxStartups 2: ${retries} retries, ${recap.filter((m) => m?.[1]).length} hosts retried, ${seconds.toFixed(1)} s\n`);
+      expect(retries, r.stderr).toBeGreaterThan(0);
+      expect(said).toHaveLength(retries);
+    } finally {
+      const back = await lab.ssh(BASTION, 'rm -f /etc/ssh/sshd_config.d/maxstartups.conf && systemctl reload ssh');
+      expect(back.code, back.stderr).toBe(0);
+    }
   });
 
   it('the password is in no output of any run and in no file on either host or in the project (but the inventories that hold it in clear)', () => {

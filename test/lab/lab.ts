@@ -20,6 +20,7 @@ import {
   waitUntilReachable,
 } from './host.ts';
 import { clearKnownHosts } from './known-hosts.ts';
+import { ensureKernelLimits } from './limits.ts';
 import { log, timed } from './log.ts';
 import { unmountUnder } from './mounts.ts';
 import { cgroupHostNames, removeCgroupRoot } from './nspawn.ts';
@@ -44,6 +45,7 @@ export async function ensureLabInfra(): Promise<void> {
   await withLock(LAB_LOCK, async () => {
     await timed('control tools ready', ensureControlTools);
     await ensureNetwork();
+    await ensureKernelLimits();
     await timed('apt proxy ready', ensureAptProxy);
     await timed('base rootfs ready', ensureBase);
   });

@@ -18,6 +18,8 @@ const TOOLS: ReadonlyArray<{ pkg: string; binary: string }> = [
   { pkg: 'ansible-core', binary: '/usr/bin/ansible-vault' },
   // PyYAML, Synapse's YAML reader: the unit tests read the fragments back with it.
   { pkg: 'python3-yaml', binary: '/usr/lib/python3/dist-packages/yaml/__init__.py' },
+  // The shell completion tests run mxplay's zsh script in zsh itself.
+  { pkg: 'zsh', binary: '/usr/bin/zsh' },
 ];
 
 export function assertRoot(): void {

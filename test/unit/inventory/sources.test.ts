@@ -127,7 +127,7 @@ describe('the ansible_*/mxplay_* table', () => {
       'ansible_host', 'ansible_port', 'ansible_user', 'ansible_connection', 'ansible_become', 'ansible_ssh_private_key_file',
       'ansible_password', 'ansible_become_password', 'ansible_become_user', 'ansible_become_method', 'ansible_ssh_common_args',
       'ansible_ssh_extra_args', 'ansible_private_key_file', 'mxplay_master_secret', 'mxplay_host_key_checking', 'mxplay_known_hosts_file',
-      'mxplay_connect_timeout',
+      'mxplay_connect_timeout', 'mxplay_keepalive_interval', 'mxplay_keepalive_count',
     ]) expect(honoured).toContain(k);
   });
 

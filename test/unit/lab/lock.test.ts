@@ -18,7 +18,9 @@ function lockPath(): string {
 
 /** A process that sleeps, with `marker` in its argv, holding `lockFile` the way withLock does. */
 function holder(lockFile: string, marker: string, env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', marker], { stdio: 'ignore', env: { ...process.env, ...env } });
+  // Not the owner of the test run these tests may run in (npm test sets MXPLAY_LAB_OWNER): only the one given.
+  const { MXPLAY_LAB_OWNER: _inherited, ...base } = process.env;
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', marker], { stdio: 'ignore', env: { ...base, ...env } });
   children.push(child);
   writeFileSync(lockFile, `${child.pid}\n`);
   return child;
