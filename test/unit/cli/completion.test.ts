@@ -32,20 +32,26 @@ describe('completion candidates come from mxplay itself', () => {
   });
 });
 
-describe('the bash script completes through the real CLI', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mxplay-completion-'));
+/**
+ * A shell with mxplay on PATH, as an installed CLI would be (the sources, so no build is needed),
+ * and the completion script for it sourced: `complete(...words)` prints the candidates.
+ */
+function shellWithCompletion(shell: 'bash' | 'zsh', completeWith: (script: string) => string) {
+  const dir = mkdtempSync(join(tmpdir(), `mxplay-completion-${shell}-`));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  // `mxplay` on PATH, as an installed CLI would be: the sources, so no build is needed.
   writeFileSync(join(dir, 'mxplay'), `#!/bin/sh\nMXPLAY_FROM_SOURCE=1 exec node ${join(ROOT, 'bin/mxplay.js')} "$@"\n`);
   chmodSync(join(dir, 'mxplay'), 0o755);
-  writeFileSync(join(dir, 'completion.bash'), completionScript('bash'));
-
-  const complete = (...words: string[]) =>
-    execFileSync('bash', ['-c', `source ${join(dir, 'completion.bash')}; COMP_WORDS=(mxplay "$@"); COMP_CWORD=${words.length}; _mxplay; printf '%s\\n' "\${COMPREPLY[@]}"`, 'bash', ...words], {
+  writeFileSync(join(dir, `completion.${shell}`), completionScript(shell));
+  return (...words: string[]) =>
+    execFileSync(shell, [shell === 'zsh' ? '-fc' : '-c', completeWith(join(dir, `completion.${shell}`)), shell, ...words], {
       cwd: ROOT,
       env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
       encoding: 'utf8',
     }).split('\n').filter(Boolean);
+}
+
+describe('the bash script completes through the real CLI', () => {
+  const complete = shellWithCompletion('bash', (script) => `source ${script}; COMP_WORDS=(mxplay "$@"); COMP_CWORD=$#; _mxplay; printf '%s\\n' "\${COMPREPLY[@]}"`);
 
   it('completes a command, an option and a host', () => {
     expect(complete('pl')).toEqual(['plan']);
@@ -53,24 +59,15 @@ describe('the bash script completes through the real CLI', () => {
     expect(complete('run', 'site.yml', '--det')).toEqual(['--detailed-exitcode']);
     expect(complete('run', 'site.yml', '-i', 'lab', '-l', 'lab2')).toEqual(['lab2']);
   });
-
 });
 
 describe('the zsh script completes through the real CLI', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mxplay-completion-zsh-'));
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  writeFileSync(join(dir, 'mxplay'), `#!/bin/sh\nMXPLAY_FROM_SOURCE=1 exec node ${join(ROOT, 'bin/mxplay.js')} "$@"\n`);
-  chmodSync(join(dir, 'mxplay'), 0o755);
-  writeFileSync(join(dir, 'completion.zsh'), completionScript('zsh'));
-
   // Outside an interactive completion, zsh's completion builtins are stood in for: compadd prints
   // what it is given, _files says the shell's file names were offered. words/CURRENT as zsh sets them.
-  const complete = (...words: string[]) =>
-    execFileSync(
-      'zsh',
-      ['-fc', `compdef() { :; }; compadd() { [[ $1 == -a ]] && print -l -- \${(P)2}; }; _files() { print '(files)'; }; source ${join(dir, 'completion.zsh')}; words=(mxplay "$@"); CURRENT=$(( $# + 1 )); _mxplay`, 'zsh', ...words],
-      { cwd: ROOT, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8' },
-    ).split('\n').filter(Boolean);
+  const complete = shellWithCompletion(
+    'zsh',
+    (script) => `compdef() { :; }; compadd() { [[ $1 == -a ]] && print -l -- \${(P)2}; }; _files() { print '(files)'; }; source ${script}; words=(mxplay "$@"); CURRENT=$(( $# + 1 )); _mxplay`,
+  );
 
   it('completes a command, an option and a host; falls back to file names', () => {
     expect(complete('pl')).toEqual(['plan']);
