@@ -14,6 +14,7 @@ export const USAGE = `npm run bench [-- options]                 (as root: boots
   --points 50x600           extra points, HOSTSxRESOURCES (the default one is the RSS goal's); none: no extra
   --grid                    every hosts × resources combination instead of the two axes
   --reps 3                  repetitions of mxplay and the floor per run kind
+  --points-reps 1           theirs at the --points (50 × 600: each first run takes minutes)
   --ansible-reps 1          Ansible's, at --ansible-hosts below 20 (at 20 and more: the no-op, once)
   --ansible-hosts 1,5,20    where Ansible runs (base workload only); --no-ansible: nowhere
   --forks 5,10,20,50        mxplay no-op with each --forks, at --forks-hosts (base workload)
@@ -73,6 +74,7 @@ export function parsePlan(argv: string[]): Plan {
       points: { type: 'string' },
       grid: { type: 'boolean', default: false },
       reps: { type: 'string' },
+      'points-reps': { type: 'string' },
       'ansible-reps': { type: 'string' },
       'ansible-hosts': { type: 'string' },
       'no-ansible': { type: 'boolean', default: false },
@@ -97,6 +99,7 @@ export function parsePlan(argv: string[]): Plan {
   const hosts = list(o.hosts ?? (q ? '1,5' : '1,5,20,50'), '--hosts');
   const resources = list(o.resources ?? (q ? '60,600' : '60,600,3000'), '--resources');
   const reps = Number(o.reps ?? (q ? 1 : 3));
+  const pointsReps = Number(o['points-reps'] ?? 1);
   const ansibleReps = Number(o['ansible-reps'] ?? 1);
   const ansibleAt = o['no-ansible'] ? [] : list(o['ansible-hosts'] ?? (q ? '1' : '1,5,20'), '--ansible-hosts');
   const extra = (o.points ?? (q ? 'none' : '50x600')) === 'none' ? [] : (o.points ?? '50x600').split(',').filter(Boolean).map((p) => {
@@ -104,24 +107,28 @@ export function parsePlan(argv: string[]): Plan {
     if (!m) throw new Error(`--points: HOSTSxRESOURCES, comma-separated, got ${p}`);
     return [Number(m[1]), Number(m[2])] as const;
   });
-  if (!(reps >= 1) || !(ansibleReps >= 1)) throw new Error('--reps, --ansible-reps: 1 or more');
+  if (!(reps >= 1) || !(ansibleReps >= 1) || !(pointsReps >= 1)) throw new Error('--reps, --points-reps, --ansible-reps: 1 or more');
 
-  const pairs = new Map<string, readonly [number, number]>();
-  const add = (h: number, r: number) => pairs.set(`${h}x${scaleFor(r).tenants}`, [h, r]);
-  if (o.grid) for (const h of hosts) for (const r of resources) add(h, r);
+  // [hosts, resources, repetitions of mxplay and the floor]; a point asked for twice keeps the first
+  const pairs = new Map<string, readonly [number, number, number]>();
+  const add = (h: number, r: number, n: number) => {
+    const key = `${h}x${scaleFor(r).tenants}`;
+    if (!pairs.has(key)) pairs.set(key, [h, r, n]);
+  };
+  if (o.grid) for (const h of hosts) for (const r of resources) add(h, r, reps);
   else {
-    for (const h of hosts) add(h, resources[0]!);
-    for (const r of resources) add(hosts[0]!, r);
+    for (const h of hosts) add(h, resources[0]!, reps);
+    for (const r of resources) add(hosts[0]!, r, reps);
   }
-  for (const [h, r] of extra) add(h, r);
+  for (const [h, r] of extra) add(h, r, pointsReps);
 
   const all = (n: number): Record<Kind, number> => ({ first: n, noop: n, check: n });
-  const points: PlannedPoint[] = [...pairs.values()].map(([h, r]) => {
+  const points: PlannedPoint[] = [...pairs.values()].map(([h, r, n]) => {
     const s = scaleFor(r);
     const ansible = s.tenants === 0 && ansibleAt.includes(h)
       ? h >= ANSIBLE_NOOP_ONLY_FROM ? { first: 0, noop: 1, check: 0 } : all(ansibleReps)
       : all(0);
-    const repsAt: Record<Tool, Record<Kind, number>> = { mxplay: all(reps), floor: all(reps), ansible };
+    const repsAt: Record<Tool, Record<Kind, number>> = { mxplay: all(n), floor: all(n), ansible };
     return { hosts: h, wanted: r, tenants: s.tenants, resources: s.resources, reps: repsAt };
   }).sort((a, b) => a.hosts * a.resources - b.hosts * b.resources || a.hosts - b.hosts);
 

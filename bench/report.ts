@@ -111,10 +111,11 @@ export function report(r: Results, chartList: Chart[]): string {
     return c ? `![${c.title}](charts/${c.file})\n\n` : '';
   };
   const reps = (tool: Tool) => [...new Set(r.points.flatMap((p) => KINDS.map((k) => p.reps[tool][k]).filter((n) => n > 0)))].join(' or ') || '0';
+  const runs = (n: string) => `${n} run${n === '1' ? '' : 's'}`;
   const dead = r.deadConnection;
   return `# mxplay vs the floor vs Ansible: measured
 
-Measured ${date} by \`${r.command}\` (bench/run.ts)${r.quick ? '. **A quick validation run (one repetition, few points): not the reference figures.**' : '.'}
+Measured ${date} by \`${r.command}\` (bench/run.ts)${r.quick ? '. **A quick validation run (one repetition, few points): not the reference figures.**' : r.legacy ? ', the bench before its resources axis (59 resources, 1 and 5 hosts): these tables and charts are that run\'s results.json in the present layout; `npm run bench` measures the whole matrix.' : '.'}
 
 | | |
 | --- | --- |
@@ -122,8 +123,8 @@ ${Object.entries(r.info).map(([k, v]) => `| ${k} | ${v} |`).join('\n')}
 
 ${workloadText(r)}
 
-Seconds, whole process timed from outside (spawn to exit): median (min–max) of ${reps('mxplay')} runs for mxplay and the floor,
-${reps('ansible')} for Ansible, the tools interleaved. First runs start from reset hosts. Peak RSS: one more run of each kind
+Seconds, whole process timed from outside (spawn to exit): median (min–max) of ${runs(reps('mxplay'))} for mxplay and the floor,
+${runs(reps('ansible'))} for Ansible, the tools interleaved. First runs start from reset hosts. Peak RSS: one more run of each kind
 under GNU time, untimed.
 
 ## Goals
@@ -144,7 +145,7 @@ ${pointsTable(others)}
 ` : ''}
 ## Peak RSS
 
-${chart('rss.svg')}${r.points.map((p) => `${p.hosts} × ${p.resources}: ${KINDS.filter((k) => p.rssKb[k]).map((k) => `${k} ${Math.round(p.rssKb[k]! / 1024)} MB`).join(', ')}`).join('; ')}.
+${chart('rss.svg')}${r.points.map((p) => `${p.hosts} × ${p.resources}: ${KINDS.filter((k) => p.rssKb[k]).map((k) => `${KIND_LABEL[k]} ${Math.round(p.rssKb[k]! / 1024)} MB`).join(', ')}`).join('; ')}.
 ${r.forks.length ? `
 ## \`--forks\`
 
@@ -179,7 +180,7 @@ ${r.incidents.length ? `\nIncidents: ${r.incidents.join('; ')}.\n` : ''}
 \`\`\`sh
 npm install                       # also builds the bundle (the bench rebuilds it when src/ or roles/ is newer)
 npm run bench                     # as root, the defaults: --hosts 1,5,20,50 --resources 60,600,3000
-                                  #   --points 50x600 --reps 3 --ansible-hosts 1,5,20 --ansible-reps 1
+                                  #   --points 50x600 --reps 3 --points-reps 1 --ansible-hosts 1,5,20 --ansible-reps 1
                                   #   --forks 5,10,20,50 --forks-hosts 20,50; boots bench1..bench50
 npm run bench -- --grid           # every hosts × resources combination (50 × 3000 alone: most of an hour)
 npm run bench -- --quick          # a minimal validation run, written to bench/quick/

@@ -79,6 +79,8 @@ export interface Results {
   /** the command line's matrix, as run */
   command: string;
   quick: boolean;
+  /** read from a results.json of the earlier bench (before the resources axis) */
+  legacy?: boolean;
   info: Record<string, string>;
   notes: string[];
   incidents: string[];
@@ -158,8 +160,9 @@ export function loadResults(path: string): Results {
   return {
     version: 2,
     started: typeof v1.started === 'string' ? v1.started : new Date(v1.started).toISOString(),
-    command: `npm run bench -- --hosts ${v1.blocks.map((b) => b.hosts).join(',')} (the earlier bench: 59 resources only)`,
+    command: `npm run bench -- --hosts ${v1.blocks.map((b) => b.hosts).join(',')}`,
     quick: false,
+    legacy: true,
     info: v1.info,
     notes: v1.notes,
     incidents: v1.incidents ?? [],

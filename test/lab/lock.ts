@@ -127,7 +127,7 @@ export function waitMessage(lockFile: string, holder: LockHolder | undefined, wa
   if (!holder) return `${head}: just released`;
   if (!holder.pid) return `${head}: a process is just taking it`;
   const who = holder.argv
-    ? `pid ${holder.pid}${holder.pid === self ? ' (this very process: a lock taken twice)' : ''} (${describeCommand(holder.argv)})`
+    ? `pid ${holder.pid}${holder.pid === self ? ' (this process: another of its tasks holds it)' : ''} (${describeCommand(holder.argv)})`
     : `pid ${holder.pid} (exited: its lock is taken over)`;
   const since = holder.since ? ` since ${clock(holder.since)} (${duration(now.getTime() - holder.since.getTime())} ago)` : '';
   const run = holder.run
@@ -162,7 +162,8 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T>, opts: 
         const why = waitMessage(lockFile, await readHolder(lockFile), now - start, new Date(now));
         throw new Error(`${why}; gave up after ${duration(giveUpMs)}: remove ${lockFile} if no lab command runs`);
       }
-      if (now >= nextReport) {
+      // Another task of this same process (hosts stopped in parallel) is not worth a word: it is brief.
+      if (now >= nextReport && pid !== process.pid) {
         report(waitMessage(lockFile, await readHolder(lockFile), now - start, new Date(now)));
         reported = true;
         nextReport = now + everyMs;

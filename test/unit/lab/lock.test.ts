@@ -70,11 +70,11 @@ describe('waitMessage', () => {
     expect(m).toMatch(/^still waiting \(31 s\) for \/x\/lab\.lock: held since 11:58:15 \(2 min 30 s ago\) by pid 4242 \(vitest\), for test run pid 4000 \(vitest run test\/e2e\/proxy\.e2e\.test\.ts\)$/);
   });
 
-  it('covers the moments between holders, a holder gone, and a lock taken twice by one process', () => {
+  it('covers the moments between holders, a holder gone, and a lock held by another task of this process', () => {
     expect(waitMessage('/x/l', undefined, 1_000, now)).toBe('waiting for /x/l: just released');
     expect(waitMessage('/x/l', { pid: 0, since }, 1_000, now)).toBe('waiting for /x/l: a process is just taking it');
     expect(waitMessage('/x/l', { pid: 7, since }, 1_000, now)).toContain('by pid 7 (exited: its lock is taken over)');
-    expect(waitMessage('/x/l', { pid: 7, since, argv: ['x'] }, 1_000, now, 7)).toContain('by pid 7 (this very process: a lock taken twice) (x)');
+    expect(waitMessage('/x/l', { pid: 7, since, argv: ['x'] }, 1_000, now, 7)).toContain('by pid 7 (this process: another of its tasks holds it) (x)');
   });
 });
 
@@ -131,6 +131,18 @@ describe('withLock while another process holds the lock', () => {
     const child = holder(lock, 'mxp-lock-holder-d');
     setTimeout(() => child.kill('SIGKILL'), 200);
     await withLock(lock, async () => {}, { report: (m) => lines.push(m) });
+    expect(lines).toEqual([]);
+  });
+
+  it('says nothing while another task of this same process holds it (hosts stopped in parallel)', async () => {
+    const lock = lockPath();
+    const lines: string[] = [];
+    let release!: () => void;
+    const first = withLock(lock, () => new Promise<void>((r) => (release = r)), { report: (m) => lines.push(m) });
+    const second = withLock(lock, async () => 'second', { report: (m) => lines.push(m), firstReportMs: 50, reportEveryMs: 50 });
+    setTimeout(() => release(), 400);
+    await first;
+    expect(await second).toBe('second');
     expect(lines).toEqual([]);
   });
 
