@@ -254,7 +254,7 @@ async function dropUnsetServerAlive(map: SshOptionMap, q: SshConfigQuery, verbos
     }
   });
   const line = (key: string, flags: string) => new RegExp(`^\\s*${key}\\s*[=\\s]`, flags);
-  // Not OpenSSH's default, or given with -o: set.
+  // OpenSSH's default value and not given with -o: set by a file, or not at all (any other value was set).
   const ambiguous = SERVER_ALIVE.filter(({ key, openSshDefault }) => map.get(key)?.[0] === openSshDefault && !(q.options ?? []).some((o) => line(key, 'i').test(o)));
   const mentioned = ambiguous.filter(({ key }) => texts.some((t) => t === undefined || line(key, 'im').test(t)));
   for (const { key } of ambiguous) if (!mentioned.some((m) => m.key === key)) map.delete(key);

@@ -17,6 +17,7 @@ import type { Connection, ConnectionParams, Endpoint, ExecResult, Keepalive } fr
 import { UnreachableError } from '../../../src/transport/errors.ts';
 import { sshConnect } from '../../../src/transport/ssh.ts';
 import { capture } from '../log/capture.ts';
+import { localSshParams } from './local-params.ts';
 
 type Exec = Duplex & { exit(code: number): void };
 interface ServerClient {
@@ -109,20 +110,7 @@ describe('keep-alives on a live connection and a cut one', () => {
   let conn: Connection | undefined;
   const keyFile = () => join(dir, 'id_ed25519');
   const endpoint = (name: string, port: number): Endpoint => ({ name, address: '127.0.0.1', port, user: 'root', identityFiles: [keyFile()], knownHostsFiles: [join(dir, 'known_hosts')] });
-  const params = (keepalive: Keepalive, o: Partial<ConnectionParams> = {}): ConnectionParams => ({
-    name: 'h1',
-    connection: 'ssh',
-    address: '127.0.0.1',
-    port: relayPort,
-    user: 'root',
-    identityFiles: [keyFile()],
-    become: false,
-    knownHostsFile: join(dir, 'known_hosts'),
-    hostKeyChecking: 'strict',
-    connectTimeoutMs: 5000,
-    keepalive,
-    ...o,
-  });
+  const params = (keepalive: Keepalive, o: Partial<ConnectionParams> = {}): ConnectionParams => localSshParams(dir, 'h1', relayPort, { keepalive, ...o });
   /** Runs `sleep ms` on the host; resolves with the time it took and what it gave. */
   const timed = async (c: Connection, ms: number) => {
     const t0 = Date.now();

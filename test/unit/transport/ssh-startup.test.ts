@@ -18,6 +18,7 @@ import { UnreachableError } from '../../../src/transport/errors.ts';
 import { sshConnect } from '../../../src/transport/ssh.ts';
 import { connectRetriesOf, STARTUPS_PER_ENDPOINT } from '../../../src/transport/startup.ts';
 import { capture } from '../log/capture.ts';
+import { localSshParams } from './local-params.ts';
 
 interface AuthCtx {
   method: string;
@@ -89,18 +90,7 @@ describe('sshConnect against a server with MaxStartups', () => {
   let bastionServer: ReturnType<typeof gatedServer>;
   let bastionPort: number;
   const keyFile = () => join(dir, 'id_ed25519');
-  const params = (name: string): ConnectionParams => ({
-    name,
-    connection: 'ssh',
-    address: '127.0.0.1',
-    port,
-    user: 'root',
-    identityFiles: [keyFile()],
-    become: false,
-    knownHostsFile: join(dir, 'known_hosts'),
-    hostKeyChecking: 'strict',
-    connectTimeoutMs: 5000,
-  });
+  const params = (name: string): ConnectionParams => localSshParams(dir, name, port);
   const many = (n: number) => Promise.allSettled(Array.from({ length: n }, (_, i) => sshConnect(params(`h${i + 1}`))));
 
   beforeAll(async () => {
