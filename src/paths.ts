@@ -2,17 +2,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The mxplay package folder, found from this module whether it runs from src/ or from dist/. */
-export const PACKAGE_ROOT = (() => {
+/** The mxplay package folder and its package.json, found from this module whether it runs from src/ or from dist/. */
+const PACKAGE = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const pj = join(dir, 'package.json');
-    if (existsSync(pj) && JSON.parse(readFileSync(pj, 'utf8')).name === 'mxplay') return dir;
+    const json = existsSync(pj) ? (JSON.parse(readFileSync(pj, 'utf8')) as { name?: string; version: string }) : undefined;
+    if (json?.name === 'mxplay') return { root: dir, version: json.version };
     const up = dirname(dir);
     if (up === dir) throw new Error('mxplay: cannot find the package folder');
     dir = up;
   }
 })();
 
+export const PACKAGE_ROOT: string = PACKAGE.root;
+
 /** The version of this mxplay: its package.json's. */
-export const mxplayVersion = (): string => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+export const MXPLAY_VERSION: string = PACKAGE.version;

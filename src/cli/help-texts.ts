@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mxplayVersion } from '../paths.ts';
+import { MXPLAY_VERSION } from '../paths.ts';
 import { program } from './program.ts';
 
 /** What commander prints for help: outputHelp, not helpInformation, so the notes after the options come too. */
@@ -19,6 +19,6 @@ export function helpTexts(): Record<string, string> {
   const p = program(async () => {});
   const texts: Record<string, string> = { '': helpOf(p) };
   for (const c of p.commands) if (!c.name().startsWith('__')) texts[c.name()] = helpOf(c);
-  texts['--version'] = `mxplay ${mxplayVersion()}\n`;
+  texts['--version'] = `mxplay ${MXPLAY_VERSION}\n`;
   return texts;
 }

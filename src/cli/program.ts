@@ -1,5 +1,5 @@
 import { Argument, Command, Option } from 'commander';
-import { mxplayVersion } from '../paths.ts';
+import { MXPLAY_VERSION } from '../paths.ts';
 
 /**
  * The command line: each command with only its own options, its own help, and commander's
@@ -76,7 +76,7 @@ export function program(dispatch: Dispatch): Command {
   };
   const p = new Command('mxplay')
     .description('Declarative playbooks over SSH, with roles for a Matrix homeserver stack on Debian.')
-    .version(`mxplay ${mxplayVersion()}`, '-V, --version', 'print the version')
+    .version(`mxplay ${MXPLAY_VERSION}`, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show help (also: mxplay help COMMAND)')
     .exitOverride()
     .showSuggestionAfterError(true)

@@ -1,5 +1,5 @@
 import { factsScript, parseFacts } from '../resources/facts.ts';
-import { q } from '../resources/sh.ts';
+import { HEREDOC_END, q } from '../resources/sh.ts';
 import type { Resource } from '../resources/types.ts';
 
 /** Where mxplay keeps its own state on a host: backups of replaced files, pending handlers. */
@@ -334,7 +334,7 @@ export function scriptForLog(script: string): string {
   let body: string[] | undefined;
   for (const line of script.split('\n')) {
     if (body) {
-      if (line === 'MXP_EOF') {
+      if (line === HEREDOC_END) {
         const b64 = body.join('');
         const bytes = /^[A-Za-z0-9+/=]*$/.test(b64) ? Buffer.from(b64, 'base64').length : undefined;
         out.push(bytes !== undefined ? `[${bytes} bytes of data, not shown]` : `[${body.length} lines of data, not shown]`, line);
@@ -344,7 +344,7 @@ export function scriptForLog(script: string): string {
     }
     out.push(line);
     // A here-document of ours starts on the next line (sh.ts: base64Heredoc, pipedFrom).
-    if (line.includes("<<'MXP_EOF'")) body = [];
+    if (line.includes(`<<'${HEREDOC_END}'`)) body = [];
   }
   // A here-document never closed (not one of ours after all): its lines stay hidden.
   if (body) out.push(`[${body.length} lines not shown]`);

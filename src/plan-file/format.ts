@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
-import { PACKAGE_ROOT } from '../paths.ts';
+import { MXPLAY_VERSION } from '../paths.ts';
 
 /**
  * The saved plan's own format name. Its number is bumped whenever a reader of the old shape would
@@ -11,7 +10,7 @@ import { PACKAGE_ROOT } from '../paths.ts';
  */
 export const PLAN_FORMAT = 'mxplay-plan/1';
 
-export const MXPLAY_VERSION: string = JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')).version;
+export { MXPLAY_VERSION };
 
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest');
 const action = z.enum(['+', '~', '-', '?']).describe("+ create, ~ change, - remove, ? known only once an earlier change is applied (the summary says which)");

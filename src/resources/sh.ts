@@ -15,17 +15,17 @@ export function octal(mode: number): string {
  * holds '_', which base64 never does, so no data can end the here-document early, and the shell
  * expands nothing inside it. Every value sent as data (file contents, SQL, passwords) goes this way.
  */
-const END = 'MXP_EOF';
+export const HEREDOC_END = 'MXP_EOF';
 const base64Lines = (data: string | Buffer) => Buffer.from(data).toString('base64').replace(/.{1,76}/g, '$&\n');
 
 /** A here-document of the data's base64 (for a command that decodes its stdin itself). */
 export function base64Heredoc(data: string | Buffer): string {
-  return `<<'${END}'\n${base64Lines(data)}${END}`;
+  return `<<'${HEREDOC_END}'\n${base64Lines(data)}${HEREDOC_END}`;
 }
 
 /** `command` reading the data, exactly as given, on its stdin. */
 export function pipedFrom(data: string | Buffer, command: string): string {
   // The here-document's body starts on the line after the command: a command of several lines would take it.
   if (command.includes('\n')) throw new Error('pipedFrom: the command must be one line');
-  return `base64 -d <<'${END}' | ${command}\n${base64Lines(data)}${END}`;
+  return `base64 -d <<'${HEREDOC_END}' | ${command}\n${base64Lines(data)}${HEREDOC_END}`;
 }

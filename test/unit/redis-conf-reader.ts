@@ -18,31 +18,22 @@ function sdssplitargs(line: Buffer): Buffer[] {
     while (at(p) && isSpace(at(p))) p++;
     if (!at(p)) return words;
     const cur: number[] = [];
-    let inq = false;
-    let insq = false;
+    // Inside quotes: the quote character, " or '; 0 outside.
+    let quote = 0;
     for (let done = false; !done; ) {
       const c = at(p);
-      if (inq) {
-        if (c === 0x5c && at(p + 1) === 0x78 && isHex(at(p + 2)) && isHex(at(p + 3))) {
+      if (quote) {
+        if (quote === 0x22 && c === 0x5c && at(p + 1) === 0x78 && isHex(at(p + 2)) && isHex(at(p + 3))) {
           cur.push(parseInt(String.fromCharCode(at(p + 2), at(p + 3)), 16));
           p += 3;
-        } else if (c === 0x5c && at(p + 1)) {
+        } else if (quote === 0x22 && c === 0x5c && at(p + 1)) {
           p++;
           const e = String.fromCharCode(at(p));
           cur.push(({ n: 0x0a, r: 0x0d, t: 0x09, b: 0x08, a: 0x07 } as Record<string, number>)[e] ?? at(p));
-        } else if (c === 0x22) {
-          if (at(p + 1) && !isSpace(at(p + 1))) throw new Error('unexpected character after a closing quote');
-          done = true;
-        } else if (!c) {
-          throw new Error('unterminated quotes');
-        } else {
-          cur.push(c);
-        }
-      } else if (insq) {
-        if (c === 0x5c && at(p + 1) === 0x27) {
+        } else if (quote === 0x27 && c === 0x5c && at(p + 1) === 0x27) {
           p++;
           cur.push(0x27);
-        } else if (c === 0x27) {
+        } else if (c === quote) {
           if (at(p + 1) && !isSpace(at(p + 1))) throw new Error('unexpected character after a closing quote');
           done = true;
         } else if (!c) {
@@ -52,10 +43,8 @@ function sdssplitargs(line: Buffer): Buffer[] {
         }
       } else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09 || c === 0) {
         done = true;
-      } else if (c === 0x22) {
-        inq = true;
-      } else if (c === 0x27) {
-        insq = true;
+      } else if (c === 0x22 || c === 0x27) {
+        quote = c;
       } else {
         cur.push(c);
       }
