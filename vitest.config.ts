@@ -1,9 +1,15 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two workers on this 2-core machine (vitest's default would be one); per project it is ignored.
+    maxWorkers: 2,
+    minWorkers: 1,
     projects: [
       {
+        // Roles import 'mxplay': in unit tests that is the source, not a build that may be stale or missing.
+        resolve: { alias: { mxplay: fileURLToPath(new URL('./src/bundle.ts', import.meta.url)) } },
         test: {
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
@@ -16,8 +22,9 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
-          // Lab hosts share one bridge, one apt proxy and two cores: one file at a time.
-          fileParallelism: false,
+          // Two files at a time (maxWorkers below): a file spends most of its time in one host's dpkg
+          // or one Synapse start, which use one core each; every file has hosts of its own names.
+          fileParallelism: true,
           testTimeout: 15 * 60_000,
           hookTimeout: 10 * 60_000,
           teardownTimeout: 120_000,

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { planFileSchema } from '../src/plan-file/format.ts';
 import { runReportSchema } from '../src/plan-file/run-format.ts';
+import { verifyReportSchema } from '../src/verify/format.ts';
 
 export const SCHEMA_DIR = fileURLToPath(new URL('../docs/schema/', import.meta.url));
 
@@ -17,7 +18,7 @@ const text = (schema: z.ZodType) => JSON.stringify(z.toJSONSchema(schema, { io: 
 
 /** Each schema file's name and text. */
 export function jsonSchemas(): Record<string, string> {
-  return { 'plan.schema.json': text(planFileSchema), 'run.schema.json': text(runReportSchema) };
+  return { 'plan.schema.json': text(planFileSchema), 'run.schema.json': text(runReportSchema), 'verify.schema.json': text(verifyReportSchema) };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

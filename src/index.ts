@@ -5,3 +5,5 @@ export { secret } from './secrets/secrets.ts';
 export { UserError } from './errors.ts';
 export { hostName, isHostName, hostOrIp, ipAddress, ipOrCidr, absolutePath, port, serverName } from './roles/schemas.ts';
 export * from './resources/index.ts';
+export type { Check, HttpAnswer, Probe } from './verify/check.ts';
+export * as expect from './verify/expect.ts';

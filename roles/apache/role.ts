@@ -2,9 +2,10 @@ import { defineRole, z, apt, command, link, directory, template, service, UserEr
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR, proxyWorkerRoutes, serverAddress,
-  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck, sharedCaCheck,
 } from '../nginx/proxy.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
+import { proxyChecks } from '../nginx/verify.ts';
 
 const CHECK = 'apache2ctl configtest';
 const RELOAD = 'reload apache';
@@ -19,7 +20,7 @@ export default defineRole({
     ...proxyVars,
     apache_vhost_extra: z.string().default('')
       .describe('raw Apache config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix <VirtualHost>; whoever writes it writes config. apache2ctl configtest checks it before any reload'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = apacheRoutes(v, ctx);
@@ -65,6 +66,7 @@ export default defineRole({
       service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },
+  verify: (v) => proxyChecks(v, 'apache'),
   handlers: (v, ctx) => {
     const routes = apacheRoutes(v, ctx);
     return { [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, v, routes))) };

@@ -151,6 +151,11 @@ export default defineRole({
   // Its turn fragment notifies Synapse's restart: defined here too, so coturn also plays on a host
   // without the synapse role.
   handlers: (v) => ({ [RESTART]: service.restart('coturn', ready(v)), ...synapseHandlers(v) }),
+  // What a WebRTC client asks first; with TLS, that its port takes connections.
+  verify: (v) => [
+    { what: 'TURN server: STUN binding', probe: { kind: 'stun', port: v.coturn_listening_port } },
+    ...(v.coturn_tls_cert ? [{ what: 'TURN over TLS: port open', probe: { kind: 'tcp', port: v.coturn_tls_listening_port } } as const] : []),
+  ],
 });
 
 function ready(v: { coturn_listening_ips: string[]; coturn_listening_port: number }) {

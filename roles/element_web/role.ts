@@ -1,4 +1,4 @@
-import { defineRole, z, hostName, serverName } from 'mxplay';
+import { defineRole, z, hostName, serverName, expect } from 'mxplay';
 import { hostname, releaseSchemas, staticApp, webAppVars } from '../nginx/web-apps.ts';
 
 export default defineRole({
@@ -38,6 +38,10 @@ export default defineRole({
     keys: { source: 'element_web_tarball', sha256: 'element_web_sha256' },
     config: elementConfig(v),
   }),
+  // The web client loads its config.json first: the homeserver it names is the one it talks to.
+  verify: (v) => (v.element_domain
+    ? [{ what: "Element web's config.json", probe: { kind: 'http', url: `https://${v.element_domain}/config.json`, expect: expect.expectElementConfig(v.synapse_public_baseurl.replace(/\/+$/, '')) } }]
+    : []),
 });
 
 /** Element's config.json: documented keys only, extra keys last (they win). */

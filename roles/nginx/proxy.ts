@@ -10,9 +10,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
-  z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port, serverName,
+  z, command, directory, file, template, hostName, hostOrIp, ipOrCidr, isHostName, absolutePath, port, serverName, secret,
   type Resource, type Task, type TaskContext,
 } from 'mxplay';
+import { caCertificate, caFingerprint, caPem, keyProblem } from '../ca_trust/pem.ts';
 import { homeserverTopology, topologyVars, workerRoutes, type WorkerRoute } from '../synapse/workers.ts';
 import { jitsiSharedVars } from '../jitsi/shared.ts';
 import { templateEncoders, webAppNames, webAppVars } from './web-apps.ts';
@@ -54,7 +55,16 @@ export const proxyVars = {
   proxy_tls_certificate: absolutePath.optional().describe('path on the host of the certificate (full chain, PEM) for all names served'),
   proxy_tls_certificate_key: absolutePath.optional().describe('path on the host of its private key'),
   proxy_tls_self_signed: z.boolean().default(false)
-    .describe(`labs only: make a CA and a server certificate in ${SELF_SIGNED_DIR}/ (clients must trust ca.crt there)`),
+    .describe(`labs and private networks: make a server certificate in ${SELF_SIGNED_DIR}/, signed by a CA made on this host (ca.crt there) or by proxy_tls_ca_certificate`),
+  // One CA for every host of an inventory: servers of a private federation trust each other's
+  // certificates once that CA is in their trust stores (role ca_trust); a CA per host cannot be.
+  proxy_tls_ca_certificate: caCertificate.optional()
+    .describe('with proxy_tls_self_signed: the PEM certificate of a CA shared by all hosts, which signs this host\'s server certificate instead of a CA of its own'),
+  proxy_tls_ca_key: secret().superRefine((k, ctx) => {
+    const problem = keyProblem(k);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }).optional()
+    .describe(`the private key of proxy_tls_ca_certificate (PEM, unencrypted), written 0600 root to ${SELF_SIGNED_DIR}/ to sign with`),
   proxy_listen_ipv6: z.boolean().default(true).describe('nginx: listen on IPv6 too (Apache listens as its ports.conf says)'),
   proxy_ready_port: port.default(8799)
     .describe('loopback-only port answering which configuration is live: reloads are waited for by polling it'),
@@ -93,6 +103,23 @@ function urlHostOk(u: string): boolean {
 /** The refinements both roles apply to their whole schema. */
 export function tlsChoice<T extends { proxy_tls_self_signed: boolean; proxy_tls_certificate?: string; proxy_tls_certificate_key?: string }>(v: T) {
   return v.proxy_tls_self_signed ? !v.proxy_tls_certificate && !v.proxy_tls_certificate_key : !!v.proxy_tls_certificate && !!v.proxy_tls_certificate_key;
+}
+/** The shared CA: certificate and key together, only for the self-signed mode, and matching. */
+export function sharedCaCheck(v: { proxy_tls_self_signed: boolean; proxy_tls_ca_certificate?: string; proxy_tls_ca_key?: string }, ctx: z.RefinementCtx): void {
+  const cert = v.proxy_tls_ca_certificate;
+  const key = v.proxy_tls_ca_key;
+  if (cert === undefined && key === undefined) return;
+  if (!v.proxy_tls_self_signed) {
+    ctx.addIssue({ code: 'custom', path: [cert !== undefined ? 'proxy_tls_ca_certificate' : 'proxy_tls_ca_key'], message: 'signs the certificate of proxy_tls_self_signed: true only (a given proxy_tls_certificate is used as it is)' });
+    return;
+  }
+  if (cert === undefined || key === undefined) {
+    const [given, missing] = cert !== undefined ? ['proxy_tls_ca_certificate', 'proxy_tls_ca_key'] : ['proxy_tls_ca_key', 'proxy_tls_ca_certificate'];
+    ctx.addIssue({ code: 'custom', path: [given], message: `${given} needs ${missing}: a CA signs with both` });
+    return;
+  }
+  const problem = keyProblem(key, cert);
+  if (problem) ctx.addIssue({ code: 'custom', path: ['proxy_tls_ca_key'], message: problem });
 }
 export const tlsChoiceMessage = {
   path: ['proxy_tls_certificate'],
@@ -141,6 +168,8 @@ export interface ProxySite {
   wellKnown: { server: string; client: string; support: string | null };
   /** Jitsi Meet's virtual host, when served here. */
   jitsi: { domain: string; upstream: string } | null;
+  /** The inventory's CA that signs the self-signed mode's certificate (else a CA of the host's own). */
+  sharedCa: { fingerprint: string; certPem: string; keyPem: string } | null;
 }
 
 export function sizeInBytes(s: string): number {
@@ -157,7 +186,10 @@ export function site(v: ProxyVars): ProxySite {
   const baseVhost = v.proxy_serve_base_domain && baseDomain !== matrixDomain;
   const jitsi = v.proxy_serve_jitsi ? { domain: v.jitsi_domain!, upstream: httpUpstream(v.proxy_jitsi_host, v.jitsi_http_port) } : null;
   const names = [matrixDomain, ...(baseVhost ? [baseDomain] : []), ...(jitsi ? [jitsi.domain] : []), ...webAppNames(v)];
-  const selfSigned = selfSignedPaths(names);
+  const sharedCa = v.proxy_tls_self_signed && v.proxy_tls_ca_certificate && v.proxy_tls_ca_key
+    ? { fingerprint: caFingerprint(v.proxy_tls_ca_certificate), certPem: caPem(v.proxy_tls_ca_certificate), keyPem: v.proxy_tls_ca_key }
+    : null;
+  const selfSigned = selfSignedPaths(names, sharedCa?.fingerprint);
   const client: Record<string, unknown> = {
     'm.homeserver': { base_url: base.href.replace(/\/+$/, '') },
     ...v.proxy_well_known_client_extra,
@@ -184,6 +216,7 @@ export function site(v: ProxyVars): ProxySite {
       support: support && json(support),
     },
     jitsi,
+    sharedCa,
   };
 }
 
@@ -200,17 +233,25 @@ export const serverAddress = (a: { address: string; port: number }) => `${a.addr
 
 const httpUpstream = (host: string, port: number) => `http://${serverAddress({ address: host, port })}`;
 
-function selfSignedPaths(names: string[]) {
-  // Named after every name it covers: a new name gives a new certificate, not a stale one.
-  const stem = `${SELF_SIGNED_DIR}/${names.join('+')}`;
+function selfSignedPaths(names: string[], caFingerprint?: string) {
+  // Named after every name it covers, and after the shared CA that signs it: a new name or a new
+  // CA gives a new certificate, not a stale one.
+  const stem = `${SELF_SIGNED_DIR}/${names.join('+')}${caFingerprint ? `.ca-${caFingerprint}` : ''}`;
   return { cert: `${stem}.crt`, key: `${stem}.key` };
 }
 
+/** Where the shared CA's files go on the host (named after its fingerprint, as the certificate is). */
+export const sharedCaPaths = (fingerprint: string) => ({
+  cert: `${SELF_SIGNED_DIR}/shared-ca-${fingerprint}.crt`,
+  key: `${SELF_SIGNED_DIR}/shared-ca-${fingerprint}.key`,
+});
+
 /**
- * Labs only: a CA of this host and a server certificate signed by it, made once each (`creates`).
- * Keys are 0600; the CA certificate is world-readable so tests and clients can fetch it.
+ * Labs and private networks: a server certificate signed by a CA of this host (made once) or by
+ * the inventory's shared CA, made once per set of names and CA (`creates`). Keys are 0600; CA
+ * certificates are world-readable so tests and clients can fetch them.
  */
-export function selfSignedCertificate(s: ProxySite, host: string, notify: string): Resource[] {
+export function selfSignedCertificate(s: ProxySite, host: string, notify: string): Task[] {
   const d = SELF_SIGNED_DIR;
   const san = s.names.map((n) => `DNS:${n}`).join(',');
   const ext = [
@@ -222,8 +263,15 @@ export function selfSignedCertificate(s: ProxySite, host: string, notify: string
     'authorityKeyIdentifier=keyid',
   ].join('\\n');
   const ec = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -noenc';
+  const ca = s.sharedCa ? sharedCaPaths(s.sharedCa.fingerprint) : { cert: `${d}/ca.crt`, key: `${d}/ca.key` };
   return [
-    command({
+    // The inventory's CA: its certificate world-readable, its key root's alone (never shown: sensitive).
+    s.sharedCa && [
+      directory({ path: d, mode: 0o755 }),
+      file({ path: ca.cert, content: s.sharedCa.certPem, mode: 0o644 }),
+      file({ path: ca.key, content: s.sharedCa.keyPem.replace(/\s*$/, '\n'), mode: 0o600, owner: 'root', group: 'root', sensitive: true }),
+    ],
+    !s.sharedCa && command({
       name: `self-signed CA ${d}/ca.crt`,
       creates: `${d}/ca.crt`,
       cmd: [
@@ -240,7 +288,7 @@ export function selfSignedCertificate(s: ProxySite, host: string, notify: string
         't=$(mktemp -d)',
         `printf '${ext}\\n' > "$t/ext"`,
         `(umask 077; openssl req -new ${ec} -subj '/CN=${s.names[0]}' -keyout ${s.key} -out "$t/csr")`,
-        `openssl x509 -req -in "$t/csr" -CA ${d}/ca.crt -CAkey ${d}/ca.key -set_serial 0x$(openssl rand -hex 16) -days 825 -extfile "$t/ext" -out "$t/crt"`,
+        `openssl x509 -req -in "$t/csr" -CA ${ca.cert} -CAkey ${ca.key} -set_serial 0x$(openssl rand -hex 16) -days 825 -extfile "$t/ext" -out "$t/crt"`,
         `chmod 644 "$t/crt" && mv -f "$t/crt" ${s.cert}`,
         'rm -rf "$t"',
       ].join('\n'),

@@ -2,9 +2,10 @@ import { defineRole, z, apt, link, directory, template, service } from 'mxplay';
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR, proxyWorkerRoutes, serverAddress,
-  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck, sharedCaCheck,
 } from './proxy.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from './web-apps.ts';
+import { proxyChecks } from './verify.ts';
 
 const CHECK = 'nginx -t';
 const RELOAD = 'reload nginx';
@@ -16,7 +17,7 @@ export default defineRole({
     ...proxyVars,
     nginx_vhost_extra: z.string().default('')
       .describe('raw nginx config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix server block; whoever writes it writes config. nginx -t checks it before any reload'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = proxyWorkerRoutes(v, ctx);
@@ -45,6 +46,7 @@ export default defineRole({
       service({ name: 'nginx', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
     ];
   },
+  verify: (v) => proxyChecks(v, 'nginx'),
   handlers: (v, ctx) => {
     const routes = proxyWorkerRoutes(v, ctx);
     return { [RELOAD]: service.reload('nginx', readiness(v.proxy_ready_port, generation('nginx', import.meta.url, v, routes))) };

@@ -70,6 +70,10 @@ export default defineRole({
     // Always there, also with no entries: the entries of an earlier run are removed then.
     postgresHba({ entries: v.postgres_hba, notify: 'reload postgresql' }),
   ],
+  // Only a server that listens beyond the host itself is for other hosts to reach.
+  verify: (v) => (/^\s*(localhost|127\.0\.0\.1|::1)(\s*,\s*(localhost|127\.0\.0\.1|::1))*\s*$/.test(v.postgres_listen_addresses)
+    ? []
+    : [{ what: 'PostgreSQL takes connections from other hosts', probe: { kind: 'tcp', port: 5432 } }]),
   handlers: {
     'restart postgresql': service.restart('postgresql', { tcp: '127.0.0.1:5432', timeout_s: 60 }),
     // pg_hba.conf is read again on reload: connections already open keep going.

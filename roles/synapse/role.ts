@@ -6,6 +6,7 @@ import {
 import { CONFIG_PATHS, FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, SYNAPSE_USER, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
 import { homeserver } from './homeserver.ts';
 import { txredisapi } from './redis-client.ts';
+import { federationVars, keyServersConfig, rateLimitConfig, rateLimitVars } from './limits-federation.ts';
 import { sharedWorkerConfig, topologyVars } from './workers.ts';
 import { MAIN_DROP_INS, WORKERS_DIR, restartSynapse, retiredWorkers, workerFile, workerHandlers, workerServices, workerUnitFiles } from './worker-units.ts';
 
@@ -64,6 +65,8 @@ export default defineRole({
       require_lowercase: z.boolean().default(false),
       require_uppercase: z.boolean().default(false),
     }).prefault({}),
+    ...rateLimitVars,
+    ...federationVars,
     synapse_mau_limit: z.number().int().positive().optional().describe('block the server above this many monthly active users'),
     synapse_admin_user: z.string().regex(/^[a-z0-9._=\-/]+$/, 'a Matrix localpart (lowercase)').optional(),
     // register_new_matrix_user strips the password it reads: leading or trailing blanks would be lost.
@@ -150,8 +153,10 @@ export default defineRole({
       frag('server', {
         public_baseurl: v.synapse_public_baseurl,
         presence: { enabled: v.synapse_presence },
-        suppress_key_server_warning: true,
       }),
+      frag('key_servers', keyServersConfig(v)),
+      frag('federation', v.synapse_ip_range_whitelist.length ? { ip_range_whitelist: v.synapse_ip_range_whitelist } : null),
+      frag('rate_limits', rateLimitConfig(v)),
       frag('listeners', {
         listeners: [
           {

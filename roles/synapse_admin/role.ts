@@ -1,4 +1,4 @@
-import { defineRole, z } from 'mxplay';
+import { defineRole, z, expect } from 'mxplay';
 import { hostname, releaseSchemas, staticApp, webAppVars } from '../nginx/web-apps.ts';
 
 export default defineRole({
@@ -29,6 +29,9 @@ export default defineRole({
     keys: { source: 'synapse_admin_tarball', sha256: 'synapse_admin_sha256' },
     config: adminConfig(v),
   }),
+  verify: (v) => (v.synapse_admin_domain
+    ? [{ what: 'synapse-admin', probe: { kind: 'http', url: `https://${v.synapse_admin_domain}/`, expect: expect.expectAdminApp } }]
+    : []),
 });
 
 export function adminConfig(v: {

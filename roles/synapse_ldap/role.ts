@@ -1,4 +1,4 @@
-import { defineRole, z, secret, apt } from 'mxplay';
+import { defineRole, z, secret, apt, UserError } from 'mxplay';
 import { FLAVOURS, fragment, synapseSharedVars, synapseHandlers } from '../synapse/fragment.ts';
 
 /**
@@ -30,8 +30,15 @@ export default defineRole({
       .optional().describe('password of synapse_ldap_bind_dn'),
     synapse_ldap_filter: z.string().regex(/^\(.*\)$/, 'an LDAP filter in parentheses, e.g. (objectClass=inetOrgPerson)').optional()
       .describe('extra filter users must match, e.g. (objectClass=inetOrgPerson)'),
+    synapse_ldap_verify_user: z.string().min(1).optional()
+      .describe('a directory user mxplay verify logs in as through the client API (synapse_public_baseurl), then out'),
+    synapse_ldap_verify_password: secret().optional().describe("that user's directory password"),
     ...synapseSharedVars,
   })
+    .refine((v) => !v.synapse_ldap_verify_user === !v.synapse_ldap_verify_password, {
+      path: ['synapse_ldap_verify_password'],
+      message: 'the verify login needs both synapse_ldap_verify_user and synapse_ldap_verify_password',
+    })
     .refine((v) => !v.synapse_ldap_enabled || !!v.synapse_ldap_uri, {
       path: ['synapse_ldap_uri'],
       message: 'the LDAP server URI is needed when LDAP is enabled, e.g. ldap://ldap.example.com:389',
@@ -72,4 +79,11 @@ export default defineRole({
   // The synapse role defines the same handler (the first one in a play wins); this one makes the
   // role usable in a play of its own against a host where Synapse is already installed.
   handlers: synapseHandlers,
+  // A real login of a directory user, as a client makes it, through the public URL.
+  verify: (v, ctx) => {
+    const baseUrl = ctx.hostVars.synapse_public_baseurl;
+    if (!v.synapse_ldap_enabled || !v.synapse_ldap_verify_user || !v.synapse_ldap_verify_password) return [];
+    if (typeof baseUrl !== 'string') throw new UserError('synapse_ldap_verify_user logs in through synapse_public_baseurl, which this host does not set', { key: 'synapse_ldap_verify_user' });
+    return [{ what: 'LDAP login through the client API', probe: { kind: 'login', baseUrl, user: v.synapse_ldap_verify_user, password: v.synapse_ldap_verify_password } }];
+  },
 });

@@ -94,7 +94,7 @@ export async function runParsed(parsed: { command: CommandName; args: string[]; 
 
 async function runCommand(parsed: { command: CommandName; args: string[]; opts: Opts }, secrets: SecretRegistry): Promise<number> {
   const { command: cmd, args, opts: o } = parsed;
-  if (cmd === 'run' || cmd === 'plan' || cmd === 'apply' || cmd === 'inventory') await unlockVault(o, secrets);
+  if (cmd === 'run' || cmd === 'plan' || cmd === 'apply' || cmd === 'verify' || cmd === 'backup' || cmd === 'restore' || cmd === 'inventory') await unlockVault(o, secrets);
   switch (cmd) {
     case 'run': {
       const inputs = runInputs(args[0]!, o, secrets);
@@ -112,7 +112,20 @@ async function runCommand(parsed: { command: CommandName; args: string[]; opts: 
         json: !!o.json,
         detailedExitcode: !!o.detailedExitcode,
         forks: forksOf(o),
+        verify: !!o.verify,
       });
+    }
+    case 'backup': {
+      const { backupCommand } = await import('./backup.ts');
+      return backupCommand({ ...runInputs(args[0]!, o, secrets), forks: forksOf(o) });
+    }
+    case 'restore': {
+      const { restoreCommand } = await import('./restore.ts');
+      return restoreCommand({ ...runInputs(args[0]!, o, secrets), host: str(o, 'host')!, ...(o.archive ? { archive: str(o, 'archive')! } : {}), yes: !!o.yes });
+    }
+    case 'verify': {
+      const { verifyCommand } = await import('./verify.ts');
+      return verifyCommand({ ...runInputs(args[0]!, o, secrets), json: !!o.json });
     }
     case 'plan': {
       const { planCommand } = await import('./plan.ts');

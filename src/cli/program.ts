@@ -10,7 +10,7 @@ import { MXPLAY_VERSION } from '../paths.ts';
 /** What an action hands back: the parsed options of its command, as commander made them. */
 export type Opts = Record<string, unknown>;
 
-export type CommandName = 'run' | 'plan' | 'show' | 'apply' | 'inventory' | 'roles' | 'completion' | 'complete';
+export type CommandName = 'run' | 'plan' | 'show' | 'apply' | 'verify' | 'backup' | 'restore' | 'inventory' | 'roles' | 'completion' | 'complete';
 
 /** Called with the command that was chosen, its positionals and options. */
 export type Dispatch = (command: CommandName, args: string[], o: Opts) => Promise<void>;
@@ -93,6 +93,7 @@ export function program(dispatch: Dispatch): Command {
     .option('-y, --yes', 'apply without asking (needed without a terminal)')
     .addOption(new Option('--step', 'ask host by host which to apply (a host answered no is reported skipped)').conflicts('yes'))
     .option('--json', 'machine-readable plan and results on stdout (format: docs/schema/run.schema.json)')
+    .option('--verify', 'then check each host from here as `mxplay verify` does; exit 1 if a check fails')
     .option('--list-hosts', 'list the hosts each play would run on, and stop (no connection)')
     .option('--list-tasks', 'list the resources each host would get, and stop (no connection)')
     .option('--syntax-check', 'check the playbook, inventory and variables, and stop (no connection)');
@@ -129,6 +130,40 @@ export function program(dispatch: Dispatch): Command {
   apply
     .addHelpText('after', '\nNever put a secret in argv (-e K=V is seen by every process and kept in shell history): give secrets to plan\nin a -e @FILE, which apply reads again.\n' + EXIT_CODES)
     .action(run('apply'));
+
+  const verify = p.command('verify')
+    .summary("check from here that each host's services answer as users meet them")
+    .description(
+      "Ask every host what its roles serve, from this machine and without SSH: the client API and .well-known through the\n" +
+        'proxy, federation through the delegated name, TURN, web apps, an LDAP login when a test user is given. One table\n' +
+        'per host; exit 1 when a check fails. mxplay_verify_resolve: inventory reaches names before DNS has them.',
+    )
+    .argument('<playbook>', 'playbook file: PATH, or NAME under playbooks/')
+    .option('--json', 'machine-readable results on stdout (format: docs/schema/verify.schema.json)');
+  colour(vault(extraVars(selection(verify)))).action(run('verify'));
+
+  // backup and restore read the hosts, their variables and their access as run does; no plan, no tags.
+  const inventoryOption = () => new Option('-i, --inventory <name|path>', 'inventory/NAME.yml, inventory/NAME/, or a path (YAML, INI, a folder, or host1,host2); repeatable: merged in order').argParser(repeat);
+  const backup = p.command('backup')
+    .summary('a backup now, on the hosts with the backup role')
+    .description("Start the backup role's unit (mxplay-backup.service, what its timer starts) on each selected host that has the role, wait\nfor it, and report each archive's name, size and duration.")
+    .argument('<playbook>', 'playbook file: PATH, or NAME under playbooks/')
+    .addOption(inventoryOption())
+    .option('-l, --limit <pattern>', 'only hosts matching PATTERN (group, host, glob, a:b, !x, &y)');
+  verbosity(vault(access(forks(extraVars(backup)))));
+  backup.addHelpText('after', '\nExit codes: 0 every backup made; 1 error or a failed backup (its unit log follows).\n').action(run('backup'));
+
+  const restore = p.command('restore')
+    .summary('restore a backup onto a host: database, media, signing key')
+    .description("Restore the newest (or a named) archive of a host's repository onto it: stop Synapse, restore the database into a new\nUTF8 / C database, the media store and the signing key, start Synapse and check that it answers.")
+    .argument('<playbook>', 'playbook file: PATH, or NAME under playbooks/')
+    .addOption(inventoryOption())
+    .requiredOption('--host <host>', 'the inventory host to restore onto (its backup role names the repository)')
+    .option('--archive <name>', 'the archive to restore (default: the newest of the host)')
+    .option('-y, --yes', 'restore without asking (needed without a terminal)')
+    .addOption(new Option('--host-key-checking <mode>', "SSH host keys; a host's stricter mxplay_host_key_checking wins").choices(['strict', 'accept-new', 'off']));
+  verbosity(vault(access(extraVars(restore))));
+  restore.addHelpText('after', '\nThe host is converged first (mxplay run), from the same inventory: see docs/backup.md, moving a homeserver.\nExit codes: 0 restored and answering; 1 error or a failed restore.\n').action(run('restore'));
 
   vault(
     p.command('inventory')

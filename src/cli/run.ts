@@ -16,6 +16,7 @@ import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
 import { since, verbose, verbosity } from '../log.ts';
 import { buildWorks } from './build-works.ts';
+import { verifyWorks } from './verify.ts';
 
 /** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
 export interface RunInputs {
@@ -43,6 +44,8 @@ export interface RunFlags {
   forks: number;
   /** --step: ask host by host, instead of once for all. */
   step?: boolean;
+  /** --verify: the checks of `mxplay verify` at the end. */
+  verify?: boolean;
 }
 
 export interface RunArgs extends RunInputs, RunFlags {}
@@ -116,14 +119,18 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
 
   if (!a.json) stdout.write(renderPlanText(shown, summary, colour, secrets));
 
-  const finish = (applied: boolean): number => {
+  const finish = async (applied: boolean): Promise<number> => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
     const secs = (Date.now() - a.t0) / 1000;
     // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
     const done = applied ? hostViews(hosts, plans, failedEarly, secrets, { texts: a.json }) : shown;
-    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: done, results }, secrets), secrets));
-    else print(renderRecap(results, secs, secrets));
+    if (!a.json) print(renderRecap(results, secs, secrets));
+    // --verify: the hosts that ended well (a failed host's services are not news), after the recap.
+    const healthy = new Set(results.filter((r) => r.status !== 'failed' && r.status !== 'unreachable').map((r) => r.host));
+    const checked = a.verify ? await verifyWorks(works.filter((w) => healthy.has(w.host.name)), secrets, { json: a.json }) : undefined;
+    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: done, results, ...(checked ? { verify: checked } : {}) }, secrets), secrets));
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
+    if (checked?.some((r) => !r.ok)) return 1;
     if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;
     return 0;
   };

@@ -12,7 +12,8 @@ import type { PendingResource, Resource, RoleContext, Task } from '../resources/
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
 import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
 import { snippetErrors } from './shell-check.ts';
-import type { HostWork, PlayWork, WorkItem } from './work.ts';
+import type { HostCheck } from '../verify/check.ts';
+import type { HostWork, PlayWork, VerifySettings, WorkItem } from './work.ts';
 
 export interface BuildOptions {
   limit?: string;
@@ -97,7 +98,7 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
           const hv = templateVars(mergeLayers([hl, o.extraVars]), world, name, errors, isReservedVar).values;
           const templated = { ...host, vars: Object.fromEntries(Object.keys(host.vars).map((k) => [k, hv[k]])) };
           const params = connectionParams(templated, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
-          works.set(name, (work = { host, params, plays: [] }));
+          works.set(name, (work = { host, params, plays: [], verify: verifySettings(hv) }));
         } catch (e) {
           if (e instanceof UserError) { errors.push(e); continue; }
           throw e;
@@ -136,6 +137,15 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
 }
 
 /** Which patterns matched nothing, where, and what the inventory has instead (a typo is the usual cause). */
+/** mxplay_verify_* of a host (values checked when the inventory was read). */
+function verifySettings(vars: Record<string, unknown>): VerifySettings {
+  const caFile = vars.mxplay_verify_ca_file;
+  return {
+    resolve: vars.mxplay_verify_resolve === 'inventory' ? 'inventory' : 'dns',
+    ...(typeof caFile === 'string' && caFile ? { caFile } : {}),
+  };
+}
+
 function noHostsError(pb: Playbook, inv: Inventory, limit: string | undefined): UserError {
   const names = [...inv.groups.keys(), ...inv.hosts.keys()];
   const one = pb.plays.length === 1;
@@ -166,6 +176,7 @@ function buildPlay(
   // Roles' end-of-play tasks, after every role's and the play's own tasks.
   const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
+  const checks: HostCheck[] = [];
   const ctxFor = (role: string): TaskContext => ({
     host: hostName,
     hostVars: hostValues,
@@ -219,6 +230,7 @@ function buildPlay(
       if (def.atPlayEnd) add(playEnd, def.atPlayEnd(v.vars, ctx));
       const hs = typeof def.handlers === 'function' ? def.handlers(v.vars, ctx) : (def.handlers ?? {});
       for (const [n, h] of Object.entries(hs)) if (!handlers.has(n)) handlers.set(n, h);
+      if (def.verify) checks.push(...def.verify(v.vars, ctx).map((c) => ({ ...c, role: entry.role, selected: selected(tags, o) })));
     } catch (e) {
       // One mistake seen by several hosts (a homeserver's topology) is reported once.
       const err = e instanceof UserError ? new UserError(e.message, { host: hostName, role: entry.role, ...e.context }) : undefined;
@@ -252,7 +264,7 @@ function buildPlay(
       errors.push(e);
     }
   }
-  return { play, items, handlers };
+  return { play, items, handlers, checks };
 }
 
 /**

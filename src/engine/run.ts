@@ -3,6 +3,7 @@ import { UnreachableError } from '../transport/errors.ts';
 import { connectRetriesOf } from '../transport/startup.ts';
 import type { Connection } from '../transport/connection.ts';
 import type { Playbook } from '../playbook/playbook.ts';
+import type { HostNote } from '../resources/types.ts';
 import { since, verbose } from '../log.ts';
 import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
 import { countChanges, type HostPlan } from './plan.ts';
@@ -23,6 +24,8 @@ export interface HostResult {
   roundTrips: number;
   /** Connection attempts retried after sshd closed them before the handshake (MaxStartups); absent when none. */
   connectRetries?: number;
+  /** Lines the host's report resources read from its probe (backup health, ...); absent when none. */
+  notes?: HostNote[];
   seconds: number;
 }
 
@@ -54,6 +57,7 @@ function result(s: Session, host: string, status: HostStatus, message?: string):
   const plan = s.plans.get(host);
   const changed = run?.changed ?? 0;
   const skipped = run?.skippedAtRun.map((p) => label(p.item.resource)) ?? [];
+  const notes = plan?.items.flatMap((p) => p.item.resource.report?.(p.state) ?? []) ?? [];
   const r: HostResult = {
     host,
     status,
@@ -63,6 +67,7 @@ function result(s: Session, host: string, status: HostStatus, message?: string):
     handlers: run?.handlersRun ?? [],
     roundTrips: run?.conn.roundTrips ?? 0,
     ...(s.connectRetries?.get(host) ? { connectRetries: s.connectRetries.get(host)! } : {}),
+    ...(notes.length ? { notes } : {}),
     seconds: (Date.now() - (s.started.get(host) ?? Date.now())) / 1000,
     ...(message ? { message } : {}),
   };

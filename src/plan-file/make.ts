@@ -1,6 +1,7 @@
 import type { HostPlan, PlannedItem } from '../engine/plan.ts';
 import type { HostResult } from '../engine/run.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
+import type { VerifyResult } from '../verify/run.ts';
 import { diffText, fileTexts } from './diff-text.ts';
 import { fingerprint } from './digest.ts';
 import {
@@ -68,7 +69,8 @@ export function hostRecord(plan: HostPlan, secrets: SecretRegistry): PlanHost {
         role: p.item.role,
         type: p.item.resource.type,
         id: p.item.resource.id,
-        state: fingerprint(p.state, secrets),
+        // A report resource converges nothing: what it reads (the last backup) is no drift.
+        state: fingerprint(p.item.resource.report ? null : p.state, secrets),
         planned: plannedAction(p),
         ...(p.change
           ? { change: fingerprint({ action: p.change.action, summary: p.change.summary, script: p.change.script, ...(p.change.guard ? { guard: p.change.guard } : {}) }, secrets) }
@@ -142,7 +144,7 @@ export function makePlanFile(inputs: PlanInputs, hosts: PlanHost[], secrets: Sec
 
 /** run --json's document (apply --json's too), every string of it masked. */
 export function makeRunReport(
-  o: { check: boolean; applied: boolean; refused?: string[]; hosts: PlanHostView[]; results: HostResult[] },
+  o: { check: boolean; applied: boolean; refused?: string[]; hosts: PlanHostView[]; results: HostResult[]; verify?: VerifyResult[] },
   secrets: SecretRegistry,
 ): RunReport {
   return secrets.maskStrings({
@@ -154,6 +156,7 @@ export function makeRunReport(
     summary: planSummary(o.hosts),
     hosts: o.hosts,
     results: o.results,
+    ...(o.verify ? { verify: o.verify } : {}),
   });
 }
 

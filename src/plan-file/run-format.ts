@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { HostResult } from '../engine/run.ts';
+import { verifyResultSchema } from '../verify/format.ts';
 import { hostViewSchema, summarySchema } from './format.ts';
 
 /** run --json's (and apply --json's) own format name: numbered by the same rule as the plan file's. */
@@ -17,11 +18,14 @@ const resultSchema = z
     handlers: z.array(z.string()).describe('handlers that ran'),
     roundTrips: z.number().int().nonnegative(),
     connectRetries: z.number().int().positive().optional().describe('connection attempts retried after the server closed them before the SSH handshake (sshd MaxStartups); absent when none'),
+    notes: z.array(z.object({ level: z.enum(['ok', 'warn', 'fail']), text: z.string() })).optional()
+      .describe("lines the roles report about the host, read in its probe (the backup role's last backup, a failed backup); absent when none"),
     seconds: z.number().nonnegative(),
   })
   .meta({ id: 'HostResult' });
 
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** True when the two types are the same: a schema that drifts from its code's type fails the type check. */
+export type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 /** The schema is the engine's HostResult: a field added there and not here fails the type check. */
 const resultIsTheEngines: Same<z.infer<typeof resultSchema>, HostResult> = true;
 void resultIsTheEngines;
@@ -36,6 +40,7 @@ export const runReportSchema = z
     summary: summarySchema,
     hosts: z.array(hostViewSchema).describe('the plan, per host, with the same records as the plan file'),
     results: z.array(resultSchema).describe('per host, how the run ended'),
+    verify: z.array(verifyResultSchema).optional().describe('run --verify: the checks of mxplay verify, on the hosts that ended well'),
   })
   .meta({ title: 'mxplay run --json', description: `The output of mxplay run --json and mxplay apply --json, format ${RUN_FORMAT}.` });
 

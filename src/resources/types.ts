@@ -78,6 +78,17 @@ export interface Resource<S = any> {
   snippets?: { what: string; text: string }[];
   /** Engine marker resources (flush handlers) have no state of their own. */
   marker?: 'flush_handlers';
+  /**
+   * A line for the run's recap, read from this resource's probed state (a role's health report,
+   * such as the last backup). Such a resource converges nothing: its plan is always null.
+   */
+  report?(state: S): HostNote | undefined;
+}
+
+/** A line about a host in the recap: 'fail' is shown as loudly as a failure. */
+export interface HostNote {
+  level: 'ok' | 'warn' | 'fail';
+  text: string;
 }
 
 /** A resource not yet complete: templates and roles' helpers finish once the role context is known. */

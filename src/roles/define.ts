@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { Resource, Task } from '../resources/types.ts';
+import type { Check } from '../verify/check.ts';
 
 /** What a role's tasks can know besides its own vars. */
 export interface TaskContext {
@@ -35,6 +36,8 @@ export interface RoleDefinition<S extends VarsSchema = VarsSchema> {
   atPlayEnd?: (v: z.output<S>, ctx: TaskContext) => Task[];
   /** Handler name → action; any role's resources may notify it. */
   handlers?: Record<string, Resource> | ((v: z.output<S>, ctx: TaskContext) => Record<string, Resource>);
+  /** How the role's service is checked from outside, by `mxplay verify` (and `run --verify`). */
+  verify?: (v: z.output<S>, ctx: TaskContext) => Check[];
 }
 
 export function defineRole<S extends VarsSchema>(def: RoleDefinition<S>): RoleDefinition<S> {

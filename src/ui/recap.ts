@@ -3,6 +3,8 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import { c } from './color.ts';
 
 const colourOf = { ok: c.green, changed: c.yellow, failed: c.red, unreachable: c.red, skipped: c.cyan };
+/** Roles' report lines (backup health): a failure they report is as red as a failed host. */
+const noteColour = { ok: c.dim, warn: c.yellow, fail: c.red };
 
 /** One line per host, Ansible style, then the causes of failures. */
 export function renderRecap(results: HostResult[], seconds: number, secrets: SecretRegistry): string {
@@ -21,6 +23,7 @@ export function renderRecap(results: HostResult[], seconds: number, secrets: Sec
     lines.push(`  ${colourOf[r.status](r.host.padEnd(width))}  ${counts}  ${c.dim(`${r.seconds.toFixed(1)}s`)}`);
   }
   for (const r of results) {
+    for (const n of r.notes ?? []) lines.push('', noteColour[n.level](`${r.host} ${n.text}`));
     if (r.skippedAtRun?.length) {
       lines.push('', c.dim(`${r.host}: planned but not run, their creates/unless holding by the time they came to run (counted ok): ${r.skippedAtRun.join(', ')}`));
     }

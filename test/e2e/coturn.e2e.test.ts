@@ -95,6 +95,17 @@ describe('coturn role next to Synapse on one fresh host', () => {
     expect(changedOf(r, 'turn1')).toBe(0);
   });
 
+  it('mxplay verify asks coturn for a STUN binding over UDP from this machine, as a WebRTC client does first', async () => {
+    const r = await mxplay(['verify', 'site.yml', '-i', 'e2e', '--json'], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { results: { host: string; role: string; where: string; ok: boolean; detail: string }[] };
+    expect(report.results).toEqual([expect.objectContaining({
+      host: 'turn1', role: 'coturn', where: `${lab.host('turn1').ip}:3478/udp`, ok: true,
+      // The address coturn saw this machine at: the lab bridge's.
+      detail: expect.stringMatching(/^Binding answered: it sees this machine as 10\.231\.0\.1:\d+$/),
+    })]);
+  });
+
   it('coturn_synapse_fragment=false removes the turn fragment; Synapse restarts and serves without TURN', async () => {
     const r = await run('--yes', '--json', '-e', 'coturn_synapse_fragment=false');
     expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -106,6 +106,9 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
         `synapse_public_baseurl: https://${matrix(h)}/`,
         `element_domain: ${element(h)}`,
         `synapse_admin_domain: ${admin(h)}`,
+        // mxplay verify: names at the hosts' lab addresses, the host's own lab CA trusted.
+        'mxplay_verify_resolve: inventory',
+        `mxplay_verify_ca_file: ${JSON.stringify(ca(h))}`,
         '',
       ].join('\n'));
     }
@@ -183,6 +186,28 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     for (const { name: h } of HOSTS) expect(changedOf(r, h)).toBe(0);
+  });
+
+  it("mxplay verify reads Element's config.json as the web client does, and says so when its homeserver is wrong", async () => {
+    // Only the web apps' checks: these hosts run no Synapse behind their proxies.
+    const verify = () => mxplay(['verify', 'site.yml', '-i', 'e2e', '-t', 'element_web,synapse_admin'], { cwd: project });
+    const ok = await verify();
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    for (const { name: h } of HOSTS) {
+      const esc = (x: string) => x.replaceAll('.', '\\.');
+      expect(ok.stdout).toMatch(new RegExp(`OK +Element web's config\\.json +https://${esc(element(h))}/config\\.json\\s+(→ )?200, homeserver https://${esc(matrix(h))}\n`));
+      expect(ok.stdout).toMatch(new RegExp(`OK +synapse-admin +https://${esc(admin(h))}/\\s+(→ )?403: this machine is not in synapse_admin_allow_networks`));
+    }
+    await lab.ssh('web1', `sed -i 's|https://${matrix('web1')}|https://old.example.org|' /var/www/element/config.json`);
+    const broken = await verify();
+    expect(broken.code, broken.stdout + broken.stderr).toBe(1);
+    expect(broken.stdout).toMatch(new RegExp(`FAILED +Element web's config\\.json +https://${element('web1').replaceAll('.', '\\.')}/config\\.json\\s+(→ )?base_url is https://old\\.example\\.org, wanted https://${matrix('web1').replaceAll('.', '\\.')}\n`));
+    expect(broken.stdout).toMatch(/1 of 4 checks failed on 1 host\(s\)\./);
+    // The next run puts it back (and the test after this one starts from a converged host).
+    const r = await run('--limit', 'web1');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(changedOf(r, 'web1')).toBe(1);
+    expect((await verify()).code).toBe(0);
   });
 
   it('switching to 2.0.0 (a local tarball) is atomic: requests during the run see 1.0.0 then 2.0.0, never an error or a torn page', async () => {

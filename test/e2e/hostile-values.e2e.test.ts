@@ -15,13 +15,13 @@
 import { randomBytes, createHmac } from 'node:crypto';
 import { readdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
+import { httpsByName } from './helpers/https.ts';
 import { api, eventually } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.ts';
@@ -202,35 +202,7 @@ rm /root/bindpw
 // ---- small clients ------------------------------------------------------------------------------
 
 /** A request to nginx on the host by name (SNI and Host), trusting only the host's lab CA. */
-function https(ip: string, ca: string, name: string, path: string, init: { method?: string; token?: string; body?: unknown; raw?: Buffer } = {}) {
-  return new Promise<{ status: number; json: any; text: string }>((resolve, reject) => {
-    const body = init.raw ?? (init.body !== undefined ? Buffer.from(JSON.stringify(init.body)) : undefined);
-    const req = request({
-      host: ip, port: 443, path, servername: name, ca, method: init.method ?? (body ? 'POST' : 'GET'), timeout: 15_000,
-      headers: {
-        host: name,
-        ...(init.raw ? { 'content-type': 'application/octet-stream' } : body ? { 'content-type': 'application/json' } : {}),
-        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
-      },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: any;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, json, text });
-      });
-    });
-    req.on('timeout', () => req.destroy(new Error(`https ${name}${path}: timeout`)));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const https = httpsByName;
 
 /** RFC 2047 encoded words (B and Q) of a header decoded. */
 function decodeHeader(h: string): string {

@@ -83,8 +83,16 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
       synapse_ldap_bind_dn: 'cn=admin,dc=lab,dc=test',
       synapse_ldap_bind_password: LDAP_ADMIN_PW,
       synapse_ldap_filter: '(objectClass=inetOrgPerson)',
+      // Behind nginx, for mxplay verify's login as a directory user.
+      proxy_tls_self_signed: true,
+      synapse_ldap_verify_user: 'bob',
+      synapse_ldap_verify_password: BOB_PW,
+      mxplay_verify_resolve: 'inventory',
+      mxplay_verify_ca_file: join(project, 'ldap1-ca.crt'),
+      // The tests' logins all come from this machine: more than Synapse's default 5 at once.
+      synapse_rc_login: { address: { per_second: 1, burst_count: 50 }, failed_attempts: { per_second: 1, burst_count: 50 } },
     }, { matrix: ['ldap1'] });
-    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse, synapse_ldap]\n');
+    await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse, synapse_ldap, nginx]\n');
   });
 
   afterAll(async () => {
@@ -109,6 +117,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(st.stdout).not.toContain('password_config');
     expect(st.stdout.match(/install ok installed/g)).toHaveLength(2);
     await eventually(async () => expect((await api(base(), '/_matrix/client/versions')).status).toBe(200));
+    await writeFile(join(project, 'ldap1-ca.crt'), (await lab.ssh('ldap1', 'cat /etc/ssl/mxplay-selfsigned/ca.crt')).stdout);
   });
 
   it('an LDAP user logs in (200, @alice:server, display name from cn); a wrong password is refused (403)', async () => {
@@ -138,6 +147,25 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(r.json.access_token).toBeUndefined();
     const avail = await api(base(), '/_matrix/client/v3/register?kind=user', { body: { username: 'mallory', password: 'e2e-user-password-1', auth: { type: 'm.login.dummy' } } });
     expect(avail.status, avail.text).toBe(403);
+  });
+
+  it('mxplay verify logs the directory user in through the proxy, and reports a refused login with Synapse\'s words', async () => {
+    const verify = (...e: string[]) => mxplay(['verify', 'site.yml', '-i', 'e2e', '-t', 'synapse_ldap', ...e], { cwd: project });
+    const ok = await verify();
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(new RegExp(`OK +LDAP login through the client API +https://${SERVER.replaceAll('.', '\\.')}/ as bob\\s+(→ )?logged in as @bob:${SERVER.replaceAll('.', '\\.')} \\(and out\\)`));
+    expect(ok.stdout + ok.stderr).not.toContain(BOB_PW);
+    // The password in the directory changed, not in the inventory: what a user would meet.
+    const pw = await lab.ssh('ldapsrv', `ldappasswd -x -H ldap://127.0.0.1 -D cn=admin,dc=lab,dc=test -w '${LDAP_ADMIN_PW}' -s 'bob-new-pw-3' uid=bob,ou=people,dc=lab,dc=test`);
+    expect(pw.code, pw.stderr).toBe(0);
+    try {
+      const refused = await verify();
+      expect(refused.code, refused.stdout + refused.stderr).toBe(1);
+      expect(refused.stdout).toMatch(/FAILED +LDAP login through the client API .*\s+(→ )?login as bob refused: HTTP 403, M_FORBIDDEN: /);
+      expect(refused.stdout + refused.stderr).not.toContain(BOB_PW);
+    } finally {
+      await lab.ssh('ldapsrv', `ldappasswd -x -H ldap://127.0.0.1 -D cn=admin,dc=lab,dc=test -w '${LDAP_ADMIN_PW}' -s '${BOB_PW}' uid=bob,ou=people,dc=lab,dc=test`);
+    }
   });
 
   it('a second run reports 0 changed', async () => {

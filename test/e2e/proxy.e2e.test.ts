@@ -45,7 +45,11 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
     }, { matrix: ['px-ng', 'px-ap'], nginx: ['px-ng'], apache: ['px-ap'] });
     await mkdir(join(inv, 'host_vars'));
     for (const { name } of HOSTS) {
-      await writeFile(join(inv, 'host_vars', `${name}.yml`), `synapse_server_name: ${base(name)}\nsynapse_public_baseurl: https://${matrix(name)}/\n`);
+      // mxplay verify: names at the hosts' lab addresses (no DNS here), the host's own lab CA trusted.
+      await writeFile(join(inv, 'host_vars', `${name}.yml`), [
+        `synapse_server_name: ${base(name)}`, `synapse_public_baseurl: https://${matrix(name)}/`,
+        'mxplay_verify_resolve: inventory', `mxplay_verify_ca_file: ${JSON.stringify(join(project, `${name}-ca.crt`))}`, '',
+      ].join('\n'));
     }
     // The shape proposed for playbooks/site.yml: the proxy is chosen by the inventory's groups.
     await writeFile(join(project, 'site.yml'), [
@@ -169,6 +173,43 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     for (const h of HOSTS) expect(changedOf(r, h.name)).toBe(0);
+  });
+
+  it('mxplay verify checks both proxies from here as clients and federating servers do: every check passes', async () => {
+    const r = await mxplay(['verify', 'site.yml', '-i', 'e2e', '--json'], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as { format: string; ok: boolean; results: { host: string; what: string; ok: boolean; detail: string }[] };
+    expect(report.format).toBe('mxplay-verify/1');
+    for (const { name: h, proxy } of HOSTS) {
+      const mine = report.results.filter((x) => x.host === h);
+      expect(mine.map((x) => x.what)).toEqual([
+        `Matrix client API via ${proxy}`, 'plain http redirects to https', 'client discovery: .well-known/matrix/client',
+        'delegation: .well-known/matrix/server', 'federation, as other servers find it',
+      ]);
+      expect(mine.filter((x) => !x.ok)).toEqual([]);
+      // Federation went through the delegation to the Matrix name, and the keys name the server.
+      expect(mine.find((x) => x.what.startsWith('federation'))!.detail).toMatch(new RegExp(`^\\.well-known → ${matrix(h).replaceAll('.', '\\.')}:443: Synapse [\\d.]+.*, key ed25519:`));
+    }
+    const text = await mxplay(['verify', 'site.yml', '-i', 'e2e'], { cwd: project });
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stdout).toMatch(/^px-ng\n  OK +Matrix client API via nginx +https:\/\/matrix\.px-ng\.lab\.test\/_matrix\/client\/versions\s+(→ )?200, spec versions/m);
+    expect(text.stdout).toMatch(/10 checks passed on 2 hosts\.\n$/);
+  });
+
+  it('verify fails saying what broke when .well-known/matrix/server points elsewhere, and run --verify repairs it', async () => {
+    const h = 'px-ng';
+    await lab.ssh(h, `printf '%s' '{"m.server": "wrong.example:443"}' > /var/www/matrix-well-known/server`);
+    const r = await mxplay(['verify', 'site.yml', '-i', 'e2e', '--limit', h], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/FAILED +delegation: \.well-known\/matrix\/server +https:\/\/px-ng\.lab\.test\/\.well-known\/matrix\/server\s+(→ )?m\.server is "wrong\.example:443", wanted matrix\.px-ng\.lab\.test:443/);
+    // Federation follows the wrong delegation, as another server would, and says where it went.
+    expect(r.stdout).toMatch(/FAILED +federation, as other servers find it +px-ng\.lab\.test \(federation\)\s+(→ )?\.well-known → wrong\.example:443: .*wrong\.example/);
+    expect(r.stdout).toMatch(/2 of 5 checks failed on 1 host\(s\)\./);
+
+    const fixed = await mxplay(['run', 'site.yml', '-i', 'e2e', '--limit', h, '--yes', '--verify'], { cwd: project });
+    expect(fixed.code, fixed.stdout + fixed.stderr).toBe(0);
+    expect(fixed.stdout).toMatch(/changed=1/);
+    expect(fixed.stdout).toMatch(/5 checks passed on 1 host\./);
   });
 
   it('options take effect as soon as the run returns: federation on 8448, admin API behind an allow list, support, Jitsi', async () => {

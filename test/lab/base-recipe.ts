@@ -64,6 +64,15 @@ export async function configureBase(root: string, publicKey: string): Promise<vo
     'etc/apt/apt.conf.d/02mxplay-lab-snapshot',
     'Acquire::Check-Valid-Until "false";\nAcquire::Check-Date "false";\n',
   );
+  // dpkg on a lab host: no fsync for every file it unpacks (a lab host is thrown away, never
+  // powered off mid-install), and no manuals, docs or translations (no role reads them). Installs
+  // are most of an e2e file's time; one postgresql + matrix-synapse + nginx install took 178 s
+  // instead of 309 s on a loaded machine.
+  await put(root, 'etc/dpkg/dpkg.cfg.d/01mxplay-lab-unsafe-io', 'force-unsafe-io\n');
+  await put(root, 'etc/dpkg/dpkg.cfg.d/02mxplay-lab-nodoc',
+    'path-exclude=/usr/share/man/*\npath-exclude=/usr/share/doc/*\npath-include=/usr/share/doc/*/copyright\npath-exclude=/usr/share/locale/*\n');
+  await chroot(root, 'sh', '-c', "echo 'man-db man-db/auto-update boolean false' | debconf-set-selections");
+
   // These timers fire right after boot and hold the dpkg lock for the first
   // minute, which would make the first apt run of a test wait or fail.
   await chroot(root, 'systemctl', 'mask', 'apt-daily.timer', 'apt-daily-upgrade.timer');

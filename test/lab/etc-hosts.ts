@@ -40,3 +40,23 @@ export async function updateEtcHostsBlock(root: string, hosts: Array<{ name: str
   // Written in place (same inode): the host may have it open or bind-mounted.
   if (next !== old) await writeFile(path, next);
 }
+
+const ALIASES_BEGIN = '# BEGIN mxplay-lab aliases (extra names of a test\'s hosts, test/lab/fixture.ts)';
+const ALIASES_END = '# END mxplay-lab aliases';
+
+/** Writes (or replaces) a block of extra names, `IP<TAB>name name ...`, in a running host's
+ * /etc/hosts. A block of its own: the hosts block above is rewritten whenever any lab host starts
+ * (by whichever checkout's lab code starts it), and must not take these names with it. */
+export async function writeAliasesBlock(root: string, entries: Array<{ ip: string; aliases: string[] }>): Promise<void> {
+  const path = join(root, 'etc/hosts');
+  const old = await readFile(path, 'utf8').catch(() => STATIC);
+  const body = entries.filter((e) => e.aliases.length).map((e) => `${e.ip}\t${e.aliases.join(' ')}`);
+  const text = `${ALIASES_BEGIN}\n${body.join('\n')}\n${ALIASES_END}\n`;
+  const start = old.indexOf(ALIASES_BEGIN);
+  const end = old.indexOf(ALIASES_END, start);
+  const next =
+    start >= 0 && end >= 0
+      ? old.slice(0, start) + text + old.slice(end + ALIASES_END.length + 1)
+      : `${old.replace(/\n?$/, '\n')}${text}`;
+  if (next !== old) await writeFile(path, next);
+}

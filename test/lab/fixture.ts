@@ -11,7 +11,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { KEY_FILE, KNOWN_HOSTS_FILE } from './config.ts';
+import { hostPaths, KEY_FILE, KNOWN_HOSTS_FILE } from './config.ts';
+import { writeAliasesBlock } from './etc-hosts.ts';
 import type { RunResult } from './exec.ts';
 import { startHosts, stopHost } from './host.ts';
 import { ensureLabInfra } from './lab.ts';
@@ -32,6 +33,9 @@ export interface LabHostsOptions {
   docker?: boolean;
   /** Fixed addresses for some hosts; the rest get free ones from .100-.250. */
   ips?: Record<string, string>;
+  /** More names for some hosts' addresses, in every lab host's /etc/hosts:
+   * `{ fedacme: ['acme.test', 'chat.acme.test'] }` (public-looking names without DNS). */
+  aliases?: Record<string, string[]>;
 }
 
 export interface LabFixture {
@@ -58,8 +62,23 @@ export async function labHosts(names: string[], opts: LabHostsOptions = {}): Pro
   // Cheap when the global setup already did it (~0.1 s); lets a single test
   // file run under any vitest config.
   await ensureLabInfra();
+  for (const [name, list] of Object.entries(opts.aliases ?? {})) {
+    if (!names.includes(name)) throw new Error(`lab fixture: aliases for ${name}, which is not one of ${names.join(', ')}`);
+    for (const a of list) if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(a)) throw new Error(`lab fixture: alias ${JSON.stringify(a)} of ${name} is not a host name`);
+  }
   const started = await startHosts(names.map((name) => ({ name, ip: opts.ips?.[name], docker: opts.docker })));
   const hosts: LabHost[] = started.map((h) => ({ name: h.name, ip: h.ip, fqdn: fqdn(h.name), bootToSshMs: h.bootToSshMs }));
+  if (opts.aliases) {
+    // Every host of this fixture knows every alias of the fixture (written through the overlay
+    // root, which the running host sees at once).
+    const entries = started.map((h) => ({ ip: h.ip, aliases: opts.aliases?.[h.name] ?? [] }));
+    try {
+      await Promise.all(started.map((h) => writeAliasesBlock(hostPaths(h.name).root, entries)));
+    } catch (e) {
+      await Promise.allSettled(started.map((h) => stopHost(h.name)));
+      throw e;
+    }
+  }
 
   const host = (name: string): LabHost => {
     const h = hosts.find((x) => x.name === name);

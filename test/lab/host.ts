@@ -245,8 +245,10 @@ export async function stopHost(name: string): Promise<void> {
   const killed = await killAndRemoveCgroup(name);
   if (killed) log(`${name}: killed ${killed} process(es) left without their nspawn`);
   await removeRunState(name, rootId);
-  await removeTree(p.dir); // unmounts the overlay first
+  // Before the record goes (with the folder): from then on another run may be given this address,
+  // and its fresh known_hosts entry must not be the one removed here.
   await removeKnownHosts(record ? addressesOf(record) : [name, fqdn(name)]);
+  await removeTree(p.dir); // unmounts the overlay first
 }
 
 export interface HostStatus extends HostRecord {

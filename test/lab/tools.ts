@@ -20,6 +20,10 @@ const TOOLS: ReadonlyArray<{ pkg: string; binary: string }> = [
   { pkg: 'python3-yaml', binary: '/usr/lib/python3/dist-packages/yaml/__init__.py' },
   // The shell completion tests run mxplay's zsh script in zsh itself.
   { pkg: 'zsh', binary: '/usr/bin/zsh' },
+  // The browser tests drive Debian's Chromium headless; certutil fills its profile's NSS trust store.
+  // Without recommends, chromium leaves systemd alone (the check below stays meaningful).
+  { pkg: 'chromium', binary: '/usr/bin/chromium' },
+  { pkg: 'libnss3-tools', binary: '/usr/bin/certutil' },
 ];
 
 export function assertRoot(): void {
@@ -63,7 +67,8 @@ export async function ensureControlTools(): Promise<void> {
     log(`installing control tools: ${wanted.join(' ')}`);
     await withoutServiceStarts(async () => {
       const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      const install = ['apt-get', 'install', '-y', '-q', '--no-install-recommends', '-t', 'bookworm', ...wanted];
+      // Another test run may be installing at the same moment: wait for dpkg's lock, do not fail on it.
+      const install = ['apt-get', 'install', '-y', '-q', '-o', 'DPkg::Lock::Timeout=300', '--no-install-recommends', '-t', 'bookworm', ...wanted];
       const r = await run(install, { env, allowFail: true, timeoutMs: 600_000 });
       if (r.code !== 0) {
         // A stale package list is the usual cause on a fresh machine.

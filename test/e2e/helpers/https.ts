@@ -1,6 +1,7 @@
 // HTTP(S) requests from the control machine to a lab host under a public-looking name, with curl:
 // `--resolve` puts the name in SNI and Host without any DNS, `--cacert` trusts only the lab CA.
 import { execFile } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
 
 export interface HttpAnswer {
   status: number;
@@ -63,4 +64,51 @@ export function parseCurlOutput(stdout: string): HttpAnswer {
     json = undefined;
   }
   return { status: Number(statusLine?.split(' ')[1]) || 0, headers, body, ...(json === undefined ? {} : { json }) };
+}
+
+export interface JsonAnswer {
+  status: number;
+  json: any;
+  text: string;
+}
+
+/**
+ * One request through a lab host's proxy by name (SNI and Host), trusting only `ca`: JSON, or raw
+ * bytes as application/octet-stream, with an optional access token. What a Matrix client sends.
+ */
+export function httpsByName(
+  ip: string,
+  ca: string,
+  name: string,
+  path: string,
+  init: { method?: string; token?: string; body?: unknown; raw?: Buffer; timeoutMs?: number } = {},
+): Promise<JsonAnswer> {
+  return new Promise((resolve, reject) => {
+    const body = init.raw ?? (init.body !== undefined ? Buffer.from(JSON.stringify(init.body)) : undefined);
+    const timeoutMs = init.timeoutMs ?? 15_000;
+    const req = httpsRequest({
+      host: ip, port: 443, path, servername: name, ca, method: init.method ?? (body ? 'POST' : 'GET'), timeout: timeoutMs,
+      headers: {
+        host: name,
+        ...(init.raw ? { 'content-type': 'application/octet-stream' } : body ? { 'content-type': 'application/json' } : {}),
+        ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+      },
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: any;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, json, text });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`https ${name}${path}: no answer within ${timeoutMs / 1000} s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
 }

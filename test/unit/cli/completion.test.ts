@@ -9,7 +9,7 @@ const ROOT = new URL('../../../', import.meta.url).pathname;
 
 describe('completion candidates come from mxplay itself', () => {
   it.each([
-    [['r'], ['roles', 'run']],
+    [['r'], ['restore', 'roles', 'run']],
     [['run', '--ch'], ['--check']],
     [['run', '--sy'], ['--syntax-check']],
     [['roles', '--'], ['--json']],
@@ -28,7 +28,7 @@ describe('completion candidates come from mxplay itself', () => {
   });
 
   it('offers no hidden command', async () => {
-    expect(await completions([''], ROOT)).toEqual(['apply', 'completion', 'help', 'inventory', 'plan', 'roles', 'run', 'show']);
+    expect(await completions([''], ROOT)).toEqual(['apply', 'backup', 'completion', 'help', 'inventory', 'plan', 'restore', 'roles', 'run', 'show', 'verify']);
   });
 });
 

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseCommandLine, type Io } from '../../../src/cli/main.ts';
+import { parse } from './parse.ts';
 
-/** Parse as the process would, keeping what commander prints. */
-async function parse(argv: string[]) {
-  let out = '';
-  let err = '';
-  const io: Io = { out: (s) => void (out += s), err: (s) => void (err += s) };
-  return { parsed: await parseCommandLine(argv, io), out, err };
-}
 
 // Every command with a line that uses each of its options once: the option set of each command.
 const valid: [string, string[], Record<string, unknown>][] = [
@@ -15,6 +8,9 @@ const valid: [string, string[], Record<string, unknown>][] = [
     { inventory: ['a', 'b'], check: true, diff: true, detailedExitcode: true, yes: true, json: true, limit: 'web', tags: 'synapse', skipTags: 'x', extraVars: ['a=1', '{"b": 2}'], forks: '3', hostKeyChecking: 'accept-new', user: 'admin', privateKey: 'k', jump: 'j', askPass: true, askBecomePass: true, vaultPasswordFile: ['v'], vaultId: ['p@prompt'], askVaultPass: true, color: false, verbose: 3, logFile: 'l.log' }],
   ['run', ['run', 'site.yml', '-i', 'lab', '--list-hosts', '--list-tasks', '--syntax-check'], { listHosts: true, listTasks: true, syntaxCheck: true, forks: 10, verbose: 0 }],
   ['run', ['run', 'site.yml', '-i', 'lab', '--step'], { step: true }],
+  ['run', ['run', 'site.yml', '-i', 'lab', '--verify'], { verify: true }],
+  ['verify', ['verify', 'site.yml', '-i', 'lab', '-l', 'web', '-t', 'nginx', '--skip-tags', 'x', '-e', 'a=1', '--json', '--vault-password-file', 'v', '--no-color'],
+    { inventory: ['lab'], limit: 'web', tags: 'nginx', skipTags: 'x', extraVars: ['a=1'], json: true, vaultPasswordFile: ['v'], color: false }],
   ['plan', ['plan', 'site.yml', '-i', 'lab', '-o', 'p.json', '--format', 'markdown', '--detailed-exitcode', '-v', '--verbose'], { output: 'p.json', format: 'markdown', detailedExitcode: true, verbose: 2 }],
   ['show', ['show', 'p.json', '--format', 'json', '--no-color'], { format: 'json', color: false }],
   ['show', ['show', 'p.json'], { format: 'text' }],
@@ -43,6 +39,8 @@ const refused: [string, string[], RegExp][] = [
   ['a typo of an option', ['run', 'site.yml', '--chek'], /unknown option '--chek'\n\(Did you mean --check\?\)/],
   ['a typo of a long option with a value', ['plan', 'site.yml', '--outptu', 'x'], /Did you mean --output\?/],
   ['another command\'s option (roles --check)', ['roles', '--check'], /unknown option '--check'/],
+  ['verify makes no SSH connection: no access option', ['verify', 'site.yml', '-i', 'lab', '-u', 'admin'], /unknown option '-u'/],
+  ['verify changes nothing: no --check', ['verify', 'site.yml', '-i', 'lab', '--check'], /unknown option '--check'/],
   ['another command\'s option (show -i)', ['show', 'p.json', '-i', 'lab'], /unknown option '-i'/],
   ['another command\'s option (inventory --yes)', ['inventory', '-i', 'lab', '--yes'], /unknown option '--yes'/],
   ['another command\'s option (apply --check)', ['apply', 'p.json', '--check'], /unknown option '--check'/],

@@ -27,6 +27,8 @@ const SERVICES: Record<string, Service> = {
   'jitsi (docker compose)': { users: [], groups: [], runsAsRoot: true },
   // Debian's redis-server: user and group redis, made by the package for it alone.
   redis: { users: ['redis'], groups: ['redis'] },
+  // The backup script runs as root (mxplay-backup.service), and so does ssh for borg.
+  'backup (root)': { users: [], groups: [], runsAsRoot: true },
 };
 /** Groups other daemons share: never enough to read a secret by. */
 const SHARED_GROUPS = ['nogroup', 'users', 'adm', 'staff', 'daemon', 'www-data', 'docker'];
@@ -44,19 +46,25 @@ const EXPECTED: Row[] = [
   { path: '/srv/jitsi/.env', owner: 'root', group: 'root', mode: 0o600, role: 'jitsi', service: 'jitsi (docker compose)' },
   { path: '/etc/matrix-synapse/conf.d/workers.yaml', owner: 'matrix-synapse', group: 'root', mode: 0o600, role: 'synapse', service: 'synapse' },
   { path: '/etc/redis/mxplay.conf', owner: 'redis', group: 'redis', mode: 0o640, role: 'redis', service: 'redis' },
+  { path: '/etc/mxplay-backup/passphrase', owner: 'root', group: 'root', mode: 0o600, role: 'backup', service: 'backup (root)' },
+  { path: '/etc/mxplay-backup/id_ed25519', owner: 'root', group: 'root', mode: 0o600, role: 'backup', service: 'backup (root)' },
 ];
+
+/** Public keys derived from a secret: they differ between the builds, but hold nothing secret. */
+const PUBLIC_FROM_SECRETS = ['/etc/mxplay-backup/id_ed25519.pub', '/srv/borg/.ssh/authorized_keys'];
 
 /** Every secret() variable of the roles, and a value for it per build (A, B). */
 const SECRET_VARS = [
   'synapse_db_password', 'synapse_registration_shared_secret', 'synapse_macaroon_secret_key', 'synapse_form_secret',
   'synapse_admin_password', 'synapse_email_smtp_pass', 'synapse_ldap_bind_password', 'coturn_shared_secret',
   'jitsi_jicofo_auth_password', 'jitsi_jvb_auth_password', 'synapse_redis_password', 'synapse_worker_replication_secret', 'redis_password',
+  'backup_passphrase',
 ] as const;
 const planted = (build: string, name: string) => `Planted${build}x${name.replace(/_/g, 'x')}`;
 
 const ROLES = [
   'postgres', 'synapse', 'synapse_email', 'synapse_ldap', 'synapse_consent', 'synapse_server_notices', 'coturn',
-  'element_web', 'synapse_admin', 'jitsi', 'nginx', 'redis',
+  'element_web', 'synapse_admin', 'jitsi', 'nginx', 'redis', 'backup_repository', 'backup',
 ];
 
 /** The same inventory but for its secrets: `build` chooses them. */
@@ -92,6 +100,8 @@ async function build(build: 'A' | 'B') {
     proxy_serve_jitsi: true,
     // a worker on the main's host: the shared workers config holds the replication and Redis secrets
     synapse_workers: [{ name: 'sync1', type: 'generic', serves: ['client_sync'], port: 8083 }],
+    // both hosts back up to 'derived' (whose backup_repository role then keeps 'planted''s repository)
+    backup_repository_host: 'derived',
   };
   writeTree(cwd, {
     'matrix-org.asc': '-----BEGIN PGP PUBLIC KEY BLOCK-----\nnot a real key\n-----END PGP PUBLIC KEY BLOCK-----\n',
@@ -158,7 +168,7 @@ describe('files holding secrets: private to the service that reads them', async 
     for (const [path, fa] of filesA) {
       const fb = b.get(host)!.get(path);
       expect(fb, `${host} ${path} in both builds`).toBeDefined();
-      if (fa.content === fb!.content) continue;
+      if (fa.content === fb!.content || PUBLIC_FROM_SECRETS.includes(path)) continue;
       const row = EXPECTED.find((r) => r.path === path);
       found.push({ host, path, owner: fa.owner, group: fa.group, mode: fa.mode, role: fa.role, service: row?.service ?? '?' });
     }
@@ -186,6 +196,7 @@ describe('files holding secrets: private to the service that reads them', async 
     expect(at('/srv/jitsi/.env')).toContain(planted('A', 'jitsi_jvb_auth_password'));
     expect(at('/etc/matrix-synapse/conf.d/workers.yaml')).toContain(planted('A', 'synapse_worker_replication_secret'));
     expect(at('/etc/matrix-synapse/conf.d/workers.yaml')).toContain(planted('A', 'synapse_redis_password'));
+    expect(at('/etc/mxplay-backup/passphrase')).toBe(planted('A', 'backup_passphrase'));
     // no planted value in any file outside the table
     for (const [host, files] of a) {
       for (const [path, f] of files) {
