@@ -6,8 +6,10 @@
 // next run's recap says so. Then bkhs is destroyed, a fresh host of the same inventory name (only
 // ansible_host changes) converges from the same inventory, the newest archive is restored onto it,
 // and the client logs in with the same passwords, reads the same room and messages, downloads the
-// same image (same sha256), and the server signs with the key it had.
+// same image (same sha256), and the server signs with the key it had. The proxy (nginx on bkrepo,
+// its upstream bkhs's address read from the inventory) follows the move in the same run.
 import { createHash, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -15,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { deriveSecret } from '../../src/secrets/secrets.ts';
 import { randomPng, tarOf } from './helpers/backup.ts';
+import { httpsByName } from './helpers/https.ts';
 import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
 import { projectDir } from './helpers/project.ts';
@@ -82,8 +85,19 @@ describe('backup and backup_repository roles: a homeserver backed up, destroyed,
           backup_keep_monthly: 0,
           backup_randomized_delay_s: 0,
         },
-        hosts: { bkhs: { ansible_host: hs.host('bkhs').ip }, bkrepo: { ansible_host: repoIp } },
-        children: { matrix: { hosts: { bkhs: {} } }, backup_repository: { hosts: { bkrepo: {} } } },
+        hosts: {
+          bkhs: { ansible_host: hs.host('bkhs').ip },
+          bkrepo: {
+            ansible_host: repoIp,
+            // The proxy in front of the homeserver, on another host: its upstream is bkhs's address,
+            // so moving bkhs is one changed ansible_host for both.
+            proxy_synapse_host: "{{ hostvars['bkhs'].ansible_host }}",
+            proxy_tls_self_signed: true,
+            mxplay_verify_resolve: 'inventory',
+            mxplay_verify_ca_file: join(project, 'proxy-ca.crt'),
+          },
+        },
+        children: { matrix: { hosts: { bkhs: {} } }, backup_repository: { hosts: { bkrepo: {} } }, proxy: { hosts: { bkrepo: {} } } },
       },
     };
     await writeFile(join(project, 'inventory', 'e2e', 'hosts.yml'), stringify(inventory));
@@ -118,6 +132,8 @@ describe('backup and backup_repository roles: a homeserver backed up, destroyed,
       '  roles: [backup_repository]',
       '- hosts: matrix',
       '  roles: [postgres, synapse, backup]',
+      '- hosts: proxy',
+      '  roles: [nginx]',
       '',
     ].join('\n'));
   });
@@ -138,6 +154,7 @@ describe('backup and backup_repository roles: a homeserver backed up, destroyed,
     expect(r.code, r.stdout + r.stderr).toBe(0);
     // The first backup has not run yet: the recap says so.
     expect(r.stdout).toContain('bkhs backup: no successful backup yet');
+    await writeFile(join(project, 'proxy-ca.crt'), (await repo.ssh('bkrepo', 'cat /etc/ssl/mxplay-selfsigned/ca.crt')).stdout);
 
     const state = await hs.ssh('bkhs', [
       "stat -c '%a %U' /etc/mxplay-backup /etc/mxplay-backup/passphrase /etc/mxplay-backup/id_ed25519 /var/lib/mxplay-backup",
@@ -276,6 +293,11 @@ describe('backup and backup_repository roles: a homeserver backed up, destroyed,
     await writeInventory();
     const fresh = await run('--yes');
     expect(fresh.code, fresh.stdout + fresh.stderr).toBe(0);
+    // The same run switched the proxy: nginx on bkrepo now sends requests to the new address.
+    expect(fresh.stdout).toMatch(/^ {2}bkrepo +ok=\d+ +changed=[1-9]/m);
+    const upstream = await repo.ssh('bkrepo', 'cat /etc/nginx/conf.d/mxplay-matrix.conf');
+    expect(upstream.stdout).toContain(`${IPS.newHs}:8008`);
+    expect(upstream.stdout).not.toContain(`${IPS.hs}:8008`);
     // A new server: its own signing key, until the restore.
     expect((await api(base(), '/_matrix/key/v2/server')).json.verify_keys).not.toEqual(made.verifyKeys);
 
@@ -312,6 +334,19 @@ describe('backup and backup_repository roles: a homeserver backed up, destroyed,
     expect(dl.status).toBe(200);
     expect(createHash('sha256').update(Buffer.from(await dl.arrayBuffer())).digest('hex')).toBe(made.imageSha);
     expect((await api(base(), '/_matrix/key/v2/server')).json.verify_keys).toEqual(made.verifyKeys);
+
+    // As users meet it after the move: through the proxy by name over TLS. alice logs in and reads
+    // the room; mxplay verify finds the client API, the delegation and the old signing key there.
+    const viaProxy = (path: string, init: { token?: string; body?: unknown } = {}) =>
+      httpsByName(repo.host('bkrepo').ip, readFileSync(join(project, 'proxy-ca.crt'), 'utf8'), SERVER, path, init);
+    const alice = await viaProxy('/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'alice' }, password: ALICE_PASSWORD } });
+    expect(alice.status, alice.text).toBe(200);
+    const read = await viaProxy(`/_matrix/client/v3/rooms/${encodeURIComponent(made.room)}/messages?dir=b&limit=50`, { token: alice.json.access_token });
+    expect(read.status, read.text).toBe(200);
+    expect((read.json.chunk as { content: { body?: string } }[]).map((e) => e.content.body)).toContain(MESSAGE);
+    const verify = await cli(['verify', 'site.yml', '-i', 'e2e']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(new RegExp(`federation, as other servers find it[\\s\\S]*key ${Object.keys(made.verifyKeys)[0]}`));
 
     // The restored host is what the inventory says: nothing to change, and its backups go on.
     const again = await run('--yes', '--json');
