@@ -1,4 +1,4 @@
-import { defineRole, z, apt, directory, file, command, q, type Resource } from 'mxplay';
+import { defineRole, z, apt, directory, file, command, q, retiredFiles } from 'mxplay';
 import { synapseSharedVars } from '../synapse/fragment.ts';
 import { caCertificate, caPem } from './pem.ts';
 
@@ -54,21 +54,14 @@ export default defineRole({
 });
 
 /** Certificates this role wrote once and the inventory no longer lists: removed, and the trust updated. */
-function retiredCertificates(keep: string[]): Resource<{ names?: string[] }> {
-  return {
+function retiredCertificates(keep: string[]) {
+  return retiredFiles({
     type: 'ca-certificates',
-    id: `retired from ${CA_DIR}`,
-    probe: `printf '{"names":['; ls -1 ${CA_DIR} 2>/dev/null | sed -n 's/^\\([a-z0-9][a-z0-9_-]*\\)\\.crt$/"\\1"/p' | paste -sd, | tr -d '\\n'; printf ']}\\n'`,
-    plan(s) {
-      const gone = (s.names ?? []).filter((n) => !keep.includes(n));
-      if (!gone.length) return null;
-      return {
-        action: '-',
-        summary: `stop trusting ${gone.join(', ')}`,
-        script: gone.map((n) => `rm -f ${q(`${CA_DIR}/${n}.crt`)}`).join('\n'),
-      };
-    },
+    dir: CA_DIR,
+    extension: '.crt',
+    keep,
+    summary: (gone) => `stop trusting ${gone.join(', ')}`,
+    retire: (n) => `rm -f ${q(`${CA_DIR}/${n}.crt`)}`,
     notify: [UPDATE],
-    tags: [],
-  };
+  });
 }

@@ -2,7 +2,7 @@
 // documentation, so mxplay installs its own (for the package source's Python), writes each worker's
 // file, starts one unit instance per worker, restarts only what a change concerns, and retires the
 // instances of workers the inventory no longer declares.
-import { file, q, service, yamlFile, type Readiness, type Resource } from 'mxplay';
+import { file, q, retiredFiles, service, yamlFile, type Readiness, type Resource } from 'mxplay';
 import { CONFIG_PATHS, SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
 import { workerConfig, type PlacedWorker } from './workers.ts';
 
@@ -99,23 +99,15 @@ export function workerHandlers(workers: PlacedWorker[]): Record<string, Resource
  * stopped, disabled and their files removed. Worker names are [a-z0-9_-], which is all the probe
  * lists: a file of another name here is not one of mxplay's workers.
  */
-export function retiredWorkers(keep: string[]): Resource<{ names?: string[] }> {
-  return {
+export function retiredWorkers(keep: string[]) {
+  return retiredFiles({
     type: 'synapse-workers',
-    id: `retired from ${WORKERS_DIR}`,
-    probe: `printf '{"names":['; ls -1 ${WORKERS_DIR} 2>/dev/null | sed -n 's/^\\([a-z0-9][a-z0-9_-]*\\)\\.yaml$/"\\1"/p' | paste -sd, | tr -d '\\n'; printf ']}\\n'`,
-    plan(s) {
-      const gone = (s.names ?? []).filter((n) => !keep.includes(n));
-      if (!gone.length) return null;
-      return {
-        action: '-',
-        summary: `stop, disable and remove worker${gone.length > 1 ? 's' : ''} ${gone.join(', ')}`,
-        script: gone.map((n) => `systemctl disable --now ${q(`${workerUnit(n)}.service`)} 2>/dev/null || true\nrm -f ${q(`${WORKERS_DIR}/${n}.yaml`)}`).join('\n'),
-      };
-    },
-    notify: [],
-    tags: [],
-  };
+    dir: WORKERS_DIR,
+    extension: '.yaml',
+    keep,
+    summary: (gone) => `stop, disable and remove worker${gone.length > 1 ? 's' : ''} ${gone.join(', ')}`,
+    retire: (n) => `systemctl disable --now ${q(`${workerUnit(n)}.service`)} 2>/dev/null || true\nrm -f ${q(`${WORKERS_DIR}/${n}.yaml`)}`,
+  });
 }
 
 /** A worker's own file, checked by Synapse together with the shared config before it stays. */

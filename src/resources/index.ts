@@ -21,3 +21,4 @@ export { dockerCompose } from './docker-compose.ts';
 export type { Resource, Task, Change, Action, RoleContext, FactProbe, HostNote } from './types.ts';
 export type { Facts, FactQuery } from './facts.ts';
 export { nginxString, nginxLiteral, apacheString, turnserverOption, envValue, htmlText, jinjaHtmlText, redisString, TURNSERVER_LINE_MAX } from './config-text.ts';
+export { retiredFiles } from './retired.ts';

@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { HttpAnswer } from './check.ts';
 
 /** How a check reaches a name: the address to connect to, and the CAs to trust (undefined: Node's). */
@@ -68,7 +69,8 @@ function collect(res: IncomingMessage): Promise<HttpAnswer> {
   });
 }
 
-export const isIpLiteral = (name: string) => /^[\d.]+$/.test(name) || name.includes(':');
+/** An address, not a name: no DNS, no SNI. */
+export const isIpLiteral = (name: string) => isIP(name) !== 0;
 
 /** A failed connection in the words of what broke: refused, TLS trust, name on the certificate. */
 function connectionProblem(e: NodeJS.ErrnoException, url: string, address: string): string {

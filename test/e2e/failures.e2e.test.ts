@@ -5,9 +5,8 @@
 // config its service rejects. Each time: the other hosts converge, the failed host is reported
 // with its cause (exit 1), no file is left half-written, the handlers its applied changes
 // notified stay pending on it, and the next run converges it fully.
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { run as runLocal } from '../lab/exec.ts';
 import { flushNeighbour } from '../lab/network.ts';
 import { pollUntil } from '../lab/wait.ts';
 import { mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CHECK = 'lighttpd -tt -f /etc/lighttpd/lighttpd.conf';
@@ -137,7 +137,7 @@ describe('failures injected during an apply on three lab hosts', () => {
 
   beforeAll(async () => {
     lab = await labHosts([...HOSTS]);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-failures-'));
+    project = await projectDir('failures');
     await lab.writeInventory(join(project, 'inventory', 'lab'), { mxplay_connect_timeout: 5 }, { web: [...HOSTS] });
     await mkdir(join(project, 'inventory', 'lab', 'host_vars'));
     await mkdir(join(project, 'roles', 'web'), { recursive: true });
@@ -151,7 +151,6 @@ describe('failures injected during an apply on three lab hosts', () => {
 
   afterAll(async () => {
     await lab?.stop();
-    if (project) await rm(project, { recursive: true, force: true });
   });
 
   it('a host that is down is reported unreachable while the others converge; once back, a re-run converges it', async () => {

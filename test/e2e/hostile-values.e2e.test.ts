@@ -13,9 +13,8 @@
 // format) holds any secret or any 6-character piece of one. Values a role cannot carry are
 // refused before any host is touched, naming the key.
 import { randomBytes, createHmac } from 'node:crypto';
-import { readdir, readFile, rm, writeFile, mkdtemp } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
@@ -24,6 +23,7 @@ import { labHosts, type LabFixture } from '../lab/index.ts';
 import { httpsByName } from './helpers/https.ts';
 import { api, eventually } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 import { startSmtpSink, type SmtpSink } from './helpers/smtp-sink.ts';
 
 const CONTROL_IP = '10.231.0.1';
@@ -253,9 +253,9 @@ describe('hostile values in every secret and free-text variable: the stack conve
     // slapd installs while the stack converges; the LDAP login test waits for it.
     slapd = lab.ssh(LDAP_HOST, slapdSetup());
     sink = await startSmtpSink(CONTROL_IP, 0, { auth: { user: SMTP_USER, pass: S.synapse_email_smtp_pass } });
-    project = await mkdtemp(join(tmpdir(), 'mxplay-hostile-'));
-    home = await mkdtemp(join(tmpdir(), 'mxplay-hostile-home-'));
-    tmp = await mkdtemp(join(tmpdir(), 'mxplay-hostile-tmp-'));
+    project = await projectDir('hostile');
+    home = await projectDir('hostile-home');
+    tmp = await projectDir('hostile-tmp');
     ca = '';
     // Values are Jinja to mxplay as to Ansible: the hostile text ({{ x }}, {% if %}) is written literally.
     await lab.writeInventory(join(project, 'inventory', 'e2e'), jinjaLiteral({
@@ -302,7 +302,6 @@ describe('hostile values in every secret and free-text variable: the stack conve
     console.log('hostile-values e2e timings (s):', JSON.stringify(seconds));
     await sink?.close();
     await lab?.stop();
-    await Promise.all([project, home, tmp].filter(Boolean).map((d) => rm(d, { recursive: true, force: true })));
   });
 
   it('values a role cannot carry are refused before any host is touched, each naming its key and never its value', async () => {

@@ -9,13 +9,13 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { GATEWAY_IP, hostPaths, KEY_FILE, KNOWN_HOSTS_FILE, labHosts, type LabFixture } from '../lab/index.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
+import { projectDir } from './helpers/project.ts';
 
 const BASTION = 'pa-bastion';
 const TARGET = 'pa-target';
@@ -139,13 +139,12 @@ describe('production access: ProxyJump, sudo with a password', () => {
       firewall = 'sshd AllowUsers';
     }
     process.stderr.write(`[production-access] the target drops the control machine with: ${firewall}\n`);
-    project = await mkdtemp(join(tmpdir(), 'mxplay-access-'));
+    project = await projectDir('access');
     await writeFile(join(project, 'site.yml'), PLAYBOOK);
   });
 
   afterAll(async () => {
     await lab?.stop();
-    if (project) await rm(project, { recursive: true, force: true });
   });
 
   it('the target does not accept the control machine directly', async () => {

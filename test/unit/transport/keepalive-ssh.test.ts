@@ -133,9 +133,12 @@ describe('keep-alives on a live connection and a cut one', () => {
     writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${sshPort} ${pub}\n[127.0.0.1]:${relayPort} ${pub}\n`);
   });
   afterAll(async () => {
-    await relay.stop();
-    await sshd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await relay.stop();
+      await sshd.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   beforeEach(() => vi.stubEnv('SSH_AUTH_SOCK', ''));
   afterEach(async () => {

@@ -110,9 +110,12 @@ describe('sshConnect against a server with MaxStartups', () => {
     writeFileSync(join(dir, 'known_hosts'), `[127.0.0.1]:${port} ${pub}\n[127.0.0.1]:${bastionPort} ${pub}\n`);
   });
   afterAll(async () => {
-    await server.stop();
-    await bastionServer.stop();
-    rmSync(dir, { recursive: true, force: true });
+    try {
+      await server.stop();
+      await bastionServer.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
   beforeEach(() => {
     vi.stubEnv('SSH_AUTH_SOCK', '');
