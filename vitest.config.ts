@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    // Two workers on this 2-core machine (vitest's default would be one); per project it is ignored.
-    maxWorkers: 2,
+    // Three workers on this 2-core machine (vitest's default would be one; per project it is ignored):
+    // e2e files spend much of their time waiting on hosts (service starts, polls, downloads).
+    maxWorkers: 3,
     minWorkers: 1,
     projects: [
       {
@@ -22,8 +23,8 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.e2e.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
-          // Two files at a time (maxWorkers below): a file spends most of its time in one host's dpkg
-          // or one Synapse start, which use one core each; every file has hosts of its own names.
+          // Three files at a time (maxWorkers above): a file spends most of its time in one host's dpkg,
+          // one Synapse start or waiting on a host; every file has hosts of its own names.
           fileParallelism: true,
           testTimeout: 15 * 60_000,
           hookTimeout: 10 * 60_000,

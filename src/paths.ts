@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,3 +20,12 @@ export const PACKAGE_ROOT: string = PACKAGE.root;
 
 /** The version of this mxplay: its package.json's. */
 export const MXPLAY_VERSION: string = PACKAGE.version;
+
+/**
+ * `~` and `~/…` read as the home folder, as Ansible's expanduser does: $HOME first, then the
+ * account's home. (`~user/…` is left as written.)
+ */
+export function expandTilde(path: string): string {
+  if (path !== '~' && !path.startsWith('~/')) return path;
+  return (process.env.HOME || homedir()) + path.slice(1);
+}

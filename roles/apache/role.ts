@@ -2,8 +2,9 @@ import { defineRole, z, apt, command, link, directory, template, service, UserEr
 import {
   proxyVars, tlsChoice, tlsChoiceMessage, site, selfSignedCertificate, wellKnownFiles, wellKnownDirectory,
   afterInstall, generation, readiness, WELL_KNOWN_DIR, proxyWorkerRoutes, serverAddress,
-  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck, sharedCaCheck,
+  jitsiChoice, jitsiChoiceMessage, jitsiVhost, baseDomainCheck, sharedCaCheck, acmeNamesCheck,
 } from '../nginx/proxy.ts';
+import { acmeBootstrap, acmeIssue, acmeWebroot } from '../nginx/acme.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
 import { proxyChecks } from '../nginx/verify.ts';
 
@@ -20,15 +21,16 @@ export default defineRole({
     ...proxyVars,
     apache_vhost_extra: z.string().default('')
       .describe('raw Apache config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix <VirtualHost>; whoever writes it writes config. apache2ctl configtest checks it before any reload'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck).superRefine(acmeNamesCheck),
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = apacheRoutes(v, ctx);
     const gen = generation('apache', import.meta.url, v, routes);
     const modules = routes.some((r) => r.servers.length > 1) ? [...MODULES, ...BALANCER_MODULES] : MODULES;
     return [
-      apt({ names: ['apache2', ...(v.proxy_tls_self_signed ? ['openssl'] : [])] }),
+      apt({ names: ['apache2', ...(v.proxy_tls_self_signed || v.proxy_acme ? ['openssl'] : []), ...(v.proxy_acme ? ['certbot'] : [])] }),
       v.proxy_tls_self_signed && selfSignedCertificate(s, ctx.host, RELOAD),
+      v.proxy_acme && acmeBootstrap(s.names),
       // Modules before the config that uses them (configtest knows no ProxyPass without mod_proxy).
       command({
         name: `a2enmod ${modules.join(' ')}`,
@@ -38,7 +40,7 @@ export default defineRole({
       }),
       // The distro's default site would answer on port 80 for every name.
       afterInstall('/usr/sbin/apache2', 'apache2', link({ path: '/etc/apache2/sites-enabled/000-default.conf', target: '', state: 'absent', notify: RELOAD })),
-      v.proxy_acme_webroot && directory({ path: v.proxy_acme_webroot, mode: 0o755 }),
+      acmeWebroot(v) && directory({ path: acmeWebroot(v), mode: 0o755 }),
       wellKnownDirectory(),
       // One validation set: every file below is written, configtest checks them together, and a
       // failure restores them all; Apache is reloaded only after a passing check. The site is a
@@ -52,7 +54,7 @@ export default defineRole({
           site: s,
           gen,
           wellKnownDir: WELL_KNOWN_DIR,
-          acmeWebroot: v.proxy_acme_webroot ?? '',
+          acmeWebroot: acmeWebroot(v),
           workerRoutes: routes,
           serverAddress,
           ...templateEncoders,
@@ -64,9 +66,15 @@ export default defineRole({
       webAppSites('/etc/apache2/sites-enabled', s, v, { validate: CHECK, notify: RELOAD }),
       jitsiVhost(s, '/etc/apache2/sites-enabled/mxplay-web-jitsi.conf', CHECK, RELOAD),
       service({ name: 'apache2', enabled: true, state: 'started', ready: readiness(v.proxy_ready_port, gen) }),
+      v.proxy_acme && acmeIssue({ role: 'apache', unit: 'apache2', names: s.names, acme: v.proxy_acme, webroot: acmeWebroot(v) }),
     ];
   },
   verify: (v) => proxyChecks(v, 'apache'),
+  ports: (v) => [
+    { protocol: 'tcp', port: 80, why: 'HTTP: ACME and the redirect to https' },
+    { protocol: 'tcp', port: 443, why: 'HTTPS: clients, and federation through .well-known' },
+    ...(v.proxy_federation_port === 8448 ? [{ protocol: 'tcp' as const, port: 8448, why: 'Matrix federation' }] : []),
+  ],
   handlers: (v, ctx) => {
     const routes = apacheRoutes(v, ctx);
     return { [RELOAD]: service.reload('apache2', readiness(v.proxy_ready_port, generation('apache', import.meta.url, v, routes))) };

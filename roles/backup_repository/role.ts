@@ -24,6 +24,8 @@ export default defineRole({
     backup_repository_clients: z.array(z.string().regex(CLIENT_NAME, 'an inventory host name (letters, digits and . _ -)')).optional()
       .describe('inventory hosts (with the backup role) whose repositories live here; default: every host whose backup_repository_host names this one'),
   }),
+  // Clients reach borg serve through the host's sshd (the port its inventory gives, as theirs does).
+  ports: (_v, ctx) => [{ protocol: 'tcp', port: Number(ctx.hostVars.ansible_port ?? ctx.hostVars.ansible_ssh_port ?? 22), why: 'SSH for borg serve' }],
   tasks: (v, ctx) => {
     const clients = clientsOf(v.backup_repository_clients, ctx);
     const u = v.backup_repository_user;

@@ -151,6 +151,11 @@ export default defineRole({
   // Its turn fragment notifies Synapse's restart: defined here too, so coturn also plays on a host
   // without the synapse role.
   handlers: (v) => ({ [RESTART]: service.restart('coturn', ready(v)), ...synapseHandlers(v) }),
+  ports: (v) => [
+    ...(['tcp', 'udp'] as const).map((protocol) => ({ protocol, port: v.coturn_listening_port, why: 'TURN/STUN' })),
+    ...(v.coturn_tls_cert ? (['tcp', 'udp'] as const).map((protocol) => ({ protocol, port: v.coturn_tls_listening_port, why: 'TURN over TLS/DTLS' })) : []),
+    { protocol: 'udp', port: [v.coturn_min_port, v.coturn_max_port], why: 'TURN relay ports' },
+  ],
   // What a WebRTC client asks first; with TLS, that its port takes connections.
   verify: (v) => [
     { what: 'TURN server: STUN binding', probe: { kind: 'stun', port: v.coturn_listening_port } },

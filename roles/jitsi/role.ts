@@ -71,4 +71,9 @@ export default defineRole({
     ];
   },
   handlers: (v) => ({ [UP]: dockerCompose({ dir: v.jitsi_dir, wait_timeout_s: v.jitsi_wait_timeout_s }) }),
+  // The web port only when published beyond loopback (else only the proxy on this host reaches it).
+  ports: (v) => [
+    ...(/^(127\.|::1$)/.test(v.jitsi_http_bind) ? [] : [{ protocol: 'tcp' as const, port: v.jitsi_http_port, why: 'Jitsi Meet web' }]),
+    { protocol: 'udp', port: v.jitsi_jvb_port, why: 'Jitsi video bridge media' },
+  ],
 });

@@ -17,6 +17,7 @@ import { caCertificate, caFingerprint, caPem, keyProblem } from '../ca_trust/pem
 import { homeserverTopology, topologyVars, workerRoutes, type WorkerRoute } from '../synapse/workers.ts';
 import { jitsiSharedVars } from '../jitsi/shared.ts';
 import { templateEncoders, webAppNames, webAppVars } from './web-apps.ts';
+import { acmeCertPaths, acmeVar } from './acme.ts';
 
 export const WELL_KNOWN_DIR = '/var/www/matrix-well-known';
 /** Default of proxy_upstream_timeout, in seconds (see there): above Synapse's ~305 s worst case. */
@@ -69,7 +70,8 @@ export const proxyVars = {
   proxy_ready_port: port.default(8799)
     .describe('loopback-only port answering which configuration is live: reloads are waited for by polling it'),
   proxy_acme_webroot: absolutePath.optional()
-    .describe('serve http://<name>/.well-known/acme-challenge/ from this folder (certbot --webroot) instead of redirecting it'),
+    .describe('serve http://<name>/.well-known/acme-challenge/ from this folder (certbot --webroot) instead of redirecting it; with proxy_acme, certbot writes its challenges here (default /var/www/mxplay-acme)'),
+  proxy_acme: acmeVar,
   jitsi_domain: hostName('meet.example.com').optional().describe('Jitsi server advertised to Element in .well-known/matrix/client (im.vector.riot.jitsi); with proxy_serve_jitsi also served here'),
   // Jitsi Meet of the jitsi role: its own virtual host, proxied to the web container.
   proxy_serve_jitsi: z.boolean().default(false)
@@ -100,9 +102,24 @@ function urlHostOk(u: string): boolean {
   return isHostName(host) || isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0;
 }
 
-/** The refinements both roles apply to their whole schema. */
-export function tlsChoice<T extends { proxy_tls_self_signed: boolean; proxy_tls_certificate?: string; proxy_tls_certificate_key?: string }>(v: T) {
-  return v.proxy_tls_self_signed ? !v.proxy_tls_certificate && !v.proxy_tls_certificate_key : !!v.proxy_tls_certificate && !!v.proxy_tls_certificate_key;
+/** The refinements both roles apply to their whole schema. Exactly one source of certificates. */
+export function tlsChoice<T extends { proxy_tls_self_signed: boolean; proxy_tls_certificate?: string; proxy_tls_certificate_key?: string; proxy_acme?: object | undefined }>(v: T) {
+  const given = !!v.proxy_tls_certificate || !!v.proxy_tls_certificate_key;
+  if (v.proxy_tls_self_signed || v.proxy_acme) return !given && !(v.proxy_tls_self_signed && v.proxy_acme);
+  return !!v.proxy_tls_certificate && !!v.proxy_tls_certificate_key;
+}
+/** An ACME server certifies host names (HTTP-01 asks http://<name>/): an IP address cannot be served so. */
+export function acmeNamesCheck(v: { proxy_acme?: object | undefined; synapse_public_baseurl: string }, ctx: z.RefinementCtx): void {
+  if (!v.proxy_acme) return;
+  let host: string;
+  try {
+    host = new URL(v.synapse_public_baseurl).hostname;
+  } catch {
+    return; // reported on synapse_public_baseurl itself
+  }
+  if (isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0) {
+    ctx.addIssue({ code: 'custom', path: ['proxy_acme'], message: `certificates from ACME are for host names: synapse_public_baseurl's host ${host} is not one` });
+  }
 }
 /** The shared CA: certificate and key together, only for the self-signed mode, and matching. */
 export function sharedCaCheck(v: { proxy_tls_self_signed: boolean; proxy_tls_ca_certificate?: string; proxy_tls_ca_key?: string }, ctx: z.RefinementCtx): void {
@@ -123,7 +140,7 @@ export function sharedCaCheck(v: { proxy_tls_self_signed: boolean; proxy_tls_ca_
 }
 export const tlsChoiceMessage = {
   path: ['proxy_tls_certificate'],
-  message: 'give proxy_tls_certificate and proxy_tls_certificate_key, or proxy_tls_self_signed: true (not both)',
+  message: 'give proxy_tls_certificate and proxy_tls_certificate_key, or proxy_tls_self_signed: true, or proxy_acme (one of them)',
 };
 export function jitsiChoice<T extends { proxy_serve_jitsi: boolean; jitsi_domain?: string; synapse_server_name: string; synapse_public_baseurl: string }>(v: T) {
   if (!v.proxy_serve_jitsi) return true;
@@ -207,8 +224,8 @@ export function site(v: ProxyVars): ProxySite {
     baseVhost,
     names,
     upstream: httpUpstream(v.proxy_synapse_host, v.synapse_http_port),
-    cert: v.proxy_tls_self_signed ? selfSigned.cert : v.proxy_tls_certificate!,
-    key: v.proxy_tls_self_signed ? selfSigned.key : v.proxy_tls_certificate_key!,
+    cert: v.proxy_acme ? acmeCertPaths.cert : v.proxy_tls_self_signed ? selfSigned.cert : v.proxy_tls_certificate!,
+    key: v.proxy_acme ? acmeCertPaths.key : v.proxy_tls_self_signed ? selfSigned.key : v.proxy_tls_certificate_key!,
     bodyBytes: sizeInBytes(v.synapse_max_upload_size),
     wellKnown: {
       server: json({ 'm.server': `${matrixDomain}:${v.proxy_federation_port}` }),

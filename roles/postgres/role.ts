@@ -74,6 +74,9 @@ export default defineRole({
   verify: (v) => (/^\s*(localhost|127\.0\.0\.1|::1)(\s*,\s*(localhost|127\.0\.0\.1|::1))*\s*$/.test(v.postgres_listen_addresses)
     ? []
     : [{ what: 'PostgreSQL takes connections from other hosts', probe: { kind: 'tcp', port: 5432 } }]),
+  ports: (v) => (/^\s*(localhost|127\.0\.0\.1|::1)(\s*,\s*(localhost|127\.0\.0\.1|::1))*\s*$/.test(v.postgres_listen_addresses)
+    ? []
+    : [{ protocol: 'tcp', port: 5432, why: 'PostgreSQL for other hosts' }]),
   handlers: {
     'restart postgresql': service.restart('postgresql', { tcp: '127.0.0.1:5432', timeout_s: 60 }),
     // pg_hba.conf is read again on reload: connections already open keep going.

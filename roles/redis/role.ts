@@ -107,6 +107,9 @@ export default defineRole({
     ];
   },
   handlers: (v) => ({ [RESTART]: service.restart(UNIT, readyOf(v)) }),
+  ports: (v) => (v.redis_bind_addresses.some((a) => !/^(127\.|::1$|-::1$)/.test(a))
+    ? [{ protocol: 'tcp', port: v.redis_port, why: "Redis for Synapse's workers on other hosts" }]
+    : []),
   // Only a Redis bound beyond loopback is for other hosts (Synapse's workers) to reach.
   verify: (v) => (v.redis_bind_addresses.some((a) => !/^(127\.|::1$|-::1$)/.test(a))
     ? [{ what: "Redis takes connections from other hosts", probe: { kind: 'tcp', port: v.redis_port } }]

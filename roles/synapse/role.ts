@@ -222,6 +222,16 @@ export default defineRole({
           v.synapse_db_manage ? v.synapse_db_name : undefined),
     ];
   },
+  // Listeners beyond loopback only: the main one, replication for workers elsewhere, this host's workers.
+  ports: (v, ctx) => {
+    const { mainHere, localWorkers, topology } = homeserver(v, { ...ctx, servedPorts: [] });
+    const beyond = (a: string) => !/^(127\.|::1$|localhost$)/.test(a);
+    return [
+      ...(mainHere && v.synapse_bind_addresses.some(beyond) ? [{ protocol: 'tcp' as const, port: v.synapse_http_port, why: 'Synapse HTTP listener' }] : []),
+      ...(mainHere && topology.workers.length && beyond(topology.mainAddress) ? [{ protocol: 'tcp' as const, port: topology.replicationPort, why: 'Synapse replication, for workers' }] : []),
+      ...localWorkers.filter((w) => w.port !== undefined && w.address && beyond(w.address)).map((w) => ({ protocol: 'tcp' as const, port: w.port!, why: `Synapse worker ${w.name}` })),
+    ];
+  },
   handlers: (v, ctx) => {
     const { mainHere, localWorkers } = homeserver(v, ctx);
     return {

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { resolve } from 'node:path';
 import { isatty } from 'node:tty';
 // The envelope (PBKDF2-SHA256 10000 iterations → AES-256-CTR key, HMAC-SHA256 key and IV; HMAC of
@@ -9,6 +8,7 @@ import { isatty } from 'node:tty';
 // leaves loose is checked here: the header, the hex, and which password fits which vault id.
 import { Vault } from 'ansible-vault';
 import { UserError } from '../errors.ts';
+import { expandTilde } from '../paths.ts';
 
 /** One vault password and its vault id ('default' when none is given, as Ansible names it). */
 export interface VaultSecret {
@@ -90,7 +90,7 @@ export function decryptVault(text: string, where: Where, what = 'this value'): s
  * otherwise the file's content. Surrounding white space is not part of it.
  */
 export function passwordFromFile(path: string, id = 'default'): VaultSecret {
-  const p = resolve(path === '~' ? homedir() : path.startsWith('~/') ? homedir() + path.slice(1) : path);
+  const p = resolve(expandTilde(path));
   const fail = (why: string) => new UserError(`vault password file ${path}: ${why}`);
   let executable = false;
   try {

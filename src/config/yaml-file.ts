@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { isatty } from 'node:tty';
 import { dirname, relative, resolve } from 'node:path';
 import { CST, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type Document, type Node } from 'yaml';
 import { UserError } from '../errors.ts';
 import { decryptVault, isVaultText } from './vault.ts';
 import { ansibleYamlOptions } from './yaml11.ts';
+import { expandTilde } from '../paths.ts';
 
 /** A parsed YAML file that still knows the line of every key, for errors that point at file:line. */
 export interface YamlFile {
@@ -153,7 +153,7 @@ function fromEnv(name: string, shown: string, line: number | undefined): string 
 
 /** PATH relative to the YAML file's folder, `~` for the home folder. */
 function fromFile(path: string, file: string, shown: string, line: number | undefined): string {
-  const p = resolve(dirname(file), path === '~' ? homedir() : path.startsWith('~/') ? homedir() + path.slice(1) : path);
+  const p = resolve(dirname(file), expandTilde(path));
   try {
     return chomp(readFileSync(p, 'utf8'));
   } catch (e) {

@@ -4,7 +4,7 @@ import { matchHosts, requireHosts } from '../inventory/patterns.ts';
 import type { Play, Playbook } from '../playbook/playbook.ts';
 import { inlineHandlerResource, inlineTaskResources } from '../playbook/inline-tasks.ts';
 import { availableRoles, loadRole, roleSearchPath, type LoadedRole } from '../roles/loader.ts';
-import type { TaskContext } from '../roles/define.ts';
+import type { HostServedPort, TaskContext } from '../roles/define.ts';
 import { fixedLayer, hostLayer, isReservedVar, mergeLayers, schemaKeys, unknownKeyErrors, validateRoleVars, type ExtraVarsLayer, type VarLayer } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { collectSecrets, deriveSecret } from '../secrets/secrets.ts';
@@ -12,6 +12,7 @@ import type { PendingResource, Resource, RoleContext, Task } from '../resources/
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
 import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
 import { snippetErrors } from './shell-check.ts';
+import { servedPortsOf } from './ports.ts';
 import type { HostCheck } from '../verify/check.ts';
 import type { HostWork, PlayWork, VerifySettings, WorkItem } from './work.ts';
 
@@ -80,6 +81,21 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   };
   checkLayer('extra', o.extraVars, {});
 
+  // Ports are the host's whole part in the playbook, read (once, when a role asks) over all its plays.
+  const served = new Map<string, HostServedPort[]>();
+  const servedFor = (name: string, merged: (play: Play) => ReturnType<typeof mergeLayers>) => {
+    if (!served.has(name)) {
+      const plays = pb.plays.filter((p) => matchHosts(inv, p.hosts).includes(name));
+      served.set(name, servedPortsOf(plays, roles, merged, (play, entry, m) => {
+        const scratch: UserError[] = []; // its mistakes are reported once, by buildPlay
+        const raw = mergeLayers([{ values: m.values, origin: (k) => m.origin(k)! }, fixedLayer(entry.vars, pb.file, entry.line, `role vars (${entry.role})`), o.extraVars]);
+        const v = validateRoleVars(roles.get(entry.role)!.def.vars, templateVars(raw, world, name, scratch), { host: name, role: entry.role });
+        return v.ok && !scratch.length ? { vars: v.vars, ctx: taskContext(name, templateVars(m, world, name, scratch).values, o, world, entry.role) } : undefined;
+      }));
+    }
+    return served.get(name)!;
+  };
+
   let matchedAny = false;
   for (const play of pb.plays) {
     const hosts = matchHosts(inv, play.hosts).filter((h) => !limit || limit.has(h));
@@ -107,7 +123,8 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       const merged = mergeLayers([hl, playLayer, o.extraVars]);
       const master = templateVars(merged, world, name, errors).values.mxplay_master_secret;
       if (typeof master === 'string') o.secrets.add(master);
-      work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file, world));
+      const ports = () => servedFor(name, (p) => mergeLayers([hl, fixedLayer(p.vars, pb.file, p.line, `play vars (${p.name})`), o.extraVars]));
+      work.plays.push(buildPlay(play, name, merged, roles, o, errors, checkLayer, pb.file, world, ports));
     }
   }
   // A variable a template reads is used, even if no role knows it (domain: in "{{ x }}.{{ domain }}").
@@ -170,6 +187,7 @@ function buildPlay(
   checkLayer: (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys?: Set<string>) => void,
   file: string,
   world: TemplateWorld,
+  servedPorts: () => HostServedPort[],
 ): PlayWork {
   const hostValues = templateVars(merged, world, hostName, errors).values;
   const items: WorkItem[] = [];
@@ -177,28 +195,9 @@ function buildPlay(
   const playEnd: WorkItem[] = [];
   const handlers = new Map<string, import('../resources/types.ts').Resource>();
   const checks: HostCheck[] = [];
-  const ctxFor = (role: string): TaskContext => ({
-    host: hostName,
-    hostVars: hostValues,
-    derivedSecret(purpose, scope = hostName) {
-      const master = hostValues.mxplay_master_secret;
-      if (typeof master !== 'string' || master.length < 16) {
-        throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
-      }
-      // Shared with another host: only if both derive from the same master secret.
-      const other = scope === hostName ? undefined : world.hostValues(scope);
-      if (scope !== hostName && other?.mxplay_master_secret !== master) {
-        throw new UserError(
-          `'${purpose}' is shared with host ${scope}, whose mxplay_master_secret ${other ? 'differs from' : 'is not'} this host's: ` +
-            'set mxplay_master_secret once for every host of the homeserver (a group variable), or set the secret itself',
-          { host: hostName, role, key: 'mxplay_master_secret' },
-        );
-      }
-      return o.secrets.add(deriveSecret(master, `${scope}:${purpose}`));
-    },
-    inventoryHosts: [...world.inventory.hosts.keys()],
-    inventoryVars: (h) => world.hostValues(h),
-  });
+  // servedPorts is read on demand: only a role that asks (the firewall) pays for going over every play.
+  const ctxFor = (role: string): TaskContext =>
+    Object.defineProperty(taskContext(hostName, hostValues, o, world, role), 'servedPorts', { get: servedPorts, enumerable: true }) as TaskContext;
 
   for (const entry of play.roles) {
     const loaded = roles.get(entry.role)!;
@@ -265,6 +264,32 @@ function buildPlay(
     }
   }
   return { play, items, handlers, checks };
+}
+
+/** What a role's tasks know of the host and the inventory, besides its vars. */
+function taskContext(hostName: string, hostValues: Record<string, unknown>, o: BuildOptions, world: TemplateWorld, role: string): Omit<TaskContext, 'servedPorts'> {
+  return {
+    host: hostName,
+    hostVars: hostValues,
+    derivedSecret(purpose, scope = hostName) {
+      const master = hostValues.mxplay_master_secret;
+      if (typeof master !== 'string' || master.length < 16) {
+        throw new UserError(`needs a secret for '${purpose}': set that variable, or mxplay_master_secret (16+ characters) to derive it`, { host: hostName, role, key: 'mxplay_master_secret' });
+      }
+      // Shared with another host: only if both derive from the same master secret.
+      const other = scope === hostName ? undefined : world.hostValues(scope);
+      if (scope !== hostName && other?.mxplay_master_secret !== master) {
+        throw new UserError(
+          `'${purpose}' is shared with host ${scope}, whose mxplay_master_secret ${other ? 'differs from' : 'is not'} this host's: ` +
+            'set mxplay_master_secret once for every host of the homeserver (a group variable), or set the secret itself',
+          { host: hostName, role, key: 'mxplay_master_secret' },
+        );
+      }
+      return o.secrets.add(deriveSecret(master, `${scope}:${purpose}`));
+    },
+    inventoryHosts: [...world.inventory.hosts.keys()],
+    inventoryVars: (h) => world.hostValues(h),
+  };
 }
 
 /**

@@ -31,6 +31,8 @@ export class HostRun {
   constructor(
     readonly work: HostWork,
     readonly conn: Connection,
+    /** A new connection to the host, for changes confirmed through one (Change.confirm). */
+    private readonly reconnect?: (timeoutMs: number) => Promise<Connection>,
   ) {}
 
   private get name(): string {
@@ -99,7 +101,10 @@ export class HostRun {
         await this.resolveDeferred(items, cursor);
       } else {
         let end = cursor;
-        while (end < items.length && (items[end]!.status === 'change' || (items[end]!.status === 'ok' && !items[end]!.item.resource.marker))) end++;
+        while (end < items.length && (items[end]!.status === 'change' || (items[end]!.status === 'ok' && !items[end]!.item.resource.marker))) {
+          // A change to confirm ends its batch: nothing runs after it until it is confirmed.
+          if (items[end++]!.change?.confirm) break;
+        }
         await this.applyBatch(items.slice(cursor, end).filter((p) => p.status === 'change'), emit);
         cursor = end;
       }
@@ -195,6 +200,27 @@ export class HostRun {
     }
     if (!out.done || res.code !== 0) {
       throw new ApplyFailure(`apply script ended unexpectedly (exit ${res.code})${res.stderr ? `: ${res.stderr.trim().slice(-2000)}` : ''}`);
+    }
+    const last = batch.at(-1)!;
+    if (last.change!.confirm && out.ok.has(batch.length - 1)) await this.confirm(last);
+  }
+
+  /** Confirm an applied change over a fresh connection (see Change.confirm). */
+  private async confirm(p: PlannedItem) {
+    const c = p.change!.confirm!;
+    const what = `${label(p.item.resource)} (${p.change!.summary})`;
+    const t0 = Date.now();
+    let conn: Connection | undefined;
+    try {
+      if (!this.reconnect) throw new Error('this run cannot open another connection');
+      conn = await this.reconnect(c.timeoutMs);
+      const r = await conn.run(c.script);
+      if (r.code !== 0) throw new Error(`the confirmation exited ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-1000)}` : ''}`);
+      verbose(1, this.name, `confirmed ${what} over a new connection in ${since(t0)}`);
+    } catch (e) {
+      throw new ApplyFailure(`${what}: a new connection through it failed after ${since(t0)}: ${(e as Error).message}. ${c.failed}`);
+    } finally {
+      await conn?.close().catch(() => {});
     }
   }
 

@@ -89,7 +89,7 @@ export async function planAll(works: HostWork[], forks: number, rep: RunReporter
       const retries = connectRetriesOf(conn);
       if (retries) s.connectRetries?.set(name, retries);
       verbose(1, name, `connected in ${since(t0)} (${w.params.connection}${w.params.become ? `, become ${w.params.becomeUser ?? 'root'}` : ''}${retries ? `, after ${retries} retr${retries === 1 ? 'y' : 'ies'}` : ''})`);
-      const run = new HostRun(w, conn);
+      const run = new HostRun(w, conn, (timeoutMs) => connect({ ...w, params: { ...w.params, connectTimeoutMs: Math.min(w.params.connectTimeoutMs, timeoutMs) } }));
       s.runs.set(name, run);
       rep.phase(name, 'probing');
       t0 = Date.now();

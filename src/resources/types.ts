@@ -22,6 +22,12 @@ export interface Change {
    * just before the step, since an earlier step of the same run may have made it true.
    */
   guard?: string;
+  /**
+   * A change that could cut mxplay off the host (a firewall) is confirmed over a new connection,
+   * opened right after it applies and before anything else runs: `script` runs there (it disarms
+   * the host's own rollback). If the connection or the script fails, the host fails with `failed`.
+   */
+  confirm?: { script: string; timeoutMs: number; failed: string };
 }
 
 /** The probe could not say anything meaningful yet (e.g. the unit of a package not yet installed). */

@@ -92,6 +92,9 @@ export async function compiledRole(file: string, apiFile: string): Promise<strin
       sourcemap: 'inline',
       logLevel: 'silent',
       absWorkingDir: '/',
+      // The role's own URL, not the cache file's: files beside role.ts (templates/) are found
+      // from it, whether the role runs compiled, prebuilt or from source.
+      define: { 'import.meta.url': JSON.stringify(pathToFileURL(file).href) },
       plugins: [{
         name: 'mxplay-externals',
         setup(b) {

@@ -20,6 +20,23 @@ export interface TaskContext {
    * and -e, templates evaluated; not play or role vars): undefined for a host not in the inventory.
    */
   inventoryVars(host: string): Readonly<Record<string, unknown>> | undefined;
+  /**
+   * What every role this host plays in this playbook serves to other hosts (all plays that include
+   * it, whatever --tags or --skip-tags select: a tag must never close a port), for the firewall.
+   */
+  servedPorts: readonly HostServedPort[];
+}
+
+/** A port (or an inclusive range "from-to") a role serves beyond the host itself. */
+export interface ServedPort {
+  protocol: 'tcp' | 'udp';
+  port: number | readonly [number, number];
+  /** A few words on what answers there, shown in the firewall's ruleset. */
+  why: string;
+}
+
+export interface HostServedPort extends ServedPort {
+  role: string;
 }
 
 export type VarsSchema = z.ZodObject<any>;
@@ -38,6 +55,8 @@ export interface RoleDefinition<S extends VarsSchema = VarsSchema> {
   handlers?: Record<string, Resource> | ((v: z.output<S>, ctx: TaskContext) => Record<string, Resource>);
   /** How the role's service is checked from outside, by `mxplay verify` (and `run --verify`). */
   verify?: (v: z.output<S>, ctx: TaskContext) => Check[];
+  /** What the role serves to other hosts (the firewall role opens these); omit for none. */
+  ports?: (v: z.output<S>, ctx: Omit<TaskContext, 'servedPorts'>) => ServedPort[];
 }
 
 export function defineRole<S extends VarsSchema>(def: RoleDefinition<S>): RoleDefinition<S> {

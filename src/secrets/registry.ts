@@ -44,12 +44,13 @@ function base64Forms(v: string): string[] {
   return out;
 }
 
-const html = (v: string) => v.replace(/[&<>"']/g, (ch) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": '#39' }[ch]};`);
+/** HTML escaped, with `"` as the entity given: `quot`, or `#34` as EJS writes it. */
+const html = (v: string, quot: string) => v.replace(/[&<>"']/g, (ch) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': quot, "'": '#39' }[ch]};`);
 
 /**
  * Every way a secret can be written out by the serializers the project uses: as it is, JSON and
  * YAML escaped (double and single quoted), shell quoted, URL and form encoded, HTML escaped, in
- * base64 at any alignment, and each line of a value with line breaks (a diff shows it line by line).
+ * base64 at any alignment, and each line of any of these.
  */
 export function renderings(v: string): string[] {
   const forms = [
@@ -61,11 +62,14 @@ export function renderings(v: string): string[] {
     encodeURIComponent(v),
     encodeURI(v),
     encodeURIComponent(v).replaceAll('%20', '+'),
-    html(v),
+    new URLSearchParams({ k: v }).toString().slice(2), // form encoding: also ( ) ! ' ~ escaped
+    html(v, 'quot'),
+    html(v, '#34'),
     ...base64Forms(v),
-    ...v.split(/\r?\n/),
   ];
-  return [...new Set(forms)].filter((f) => f.length >= MIN_FORM);
+  // And each line of each: a diff shows a value line by line, and YAML folds a quoted value with
+  // line breaks over indented lines.
+  return [...new Set(forms.flatMap((f) => [f, ...f.split(/\r?\n/)]))].filter((f) => f.length >= MIN_FORM);
 }
 
 /**

@@ -16,7 +16,9 @@ const PUBLIC_BASEURL = 'https://cons1.lab.test/';
 const CONF = '/etc/matrix-synapse/conf.d';
 const FRAGMENT = `${CONF}/user_consent.yaml`;
 const NOTICES = `${CONF}/server_notices.yaml`;
-const TEMPLATES = '/etc/matrix-synapse/consent_templates/en';
+const TEMPLATE_DIR = '/etc/matrix-synapse/consent-e2e';
+const TEMPLATES = `${TEMPLATE_DIR}/en`;
+const NOTICES_AVATAR = 'mxc://cons1.lab.test/noticesAvatar';
 const POLICY = '<h1 id="policy">Lab terms 1.0</h1>\n<p>Be excellent to each other.</p>';
 const NOTICE = 'Please review and accept the lab terms at %(consent_uri)s';
 
@@ -78,6 +80,10 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
       synapse_consent_policies: { '1.0': POLICY },
       synapse_consent_policy_name: jinjaLiteral(POLICY_NAME), // literal text, not Jinja for mxplay
       synapse_consent_server_notice_content: NOTICE,
+      synapse_consent_template_dir: TEMPLATE_DIR,
+      synapse_consent_block_events_error: 'Lab rules first: %(consent_uri)s',
+      synapse_consent_send_server_notice_to_guests: true,
+      synapse_server_notices_system_mxid_avatar_url: NOTICES_AVATAR,
     }, { matrix: ['cons1'] });
     // One play on a bare host: the synapse role starts Synapse only at the end of the play, once the
     // consent roles have written user_consent for the consent listener resource.
@@ -101,7 +107,9 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
 
     const st = await lab.ssh('cons1', `cat ${FRAGMENT} ${NOTICES}; stat -c '%a %U:%G %n' ${TEMPLATES}/1.0.html ${TEMPLATES}/success.html; grep -c consent ${CONF}/listeners.yaml`);
     expect(st.stdout).toContain('role synapse_consent: owns user_consent');
-    expect(st.stdout).toContain('template_dir: /etc/matrix-synapse/consent_templates');
+    expect(st.stdout).toContain(`template_dir: ${TEMPLATE_DIR}`);
+    // Guests cannot register on this server: the setting is checked as Synapse reads it.
+    expect(st.stdout).toContain('send_server_notice_to_guests: true');
     expect(st.stdout).toMatch(/version: "?1\.0"?/);
     expect(st.stdout).toContain('role synapse_server_notices: owns server_notices');
     expect(st.stdout).toContain('system_mxid_localpart: notices');
@@ -156,7 +164,7 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     const blocked = await api(base(), '/_matrix/client/v3/createRoom', { token: alice, body: { name: 'alice room' } });
     expect(blocked.status, blocked.text).toBe(403);
     expect(blocked.json.errcode).toBe('M_CONSENT_NOT_GIVEN');
-    expect(blocked.json.error).toContain('/_matrix/consent?u=alice&h=');
+    expect(blocked.json.error).toMatch(/^Lab rules first: https:\/\/cons1\.lab\.test\/_matrix\/consent\?u=alice&h=[0-9a-f]+$/);
     expect(blocked.json.consent_uri).toMatch(/^https:\/\/cons1\.lab\.test\/_matrix\/consent\?u=alice&h=[0-9a-f]+$/);
 
     // The notice arrives on sync (auto_join: the user is in the notices room).
@@ -170,6 +178,11 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     }, 60_000, 1000);
     expect(notice.content.body).toContain('Please review and accept the lab terms at https://cons1.lab.test/_matrix/consent?u=alice&h=');
     const uri = /https:\/\/cons1\.lab\.test\/(_matrix\/consent\?\S+)/.exec(notice.content.body!)![1];
+    // The notices user appears in its room with the name and avatar the inventory gives (its membership).
+    const joined = await api(base(), '/_matrix/client/v3/joined_rooms', { token: alice });
+    const members = await Promise.all((joined.json.joined_rooms as string[]).map((id) =>
+      api(base(), `/_matrix/client/v3/rooms/${encodeURIComponent(id)}/state/m.room.member/${encodeURIComponent('@notices:cons1.lab.test')}`, { token: alice })));
+    expect(members.filter((m) => m.status === 200).map((m) => m.json)).toEqual([expect.objectContaining({ displayname: 'Lab Notices', avatar_url: NOTICES_AVATAR })]);
     expect(uri).toBe(blocked.json.consent_uri.replace(PUBLIC_BASEURL, ''));
 
     // The personal link shows the form with the hidden fields Synapse checks.
@@ -205,6 +218,19 @@ describe('synapse_consent + synapse_server_notices: a new user must accept the p
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'cons1')).toBe(0);
+  });
+
+  it('require_at_registration: registration asks for the policy (an m.login.terms stage with version 1.0)', async () => {
+    const r = await run('--yes', '--json', '-e', 'synapse_consent_require_at_registration=true');
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const first = await eventually(async () => {
+      const x = await api(base(), '/_matrix/client/v3/register', { body: { username: 'carol', password: 'e2e-user-password-1' } });
+      if (x.status !== 401) throw new Error(x.text);
+      return x;
+    });
+    for (const f of first.json.flows as { stages: string[] }[]) expect(f.stages).toContain('m.login.terms');
+    expect(first.json.params['m.login.terms'].policies.privacy_policy).toMatchObject({ version: '1.0' });
+    expect(first.json.params['m.login.terms'].policies.privacy_policy.en.url).toMatch(/^https:\/\/cons1\.lab\.test\/_matrix\/consent\?v=1\.0$/);
   });
 
   it("the listener resource and the consent switch must agree: both mistakes are refused before anything changes", async () => {

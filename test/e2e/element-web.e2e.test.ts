@@ -271,6 +271,24 @@ describe('Element web and synapse-admin from release tarballs behind nginx and a
     for (const { name: h } of HOSTS) expect(changedOf(again, h)).toBe(0);
   });
 
+  it('element_web_keep_versions 1 removes the previous version (3.0.0 stays served); synapse_admin_keep_versions 1 keeps its one; then 0 changed', async () => {
+    const keepOne = [
+      ...(await elementRelease('3.0.0', `${baseUrl}/element-v3.0.0.tar.gz`, tarballs['element-v3.0.0']!.sha)),
+      ...(await extra({ element_web_keep_versions: 1, synapse_admin_keep_versions: 1 })),
+    ];
+    const r = await run(...keepOne);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    for (const { name: h } of HOSTS) {
+      const changes = r.json!.hosts.find((p) => p.host === h)!.changes.filter((c) => c.type === 'release');
+      expect(changes.map((c) => c.summary)).toEqual([expect.stringMatching(/remove old 2\.0\.0$/)]);
+      expect((await get(h, `https://${element(h)}/`)).body).toBe(indexHtml('3.0.0'));
+      expect((await lab.ssh(h, `ls -A ${DIR}/versions`)).stdout).toBe('3.0.0\n3.0.0.sha256\n');
+    }
+    const again = await run(...keepOne);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    for (const { name: h } of HOSTS) expect(changedOf(again, h)).toBe(0);
+  });
+
   it('synapse-admin with an allow list: served to the control machine, refused (403) to the host\'s own address; a second run reports 0 changed', async () => {
     const allow = await extra({ synapse_admin_allow_networks: [`${GATEWAY_IP}/32`] });
     const r = await run(...allow);

@@ -3,6 +3,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { issueCertificate, labCa } from '../lab/ca.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
@@ -20,6 +22,8 @@ const FRAGMENT = '/etc/matrix-synapse/conf.d/email.yaml';
 describe('synapse_email role: Synapse sends its validation mail through the configured SMTP relay', () => {
   let lab: LabFixture;
   let sink: SmtpSink;
+  /** Relays that require TLS (STARTTLS, or implicit) and a login, as a production relay does. */
+  const tlsSinks: SmtpSink[] = [];
   let project: string;
   const base = () => `http://${lab.host('mail1').ip}:8008`;
   const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
@@ -52,6 +56,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
 
   afterAll(async () => {
     await sink?.close();
+    for (const s of tlsSinks) await s.close();
     await lab?.stop();
   });
 
@@ -166,6 +171,50 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     expect(r.stdout + r.stderr).not.toContain(SMTP_PASS);
     const file = await lab.ssh('mail1', `cat ${FRAGMENT}`);
     expect(file.stdout).not.toContain('smtp_user');
+  });
+
+  it('a relay that requires STARTTLS and AUTH gets the mail over TLS (a lab-CA certificate, the CA given through ca_trust) after a login; implicit TLS (force_tls) too', async () => {
+    const cert = await issueCertificate(['smtp.lab.test']);
+    const auth = { user: 'synapse', pass: SMTP_PASS };
+    const starttls = await startSmtpSink(CONTROL_IP, 0, { auth, tls: { cert: cert.certPem, key: cert.keyPem, mode: 'starttls' } });
+    const implicit = await startSmtpSink(CONTROL_IP, 0, { auth, tls: { cert: cert.certPem, key: cert.keyPem, mode: 'implicit' } });
+    tlsSinks.push(starttls, implicit);
+    // The relay's name, as DNS would give it (outside the lab's managed block of /etc/hosts).
+    expect((await lab.ssh('mail1', `grep -q ' smtp.lab.test$' /etc/hosts || echo '${CONTROL_IP} smtp.lab.test' >> /etc/hosts`)).code).toBe(0);
+    const vars = join(project, 'tls-vars.yml');
+    const settings = {
+      ca_trust_certificates: { 'mxplay-lab': (await labCa()).certPem },
+      synapse_email_smtp_host: 'smtp.lab.test',
+      synapse_email_smtp_port: starttls.port,
+      synapse_email_smtp_user: 'synapse',
+      synapse_email_smtp_pass: SMTP_PASS,
+      synapse_email_require_transport_security: true,
+      synapse_email_enable_tls: true,
+      synapse_email_enable_notifs: true,
+    };
+    await writeFile(vars, stringify(settings));
+    await writeFile(join(project, 'tls.yml'), '- hosts: matrix\n  roles: [ca_trust, postgres, synapse, synapse_email]\n');
+    const token = (await login(base(), 'admin', ADMIN_PASSWORD)).json.access_token as string;
+    const mailTo = async (relay: SmtpSink, email: string) => {
+      const req = await api(base(), '/_matrix/client/v3/account/3pid/email/requestToken', { token, body: { client_secret: `tls${Date.now()}`, email, send_attempt: 1 } });
+      expect(req.status, req.text).toBe(200);
+      return relay.waitFor((m) => m.to.includes(email), 60_000);
+    };
+
+    const r = await mxplay(['run', 'tls.yml', '-i', 'e2e', '--yes', '--json', '-e', `@${vars}`], { cwd: project });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(SMTP_PASS);
+    const viaStarttls = await mailTo(starttls, 'tls@example.org');
+    expect(viaStarttls).toMatchObject({ tls: true, authUser: 'synapse', from: 'noreply@mail1.lab.test' });
+    expect(starttls.authFailures).toEqual([]);
+    expect(sink.messages.some((m) => m.to.includes('tls@example.org'))).toBe(false);
+    // Notification mails on: Synapse's own setting, as written (it mails only after hours of unread messages).
+    expect((await lab.ssh('mail1', `grep -c '^  enable_notifs: true$' ${FRAGMENT}`)).stdout.trim()).toBe('1');
+
+    const forced = await mxplay(['run', 'tls.yml', '-i', 'e2e', '--yes', '--json', '-e', `@${vars}`, '-e', `{synapse_email_force_tls: true, synapse_email_smtp_port: ${implicit.port}}`], { cwd: project });
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    const viaImplicit = await mailTo(implicit, 'implicit@example.org');
+    expect(viaImplicit).toMatchObject({ tls: true, authUser: 'synapse' });
   });
 
   it('synapse_email_enabled false removes the fragment, restarts Synapse, and Synapse still answers', async () => {

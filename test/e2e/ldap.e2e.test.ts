@@ -4,6 +4,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueCertificate, labCa } from '../lab/ca.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import { api, login } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
@@ -60,6 +61,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
   let project: string;
   const base = () => `http://${lab.host('ldap1').ip}:8008`;
   const run = (...args: string[]) => mxplay(['run', 'site.yml', '-i', 'e2e', ...args], { cwd: project });
+  let inventoryVars: Record<string, unknown>;
 
   beforeAll(async () => {
     lab = await labHosts(['ldap1', 'ldapsrv']);
@@ -68,7 +70,7 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(slapd.stdout).toContain('dn:uid=alice,ou=people,dc=lab,dc=test');
 
     project = await projectDir('ldap');
-    await lab.writeInventory(join(project, 'inventory', 'e2e'), {
+    inventoryVars = {
       mxplay_master_secret: MASTER,
       synapse_package_source: 'debian',
       synapse_server_name: SERVER,
@@ -91,7 +93,8 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
       mxplay_verify_ca_file: join(project, 'ldap1-ca.crt'),
       // The tests' logins all come from this machine: more than Synapse's default 5 at once.
       synapse_rc_login: { address: { per_second: 1, burst_count: 50 }, failed_attempts: { per_second: 1, burst_count: 50 } },
-    }, { matrix: ['ldap1'] });
+    };
+    await lab.writeInventory(join(project, 'inventory', 'e2e'), inventoryVars, { matrix: ['ldap1'] });
     await writeFile(join(project, 'site.yml'), '- hosts: matrix\n  roles: [postgres, synapse, synapse_ldap, nginx]\n');
   });
 
@@ -176,6 +179,73 @@ describe('synapse_ldap role: LDAP users of a real slapd log in to Synapse', () =
     expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, 'ldap1')).toBe(0);
   });
+
+  it('StartTLS to a slapd that requires TLS (lab-CA certificate), in simple-bind mode (no bind_dn): LDAP users log in; a second run changes nothing', async () => {
+    const cert = await issueCertificate(['ldapsrv.lab.test']);
+    const tls = await lab.ssh('ldapsrv', `set -e
+mkdir -p /etc/ldap/tls
+cat > /etc/ldap/tls/ldap.crt <<'CRTEOF'
+${cert.certPem}CRTEOF
+cat > /etc/ldap/tls/ldap.key <<'KEYEOF'
+${cert.keyPem}KEYEOF
+chown -R openldap:openldap /etc/ldap/tls && chmod 0600 /etc/ldap/tls/ldap.key
+ldapmodify -Q -Y EXTERNAL -H ldapi:/// <<'LDIFEOF'
+dn: cn=config
+changetype: modify
+replace: olcTLSCertificateFile
+olcTLSCertificateFile: /etc/ldap/tls/ldap.crt
+-
+replace: olcTLSCertificateKeyFile
+olcTLSCertificateKeyFile: /etc/ldap/tls/ldap.key
+-
+replace: olcSecurity
+olcSecurity: ssf=1
+LDIFEOF
+# A bind in the clear (security strength 0) is refused now; StartTLS (and ldapi, for the admin) get in.
+if ldapwhoami -x -H ldap://127.0.0.1 -D uid=alice,ou=people,dc=lab,dc=test -w '${ALICE_PW}' 2>/dev/null; then echo 'clear bind accepted' >&2; exit 1; fi`);
+    expect(tls.code, tls.stdout + tls.stderr).toBe(0);
+    try {
+      await startTlsSimpleBind();
+    } finally {
+      // The next tests bind in the clear, as before (slapd keeps the old strength when the attribute
+      // is only deleted: it is set back to 0).
+      const clear = await lab.ssh('ldapsrv', `ldapmodify -Q -Y EXTERNAL -H ldapi:/// <<'LDIFEOF'
+dn: cn=config
+changetype: modify
+replace: olcSecurity
+olcSecurity: ssf=0
+LDIFEOF
+ldapwhoami -x -H ldap://127.0.0.1 -D uid=alice,ou=people,dc=lab,dc=test -w '${ALICE_PW}'`);
+      expect(clear.code, clear.stderr).toBe(0);
+    }
+  });
+
+  async function startTlsSimpleBind() {
+    const { synapse_ldap_bind_dn: _dn, synapse_ldap_bind_password: _pw, ...simple } = inventoryVars;
+    await lab.writeInventory(join(project, 'inventory', 'simple'), {
+      ...simple,
+      synapse_ldap_uri: 'ldap://ldapsrv.lab.test:389',
+      synapse_ldap_start_tls: true,
+      ca_trust_certificates: { 'mxplay-lab': (await labCa()).certPem },
+    }, { matrix: ['ldap1'] });
+    await writeFile(join(project, 'site-tls.yml'), '- hosts: matrix\n  roles: [ca_trust, postgres, synapse, synapse_ldap, nginx]\n');
+    const runTls = () => mxplay(['run', 'site-tls.yml', '-i', 'simple', '--yes', '--json'], { cwd: project });
+    const r = await runTls();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const frag = await lab.ssh('ldap1', `cat ${FRAGMENT}`);
+    expect(frag.stdout).toContain('start_tls: true');
+    expect(frag.stdout).not.toContain('bind_dn');
+
+    // Simple-bind mode: Synapse binds as uid=alice,<base> with her own password, over StartTLS.
+    const ok = await login(base(), 'alice', ALICE_PW);
+    expect(ok.status, ok.text).toBe(200);
+    expect(ok.json.user_id).toBe(`@alice:${SERVER}`);
+    const wrong = await login(base(), 'bob', 'not-bobs-password');
+    expect(wrong.status, wrong.text).toBe(403);
+    const again = await runTls();
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'ldap1')).toBe(0);
+  }
 
   it('synapse_ldap_enabled false removes the fragment, restarts Synapse, and the LDAP user can no longer log in', async () => {
     const pidBefore = (await lab.ssh('ldap1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();

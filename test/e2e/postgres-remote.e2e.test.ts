@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { q } from '../../src/resources/sh.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
+import { api } from './helpers/matrix.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
 import { projectDir } from './helpers/project.ts';
 
@@ -92,6 +93,40 @@ describe('postgres on its own host, reached from another host through postgres_h
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.json!.hosts.flatMap((p) => p.changes)).toEqual([]);
     expect(changedOf(r, DB)).toBe(0);
+  });
+
+  it('Synapse on the client host keeps its data in the remote database (synapse_db_manage false): no PostgreSQL of its own, its tables on the database host; a second run changes nothing', async () => {
+    await writeFile(join(project, 'inventory', 'e2e', 'host_vars', `${CLIENT}.yml`), stringify({
+      mxplay_master_secret: 'e2e-master-secret-0123456789',
+      synapse_package_source: 'debian',
+      synapse_server_name: 'pgclient.lab.test',
+      synapse_public_baseurl: 'https://pgclient.lab.test/',
+      synapse_bind_addresses: ['0.0.0.0'],
+      synapse_admin_user: 'admin',
+      synapse_admin_password: 'e2e-admin-password-1',
+      synapse_db_host: lab.host(DB).ip,
+      synapse_db_port: 5432,
+      synapse_db_name: 'synapse',
+      synapse_db_user: 'synapse',
+      synapse_db_password: PASSWORD,
+      synapse_db_manage: false,
+    }));
+    await writeFile(join(project, 'synapse.yml'), stringify([{ name: 'homeserver', hosts: CLIENT, roles: ['synapse'] }]));
+    const synapse = (...args: string[]) => mxplay(['run', 'synapse.yml', '-i', 'e2e', '--yes', '--json', ...args], { cwd: project });
+    const r = await synapse();
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toContain(PASSWORD);
+    const base = `http://${lab.host(CLIENT).ip}:8008`;
+    const l = await api(base, '/_matrix/client/v3/login', { body: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'admin' }, password: 'e2e-admin-password-1' } });
+    expect(l.status, l.text).toBe(200);
+    // No database server on the Synapse host; the admin's row is in the database host's synapse database.
+    const local = await lab.ssh(CLIENT, "dpkg-query -W -f '${db:Status-Status}' postgresql 2>/dev/null | grep -qx installed && echo installed || echo absent; ss -Hltn 'sport = :5432' | wc -l");
+    expect(local.stdout.trim().split('\n')).toEqual(['absent', '0']);
+    const row = await lab.ssh(DB, `runuser -u postgres -- psql -XAt -d synapse -c "SELECT name FROM users WHERE name = '@admin:pgclient.lab.test'"`);
+    expect(row.stdout.trim()).toBe('@admin:pgclient.lab.test');
+    const again = await synapse();
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, CLIENT)).toBe(0);
   });
 
   it('an entry switched to TLS: the plan shows the line changing to hostssl; then only TLS connections get in', async () => {

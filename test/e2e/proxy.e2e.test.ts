@@ -220,6 +220,7 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
       "proxy_synapse_admin_allow: ['127.0.0.1', '::1']",
       'jitsi_domain: jitsi.lab.test',
       "proxy_support_contacts: [{ matrix_id: '@admin:lab.test', email_address: 'admin@lab.test' }]",
+      'proxy_support_page: https://lab.test/help?topic=matrix&lang=en',
       '',
     ].join('\n'));
     const r = await run('--yes', '--json', '-e', `@${opts}`);
@@ -234,7 +235,10 @@ describe('nginx and apache reverse proxies in front of Synapse, on two fresh hos
       expect((await get(h.name, `https://${base(h.name)}/.well-known/matrix/client`)).json['im.vector.riot.jitsi']).toEqual({ preferredDomain: 'jitsi.lab.test' });
       const support = await get(h.name, `https://${base(h.name)}/.well-known/matrix/support`);
       expect(support.headers['access-control-allow-origin']).toBe('*');
-      expect(support.json).toEqual({ contacts: [{ role: 'm.role.admin', matrix_id: '@admin:lab.test', email_address: 'admin@lab.test' }] });
+      expect(support.json).toEqual({
+        contacts: [{ role: 'm.role.admin', matrix_id: '@admin:lab.test', email_address: 'admin@lab.test' }],
+        support_page: 'https://lab.test/help?topic=matrix&lang=en',
+      });
       // Refused from the control machine, proxied from the host itself.
       expect((await get(h.name, `https://${matrix(h.name)}/_synapse/admin/v1/server_version`)).status).toBe(403);
       const local = await lab.ssh(h.name, `curl -sS --cacert ${CA_DIR}/ca.crt --resolve ${matrix(h.name)}:443:127.0.0.1 https://${matrix(h.name)}/_synapse/admin/v1/server_version`);

@@ -7,8 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFile, readFile, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { labHosts, type LabFixture } from '../lab/index.ts';
-import { api, login } from './helpers/matrix.ts';
+import { api, eventually, login } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
 import { projectDir } from './helpers/project.ts';
 
@@ -258,5 +259,69 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     expect(one2.pid).not.toBe(one.pid);
     expect(two2.pid).not.toBe(two.pid);
     expect(one2.readyAt).toBeLessThan(two2.startedAt);
+  });
+  it('production settings on syn2: the password policy answers a client, media lands in the store path, local passwords can be switched off; a second run changes nothing', async () => {
+    const prod = join(project, 'prod-syn2.yml');
+    const settings = {
+      synapse_password_policy: { minimum_length: 16, require_digit: true },
+      synapse_media_store_path: '/srv/synapse-media-e2e',
+      synapse_presence: false,
+      synapse_mau_limit: 50,
+    };
+    await writeFile(prod, stringify(settings));
+    const r = await run('--yes', '--json', '--limit', 'syn2', '-e', `@${prod}`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const base2 = base('syn2');
+    const token = (await eventually(async () => {
+      const l = await login(base2, 'admin', ADMIN_PASSWORD);
+      if (l.status !== 200) throw new Error(l.text);
+      return l;
+    })).json.access_token as string;
+
+    // Changing the password: Synapse checks the new one against the policy (before or after the
+    // user-interactive auth, depending on the version: both are answered here).
+    const change = async (newPassword: string) => {
+      const first = await api(base2, '/_matrix/client/v3/account/password', { token, body: { new_password: newPassword, logout_devices: false } });
+      if (first.status !== 401) return first;
+      return api(base2, '/_matrix/client/v3/account/password', { token, body: {
+        new_password: newPassword, logout_devices: false,
+        auth: { type: 'm.login.password', identifier: { type: 'm.id.user', user: 'admin' }, password: ADMIN_PASSWORD, session: first.json.session },
+      } });
+    };
+    const short = await change('short-pw-1');
+    expect([short.status, short.json?.errcode], short.text).toEqual([400, 'M_PASSWORD_TOO_SHORT']);
+    const noDigit = await change('long-enough-but-no-digits');
+    expect([noDigit.status, noDigit.json?.errcode], noDigit.text).toEqual([400, 'M_PASSWORD_NO_DIGIT']);
+
+    // An upload is stored under synapse_media_store_path and served back as it was sent.
+    const body = `media-e2e ${Date.now()}`;
+    const up = await fetch(`${base2}/_matrix/media/v3/upload?filename=e2e.txt`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'text/plain' }, body });
+    expect(up.status).toBe(200);
+    const mxc = ((await up.json()) as { content_uri: string }).content_uri;
+    const mediaId = mxc.split('/').pop()!;
+    const stored = await lab.ssh('syn2', `find /srv/synapse-media-e2e/local_content -type f -newer /etc/matrix-synapse/conf.d/media.yaml | xargs cat`);
+    expect(stored.stdout).toBe(body);
+    const down = await fetch(`${base2}/_matrix/client/v1/media/download/two.lab.test/${mediaId}`, { headers: { authorization: `Bearer ${token}` } });
+    expect([down.status, await down.text()]).toEqual([200, body]);
+
+    // Presence off and a MAU limit: Synapse's own settings, as written (their effect needs more
+    // users and time than a lab run has; the unit tests check the fragments).
+    const conf = await lab.ssh('syn2', 'cat /etc/matrix-synapse/conf.d/server.yaml /etc/matrix-synapse/conf.d/mau_limit.yaml');
+    expect(conf.stdout).toMatch(/^ {2}enabled: false$/m);
+    expect(conf.stdout).toMatch(/^max_mau_value: 50$/m);
+
+    const again = await run('--yes', '--json', '--limit', 'syn2', '-e', `@${prod}`);
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(changedOf(again, 'syn2')).toBe(0);
+
+    // Local passwords off (an LDAP set-up's choice): the admin's password no longer logs in.
+    const off = await run('--yes', '--json', '--limit', 'syn2', '-e', `@${prod}`, '-e', 'synapse_password_localdb_enabled=false');
+    expect(off.code, off.stdout + off.stderr).toBe(0);
+    // Synapse no longer offers password logins at all (no other provider here), and refuses one.
+    const flows = await api(base2, '/_matrix/client/v3/login');
+    expect((flows.json.flows as { type: string }[]).map((f) => f.type)).not.toContain('m.login.password');
+    const refused = await login(base2, 'admin', ADMIN_PASSWORD);
+    expect([refused.status, refused.json?.errcode], refused.text).toEqual([400, 'M_UNKNOWN']);
+    expect((await login(base('syn1'), 'admin', ADMIN_PASSWORD)).status).toBe(200); // syn1 untouched
   });
 });

@@ -24,6 +24,8 @@ const TOOLS: ReadonlyArray<{ pkg: string; binary: string }> = [
   // Without recommends, chromium leaves systemd alone (the check below stays meaningful).
   { pkg: 'chromium', binary: '/usr/bin/chromium' },
   { pkg: 'libnss3-tools', binary: '/usr/bin/certutil' },
+  // The ACME tests issue certificates from Pebble (Let's Encrypt's test server) and its mock DNS.
+  { pkg: 'pebble', binary: '/usr/bin/pebble-challtestsrv' },
 ];
 
 export function assertRoot(): void {

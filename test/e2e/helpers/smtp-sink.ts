@@ -1,7 +1,9 @@
 // A tiny SMTP server that accepts every mail and keeps it in memory: enough for a real MTA client
-// (Twisted's, in Synapse) to deliver to it over plain TCP. No STARTTLS; no AUTH unless asked for
+// (Twisted's, in Synapse) to deliver to it. Plain TCP unless asked for TLS (`tls`: STARTTLS, then
+// required before AUTH and MAIL; or implicit TLS from the first byte); no AUTH unless asked for
 // (`auth`: it then offers AUTH PLAIN, and takes a mail only after a login with exactly those credentials).
 import { createServer, type Server, type Socket } from 'node:net';
+import { createSecureContext, TLSSocket } from 'node:tls';
 
 export interface SinkMessage {
   /** the HELO/EHLO name the client gave */
@@ -17,11 +19,15 @@ export interface SinkMessage {
   receivedAt: number;
   /** the user the client logged in as (AUTH PLAIN), when the sink asks for a login */
   authUser?: string;
+  /** delivered over TLS (after STARTTLS, or implicit) */
+  tls: boolean;
 }
 
 export interface SmtpSinkOptions {
   /** Offer AUTH PLAIN and require a login with exactly these credentials before MAIL. */
   auth?: { user: string; pass: string };
+  /** A certificate and key (PEM): `starttls` offers STARTTLS and requires it before AUTH and MAIL; `implicit` speaks TLS from the first byte. */
+  tls?: { cert: string; key: string; mode: 'starttls' | 'implicit' };
 }
 
 export interface SmtpSink {
@@ -41,9 +47,19 @@ export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOption
   const waiters = new Set<() => void>();
   const sockets = new Set<Socket>();
 
-  const server: Server = createServer((sock) => {
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
+  const secureContext = opts.tls ? createSecureContext({ cert: opts.tls.cert, key: opts.tls.key }) : undefined;
+  /** The server side of a TLS session on this socket (STARTTLS, or implicit TLS from the start). */
+  const upgrade = (raw: Socket) => new TLSSocket(raw, { isServer: true, secureContext });
+
+  const server: Server = createServer((raw) => {
+    sockets.add(raw);
+    raw.on('close', () => sockets.delete(raw));
+    raw.on('error', () => {});
+    if (opts.tls?.mode === 'implicit') session(upgrade(raw), true, true);
+    else session(raw, false, true);
+  });
+
+  function session(sock: Socket, secure: boolean, greet: boolean): void {
     sock.on('error', () => {});
     sock.setEncoding('latin1');
     const say = (line: string) => sock.write(`${line}\r\n`);
@@ -66,7 +82,8 @@ export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOption
         say('535 5.7.8 authentication credentials invalid');
       }
     };
-    say(`220 ${host} mxplay-e2e-sink ESMTP`);
+    if (greet) say(`220 ${host} mxplay-e2e-sink ESMTP`);
+    const tlsFirst = opts.tls?.mode === 'starttls' && !secure;
     sock.on('data', (chunk: string) => {
       buf += chunk;
       for (;;) {
@@ -78,7 +95,7 @@ export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOption
           buf = buf.slice(end === 0 ? 3 : end + 5);
           inData = false;
           const data = raw.split('\r\n').map((l) => (l.startsWith('..') ? l.slice(1) : l)).join('\r\n');
-          messages.push({ helo, from, to, data, ...parseMessage(data), receivedAt: Date.now(), ...(authUser !== undefined ? { authUser } : {}) });
+          messages.push({ helo, from, to, data, ...parseMessage(data), receivedAt: Date.now(), tls: secure, ...(authUser !== undefined ? { authUser } : {}) });
           from = '';
           to = [];
           say('250 2.0.0 queued');
@@ -98,7 +115,17 @@ export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOption
         const arg = line.slice(4).trim();
         if (verb === 'EHLO') {
           helo = arg;
-          sock.write(`250-${host} hello ${arg}\r\n250-8BITMIME\r\n${opts.auth ? '250-AUTH PLAIN\r\n' : ''}250 SIZE 10485760\r\n`);
+          // AUTH only once the session is encrypted, when TLS is offered (as a real MTA does).
+          const ext = [tlsFirst && 'STARTTLS', opts.auth && !tlsFirst && 'AUTH PLAIN'].filter(Boolean).map((e) => `250-${e}\r\n`).join('');
+          sock.write(`250-${host} hello ${arg}\r\n250-8BITMIME\r\n${ext}250 SIZE 10485760\r\n`);
+        } else if (verb === 'STAR' && line.toUpperCase() === 'STARTTLS' && tlsFirst) {
+          say('220 2.0.0 ready to start TLS');
+          sock.removeAllListeners('data');
+          // The client starts over on the encrypted session: EHLO again, then AUTH and MAIL.
+          session(upgrade(sock), true, false);
+          return;
+        } else if (tlsFirst && (verb === 'AUTH' || verb === 'MAIL')) {
+          say('530 5.7.0 must issue a STARTTLS command first');
         } else if (verb === 'HELO') {
           helo = arg;
           say(`250 ${host} hello ${arg}`);
@@ -138,7 +165,7 @@ export async function startSmtpSink(host: string, port = 0, opts: SmtpSinkOption
         } else say('502 5.5.2 not implemented');
       }
     });
-  });
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

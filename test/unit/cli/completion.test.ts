@@ -16,7 +16,7 @@ describe('completion candidates come from mxplay itself', () => {
     [['show', '--format', 'm'], ['markdown']],
     [['run', 'x.yml', '--host-key-checking', ''], ['accept-new', 'off', 'strict']],
     [['completion', ''], ['bash', 'zsh']],
-    [['roles', 'synapse_'], ['synapse_admin', 'synapse_consent', 'synapse_email', 'synapse_ldap', 'synapse_server_notices']],
+    [['roles', 'synapse_'], ['synapse_admin', 'synapse_consent', 'synapse_email', 'synapse_ldap', 'synapse_oidc', 'synapse_server_notices']],
     [['run', 'site.yml', '-t', 'cot'], ['coturn']],
     [['run', 'site.yml', '-i', 'lab', '-l', 'lab'], ['lab1', 'lab2', 'lab3']],
     [['run', 'site.yml', '-i', ''], ['lab', 'prod.example']],

@@ -173,15 +173,11 @@ export default defineRole({
   it('a wrong vault password: the CLI fails with a clear message before any host is reached', async () => {
     const cwd = writeTree(tempDir(), { 'site.yml': '- hosts: all\n  roles: []\n', 'wrong.txt': 'not-the-password\n' });
     writeTree(cwd, { 'inventory/prod/hosts.yml': 'all:\n  hosts:\n    hs1: { ansible_host: 192.0.2.1 }\n', 'inventory/prod/group_vars/all.yml': fixture('whole-vars.yml') });
-    const old = process.cwd();
-    process.chdir(cwd);
-    try {
-      await expect(main(['run', 'site.yml', '-i', 'prod', '--check', '--vault-password-file', 'wrong.txt'])).rejects.toThrow(
-        /Ansible Vault: decryption of this file failed: wrong vault password \(tried wrong\.txt\)/,
-      );
-      await expect(main(['run', 'site.yml', '-i', 'prod', '--check'])).rejects.toThrow(/this file is encrypted: give its password/);
-    } finally {
-      process.chdir(old);
-    }
+    // Absolute paths, not process.chdir: the working directory is shared by every test of a worker.
+    const at = (f: string) => join(cwd, f);
+    await expect(main(['run', at('site.yml'), '-i', at('inventory/prod'), '--check', '--vault-password-file', at('wrong.txt')])).rejects.toThrow(
+      /Ansible Vault: decryption of this file failed: wrong vault password \(tried \S*wrong\.txt\)/,
+    );
+    await expect(main(['run', at('site.yml'), '-i', at('inventory/prod'), '--check'])).rejects.toThrow(/this file is encrypted: give its password/);
   });
 });

@@ -302,6 +302,24 @@ describe('backup and backup_repository roles: built per host', () => {
     expect(mine[0]).toMatch(msg);
   });
 
+  it('a repository at another address, user and path; a given passphrase and archive prefix: both hosts agree', async () => {
+    const repoVars = 'vars: { backup_repository_user: borgu, backup_repository_path: /data/borg }';
+    const r = await build(
+      'backup_repository_host: repo\nbackup_repository_address: backup.example.net\nbackup_passphrase: given-passphrase-1\nbackup_archive_prefix: nightly',
+      `- hosts: repo\n  roles: [backup_repository]\n  ${repoVars}\n- hosts: hs1\n  roles: [backup]\n  ${repoVars}\n`,
+    );
+    expect(r.errors).toBeUndefined();
+    const hs = itemsOf(r, 'hs1');
+    expect(hs.map((x) => x.id)).toContain('init the borg repository ssh://borgu@backup.example.net:22/data/borg/hs1');
+    expect(created(hs.find((x) => x.id === '/etc/mxplay-backup/passphrase')!).diff!.hidden).toBe(true);
+    expect(r.secrets.mask('x given-passphrase-1 y')).toBe('x ******** y');
+    expect(created(hs.find((x) => x.id === '/usr/local/sbin/mxplay-backup')!).diff!.after).toContain('nightly-');
+    const repo = itemsOf(r, 'repo');
+    expect(repo.filter((x) => x.type === 'directory').map((x) => x.id)).toEqual(['/data/borg', '/data/borg/.ssh', '/data/borg/hs1']);
+    expect(repo.find((x) => x.type === 'user')?.id).toBe('borgu');
+    expect(created(repo.find((x) => x.id === '/data/borg/.ssh/authorized_keys')!).diff!.after).toContain('borg serve --restrict-to-path /data/borg/hs1');
+  });
+
   it('the repository host: clients listed, or found by their backup_repository_host; a client not in the inventory is refused', async () => {
     const found = await build('backup_repository_host: repo');
     expect(itemsOf(found, 'repo').filter((x) => x.type === 'directory').map((x) => x.id)).toEqual(['/srv/borg', '/srv/borg/.ssh', '/srv/borg/hs1']);

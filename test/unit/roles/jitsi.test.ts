@@ -96,20 +96,21 @@ describe('jitsi .env and compose file', () => {
   });
 });
 
-describe('jitsi role: input checked per host before anything runs', () => {
-  async function build(hostVars: string, extra: string[] = []) {
-    const cwd = writeTree(tempDir(), {
-      'site.yml': '- hosts: all\n  roles: [jitsi]\n',
-      'inventory/hosts.yml': `all:\n  vars: { mxplay_master_secret: unit-master-secret-0123 }\n  hosts:\n    m1:\n${hostVars.replace(/^/gm, '      ')}\n`,
-    });
-    try {
-      return { works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra), secrets: new SecretRegistry() }) };
-    } catch (e) {
-      if (e instanceof UserErrors) return { errors: e.errors.map((x) => x.toString()) };
-      throw e;
-    }
+/** The jitsi role built for host m1 with these host vars (YAML), or the input errors. */
+async function build(hostVars: string, extra: string[] = []) {
+  const cwd = writeTree(tempDir(), {
+    'site.yml': '- hosts: all\n  roles: [jitsi]\n',
+    'inventory/hosts.yml': `all:\n  vars: { mxplay_master_secret: unit-master-secret-0123 }\n  hosts:\n    m1:\n${hostVars.replace(/^/gm, '      ')}\n`,
+  });
+  try {
+    return { works: await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars(extra), secrets: new SecretRegistry() }) };
+  } catch (e) {
+    if (e instanceof UserErrors) return { errors: e.errors.map((x) => x.toString()) };
+    throw e;
   }
+}
 
+describe('jitsi role: input checked per host before anything runs', () => {
   it('good input: packages, folders, the validated pair of files, the project and its handler', async () => {
     const r = await build('jitsi_domain: meet.example.com');
     expect(r.errors).toBeUndefined();
@@ -139,6 +140,31 @@ describe('jitsi role: input checked per host before anything runs', () => {
     expect(r.errors).toHaveLength(1);
     expect(r.errors![0]).toMatch(new RegExp(`host m1, role jitsi, key ${key}: `));
     expect(r.errors![0]).toMatch(msg);
+  });
+});
+
+describe('jitsi role: folders, passwords and the wait the inventory gives', () => {
+  it('the project in jitsi_dir, CONFIG in jitsi_config_dir, the given passwords in .env, up waiting jitsi_wait_timeout_s', async () => {
+    const r = await build([
+      'jitsi_domain: meet.example.com',
+      'jitsi_dir: /opt/meet',
+      'jitsi_config_dir: /var/lib/meet',
+      "jitsi_jicofo_auth_password: 'given-jicofo-pw-1'",
+      "jitsi_jvb_auth_password: 'given-jvb-pw-22'",
+      'jitsi_wait_timeout_s: 300',
+    ].join('\n'));
+    expect(r.errors).toBeUndefined();
+    const items = r.works![0]!.plays[0]!.items.map((i) => i.resource);
+    expect(items.map((x) => `${x.type} ${x.id}`)).toEqual([
+      'apt docker.io,docker-compose', 'service docker', 'directory /opt/meet',
+      ...configFolders('/var/lib/meet').map((f) => `directory ${f.path}`),
+      'env /opt/meet/.env', 'yaml /opt/meet/docker-compose.yml', 'docker_compose /opt/meet',
+    ]);
+    const env = (items.find((x) => x.id === '/opt/meet/.env')!.plan({ kind: 'none' } as never) as { diff: { after: string } }).diff.after;
+    expect(env).toContain("CONFIG='/var/lib/meet'\n");
+    expect(env).toContain("JICOFO_AUTH_PASSWORD='given-jicofo-pw-1'\nJVB_AUTH_PASSWORD='given-jvb-pw-22'\n");
+    const up = items.find((x) => x.type === 'docker_compose')!.plan({ want: Buffer.from('web h1').toString('base64'), have: '' } as never) as { script: string };
+    expect(up.script).toBe("cd /opt/meet\ndocker compose up -d --remove-orphans --wait --wait-timeout 300");
   });
 });
 

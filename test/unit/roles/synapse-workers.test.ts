@@ -107,6 +107,32 @@ describe('synapse workers: one topology, the same on every host', () => {
     expect(content(work, 'w1', '/etc/matrix-synapse/homeserver.signing.key')).toBe(content(work, 'm1', '/etc/matrix-synapse/homeserver.signing.key'));
   });
 
+  it('given addresses, ports and secrets are the ones every host writes (internal address, replication and Redis ports, Redis password, replication secret, signing key)', async () => {
+    const key = `ed25519 a_given ${'A'.repeat(43)}\n`;
+    const hosts: Hosts = {
+      m1: { ansible_host: 'm1.example.net', synapse_internal_address: '10.1.0.1' },
+      w1: { ...TWO_HOSTS.w1, synapse_internal_address: '10.1.0.2' },
+    };
+    const { work } = await build(hosts, { vars: {
+      synapse_redis_host: '10.0.0.3', synapse_redis_port: 6380, synapse_redis_password: 'given-redis-pw-1',
+      synapse_replication_port: 9193, synapse_worker_replication_secret: 'given-replication-secret-1', synapse_signing_key: key,
+    } });
+    for (const h of ['m1', 'w1']) {
+      expect(yamlOf(work, h, '/etc/matrix-synapse/conf.d/workers.yaml')).toMatchObject({
+        redis: { enabled: true, host: '10.0.0.3', port: 6380, password: 'given-redis-pw-1' },
+        instance_map: { main: { host: '10.1.0.1', port: 9193 } },
+        worker_replication_secret: 'given-replication-secret-1',
+      });
+      expect(content(work, h, '/etc/matrix-synapse/homeserver.signing.key')).toBe(key);
+      // Readable by Synapse alone, and never shown.
+      const put = (find(work, h, '/etc/matrix-synapse/homeserver.signing.key')!.plan({ kind: 'none' }) as { script: string; diff: { hidden?: boolean } });
+      expect(put.script).toMatch(/^mxp_put \/etc\/matrix-synapse\/homeserver\.signing\.key 0600 matrix-synapse root /m);
+      expect(put.diff.hidden).toBe(true);
+    }
+    expect(yamlOf(work, 'm1', '/etc/matrix-synapse/conf.d/listeners.yaml').listeners[1]).toMatchObject({ port: 9193, bind_addresses: ['10.1.0.1'] });
+    expect(yamlOf(work, 'w1', '/etc/matrix-synapse/workers/sync1.yaml').worker_listeners[0]).toMatchObject({ bind_addresses: ['10.1.0.2'] });
+  });
+
   it("derived secrets are the main host's: a homeserver that grows from one host keeps its secrets", async () => {
     const alone = await build({ m1: {} });
     const grown = await build(TWO_HOSTS, { vars: { synapse_redis_host: '10.0.0.3' } });

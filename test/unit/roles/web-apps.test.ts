@@ -33,6 +33,11 @@ describe("Element's config.json from the inventory", () => {
       },
     },
     {
+      name: 'guests, custom homeserver URLs and the Labs tab as the inventory says',
+      o: { element_disable_guests: false, element_disable_custom_urls: true, element_show_labs_settings: true },
+      want: { default_server_config: server, brand: 'Element', disable_guests: false, disable_custom_urls: true, show_labs_settings: true, room_directory: { servers: ['example.com'] } },
+    },
+    {
       name: 'extra keys are added, and win over generated ones',
       o: { element_brand: 'Chat', element_config_extra: { brand: 'Other', setting_defaults: { breadcrumbs: false } } },
       want: {

@@ -270,7 +270,9 @@ describe('hostile secret values, generated (fast-check)', { timeout: 240_000 }, 
       },
     );
     // Both sides were exercised: hostile values accepted and checked, and values a format cannot hold refused.
-    expect(accepted).toBeGreaterThanOrEqual(10);
+    // About 38% of generated sets are accepted (15 of 40 on average, sd 3): at least 5 is a bound a
+    // random run misses about once in 3,000; 10 failed once in ~30 runs.
+    expect(accepted).toBeGreaterThanOrEqual(5);
     expect(refused).toBeGreaterThanOrEqual(1);
   });
 });

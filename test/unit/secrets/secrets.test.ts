@@ -1,4 +1,7 @@
+import ejs from 'ejs';
+import { stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { toYaml } from '../../../src/resources/yaml.ts';
 import { file } from '../../../src/resources/file.ts';
 import { z } from 'zod';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
@@ -207,6 +210,10 @@ describe('collectSecrets: every value a schema declares secret(), at any depth',
     byName: z.record(z.string(), z.object({ key: secret() })).optional(),
     either: z.union([z.string().regex(/^plain-/), z.object({ pw: secret() })]).optional(),
     plain: z.string().optional(),
+    pair: z.tuple([z.string(), secret()]).optional(),
+    both: z.intersection(z.object({ a: z.string() }), z.object({ pw: secret() })).optional(),
+    piped: secret().transform((x) => x).optional(),
+    later: z.lazy(() => z.object({ pw: secret() })).optional(),
   });
   it.each([
     ['a top-level secret', { top: 'top-secret-1' }, ['top-secret-1']],
@@ -215,6 +222,10 @@ describe('collectSecrets: every value a schema declares secret(), at any depth',
     ['record values', { byName: { a: { key: 'record-secret-1' } } }, ['record-secret-1']],
     ['one branch of a union', { either: { pw: 'union-secret-1' } }, ['union-secret-1']],
     ['plain strings are not secrets', { plain: 'plain-value-1', either: 'plain-either' }, []],
+    ['the second item of a tuple', { pair: ['not-a-secret', 'tuple-secret-1'] }, ['tuple-secret-1']],
+    ['one side of an intersection', { both: { a: 'not-a-secret', pw: 'meet-secret-1' } }, ['meet-secret-1']],
+    ['the input of a transform', { piped: 'piped-secret-1' }, ['piped-secret-1']],
+    ['inside a lazy schema', { later: { pw: 'lazy-secret-1' } }, ['lazy-secret-1']],
   ])('%s', (_n, value, want) => {
     const r = new SecretRegistry();
     collectSecrets(schema, schema.parse(value), r);
@@ -225,8 +236,6 @@ describe('collectSecrets: every value a schema declares secret(), at any depth',
 
 describe('every rendering of a secret is masked', () => {
   const secretValue = `pw"; touch /tmp/x; \\ 'q' $(id) \`id\` %20 <b>&\ntail-line`;
-  const r = new SecretRegistry();
-  r.add(secretValue);
   it.each([
     ['JSON', JSON.stringify({ password: secretValue })],
     ['YAML double quoted', `password: "${secretValue.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`],
@@ -234,14 +243,29 @@ describe('every rendering of a secret is masked', () => {
     ['shell quoted', `echo '${secretValue.replaceAll("'", `'\\''`)}'`],
     ['URL encoded', `postgres://u:${encodeURIComponent(secretValue)}@db/x`],
     ['HTML escaped', `<p>${secretValue.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!)}</p>`],
+    ['HTML escaped by an EJS template', ejs.render('<p><%= pw %></p>', { pw: secretValue })],
+    ['YAML as the roles write it', toYaml({ password: secretValue })],
+    ['YAML double quoted by the library', stringify({ password: secretValue }, { defaultStringType: 'QUOTE_DOUBLE', lineWidth: 0 })],
+    ['YAML single quoted by the library', stringify({ password: secretValue }, { defaultStringType: 'QUOTE_SINGLE', lineWidth: 0 })],
+    ['shell quoted with double quotes around the quote', `echo '${secretValue.replaceAll("'", `'"'"'`)}'`],
+    ['form encoded', new URLSearchParams({ password: secretValue }).toString()],
+    ['URL (encodeURI)', encodeURI(`https://x/${secretValue}`)],
+    ['base64url', Buffer.from('xy' + secretValue + 'z').toString('base64url')],
+    ['line by line, as a diff shows it', secretValue.split('\n').map((l) => `-${l}`).join('\n')],
     ['base64 at offset 0', Buffer.from(secretValue).toString('base64')],
     ['base64 at offset 1', Buffer.from('x' + secretValue + 'y').toString('base64')],
     ['base64 at offset 2', Buffer.from('xy' + secretValue + 'z').toString('base64')],
   ])('%s', (_n, text) => {
+    // A registry per test: it compiles its pattern once, at its first mask.
+    const r = new SecretRegistry();
+    r.add(secretValue);
     const out = r.mask(text);
     expect(out).toContain('********');
-    // Nothing of the secret is left: no 6 characters of it, and no 8 characters of the encoded form.
-    for (let i = 0; i + 6 <= secretValue.length; i++) expect(out).not.toContain(secretValue.slice(i, i + 6));
+    // Nothing of the secret is left: no 6 characters of it, also once the text is decoded, and no 8
+    // characters of the encoded form.
+    const decoded = [out, ...[decodeURIComponent, (t: string) => t.replaceAll('+', ' '), (t: string) => new URLSearchParams(t).toString(), (t: string) => [...new URLSearchParams(t).values()].join()]
+      .flatMap((d) => { try { return [d(out)]; } catch { return []; } })];
+    for (let i = 0; i + 6 <= secretValue.length; i++) for (const d of decoded) expect(d).not.toContain(secretValue.slice(i, i + 6));
     const b64 = Buffer.from(secretValue).toString('base64');
     for (let i = 4; i + 8 <= b64.length - 4; i += 4) expect(out).not.toContain(b64.slice(i, i + 8));
   });
