@@ -10,7 +10,8 @@
 // the rest is read from the system: the command from /proc/PID/cmdline, the
 // test run it works for from its MXPLAY_LAB_OWNER, the time from the file's
 // mtime (written once, when the lock is taken).
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { log } from './log.ts';
 import { processArgv } from './proc.ts';
 import { sleep } from './wait.ts';
@@ -43,10 +44,28 @@ async function holderPid(lockFile: string): Promise<number> {
   return Number((await readFile(lockFile, 'utf8').catch(() => '')).trim()) || 0;
 }
 
-async function holderAlive(pid: number): Promise<boolean> {
-  // An empty file is a holder between creating and writing it: alive.
-  if (!pid) return true;
+async function holderAlive(pid: number, lockFile: string): Promise<boolean> {
+  // No pid: the file is gone (retry at once), or written by a checkout that creates it first and
+  // writes it next; such a file left empty for long was left by a process killed in between.
+  if (!pid) return stat(lockFile).then((s) => Date.now() - s.mtimeMs < EMPTY_LOCK_MS, () => false);
   return (await processArgv(pid)) !== undefined;
+}
+
+/** An empty lock file older than this is taken over. */
+const EMPTY_LOCK_MS = 10_000;
+
+/**
+ * Creates the lock file with the pid already in it: written beside it, then hard-linked to its
+ * name (which fails with EEXIST if it exists), so no other process ever reads it empty.
+ */
+async function createWithPid(lockFile: string): Promise<void> {
+  const tmp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, `${process.pid}\n`);
+  try {
+    await link(tmp, lockFile);
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 /** The holder of a lock as the system shows it now; undefined when no lock file is there. */
@@ -146,14 +165,12 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T>, opts: 
   let reported = false;
   for (;;) {
     try {
-      const fh = await open(lockFile, 'wx');
-      await fh.writeFile(`${process.pid}\n`);
-      await fh.close();
+      await createWithPid(lockFile);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = await holderPid(lockFile);
-      if (!(await holderAlive(pid))) {
+      if (!(await holderAlive(pid, lockFile))) {
         await rm(lockFile, { force: true });
         continue;
       }
@@ -163,7 +180,8 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T>, opts: 
         throw new Error(`${why}; gave up after ${duration(giveUpMs)}: remove ${lockFile} if no lab command runs`);
       }
       // Another task of this same process (hosts stopped in parallel) is not worth a word: it is brief.
-      if (now >= nextReport && pid !== process.pid) {
+      // Nor is a lock file that is gone or being written (no pid read): the next poll knows more.
+      if (now >= nextReport && pid && pid !== process.pid) {
         report(waitMessage(lockFile, await readHolder(lockFile), now - start, new Date(now)));
         reported = true;
         nextReport = now + everyMs;

@@ -13,6 +13,14 @@ describe('suggest', () => {
     ['zzzz', undefined],
   ])('%s → %s', (word, want) => expect(suggest(word, types)).toBe(want));
 
+  // The threshold, at its edges: at most max(2, a third of the word's length) edits.
+  it.each([
+    ['abcdxy', ['abcdef'], 'abcdef'], // 6 letters, 2 edits: the floor of 2
+    ['abcxyz', ['abcdef'], undefined], // 3 edits
+    ['synXXXX_port', ['synapse_port'], 'synapse_port'], // 12 letters, 4 edits: a third
+    ['sXXXXXX_port', ['synapse_port'], undefined], // 5 edits
+  ])('%s among %j → %s', (word, candidates, want) => expect(suggest(word, candidates)).toBe(want));
+
   it('the closest wins; longer words tolerate more edits', () => {
     expect(suggest('synapse_sever_nme', ['synapse_server_name', 'synapse_port'])).toBe('synapse_server_name');
     expect(suggest('x', [])).toBeUndefined();
