@@ -8,6 +8,7 @@ import type { WorkItem } from '../../src/engine/work.ts';
 import { STATE_DIR } from '../../src/engine/scripts.ts';
 import type { Play } from '../../src/playbook/playbook.ts';
 import type { Connection } from '../../src/transport/connection.ts';
+import { UserErrors } from '../../src/errors.ts';
 
 const made: string[] = [];
 
@@ -126,3 +127,14 @@ export const play = (index: number, o: Partial<Play> = {}): Play => ({
   index, name: `play ${index + 1}`, hosts: 'all', vars: {}, roles: [], tasks: [], handlers: [],
   become: undefined, serial: undefined, maxFailPercentage: 100, tags: [], ...o,
 });
+
+/** The input errors a build refuses with, one string each ([] when it builds). */
+export async function userErrorsOf(build: Promise<unknown>): Promise<string[]> {
+  try {
+    await build;
+    return [];
+  } catch (e) {
+    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
+    throw e;
+  }
+}

@@ -8,13 +8,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
 import type { HostWork } from '../../../src/engine/work.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { acmeIssued, certbotCommand, deployHook, LETS_ENCRYPT, type AcmeSettings } from '../../../roles/nginx/acme.ts';
-import { fakeBin, sh, tempDir, writeTree } from '../helpers.ts';
+import { fakeBin, sh, tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 
 const PROXY = { synapse_server_name: 'example.com', synapse_public_baseurl: 'https://matrix.example.com/' };
 
@@ -27,13 +26,7 @@ async function build(role: string, vars: Record<string, unknown>): Promise<HostW
 }
 
 async function errors(role: string, vars: Record<string, unknown>): Promise<string[]> {
-  try {
-    await build(role, vars);
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(build(role, vars));
 }
 
 const resources = async (role: string, vars: Record<string, unknown>) => (await build(role, vars))[0]!.plays[0]!.items.map((i) => i.resource);

@@ -7,12 +7,11 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
 import type { HostWork } from '../../../src/engine/work.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { afterAll } from 'vitest';
@@ -54,13 +53,7 @@ async function build(role: string, vars: Record<string, unknown>) {
 }
 
 async function errors(role: string, vars: Record<string, unknown>): Promise<string[]> {
-  try {
-    await build(role, vars);
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(build(role, vars));
 }
 
 const resources = (work: HostWork[]) => work[0]!.plays[0]!.items.map((i) => i.resource);

@@ -3,12 +3,11 @@
 // backstop; see test/unit/resources/config-text.test.ts).
 import { describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 
 const PROXY = {
   synapse_server_name: 'example.com',
@@ -29,13 +28,7 @@ async function errors(role: string, vars: Record<string, unknown>): Promise<stri
     'site.yml': `- hosts: all\n  roles: [${role}]\n`,
     'inventory/hosts.yml': `all:\n  vars: { mxplay_master_secret: unit-master-secret-0123 }\n  hosts:\n    m1: ${hostVars}\n`,
   });
-  try {
-    await buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars([]), secrets: new SecretRegistry() });
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(buildWork(loadPlaybook('site.yml', cwd), loadInventory('inventory', cwd), { extraVars: parseExtraVars([]), secrets: new SecretRegistry() }));
 }
 
 describe('roles refuse values their config files cannot hold, naming the key', () => {

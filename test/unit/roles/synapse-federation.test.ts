@@ -4,12 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 
 const BASE = {
   mxplay_master_secret: 'unit-master-secret-0123',
@@ -28,13 +27,7 @@ async function build(vars: Record<string, unknown>) {
 }
 
 async function errors(vars: Record<string, unknown>): Promise<string[]> {
-  try {
-    await build(vars);
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(build(vars));
 }
 
 /** The fragment's text as a plan on a bare host would write it; undefined when it is removed. */

@@ -4,13 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
 import { jinjaLiteral } from '../../../src/vars/literal.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 
 const FRAGMENT = '/etc/matrix-synapse/conf.d/oidc.yaml';
 const SECRET = `s3cr"et' $(id) \\ #x`;
@@ -36,13 +35,7 @@ async function build(vars: Record<string, unknown>, base: Record<string, unknown
 }
 
 async function errors(vars: Record<string, unknown>): Promise<string[]> {
-  try {
-    await build(vars);
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(build(vars));
 }
 
 /** The fragment resource's plan on a bare host: its text, or 'absent' when the role removes it. */

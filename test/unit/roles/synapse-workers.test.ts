@@ -5,12 +5,11 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { buildWork } from '../../../src/engine/build.ts';
 import type { HostWork } from '../../../src/engine/work.ts';
-import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
 import { loadPlaybook } from '../../../src/playbook/playbook.ts';
 import { parseExtraVars } from '../../../src/roles/vars.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, userErrorsOf, writeTree } from '../helpers.ts';
 
 const COMMON = {
   mxplay_master_secret: 'unit-master-secret-0123',
@@ -44,13 +43,7 @@ async function build(hosts: Hosts, opts: { vars?: Record<string, unknown>; proxy
 }
 
 async function errors(hosts: Hosts, opts: Parameters<typeof build>[1] = {}): Promise<string[]> {
-  try {
-    await build(hosts, opts);
-    return [];
-  } catch (e) {
-    if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
-    throw e;
-  }
+  return userErrorsOf(build(hosts, opts));
 }
 
 const find = (work: HostWork[], host: string, id: string) => {
