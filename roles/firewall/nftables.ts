@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { pipedFrom, q, type Change, type Resource } from 'mxplay';
 import { renderRuleset, TABLE, type RulesetInput } from './ruleset.ts';
@@ -52,13 +51,11 @@ export function rulesetFor(o: RulesetOptions, s: Pick<NftState, 'client' | 'port
   return renderRuleset({ ...o.rules, ...(ssh ? { ssh } : {}) });
 }
 
-const sha = (s: string | Buffer) => createHash('sha256').update(s).digest('hex');
-
 export function planRuleset(o: RulesetOptions, s: NftState): Change | { unresolved: string } | null {
   if (!s.nft) return { unresolved: 'nft is not installed yet' };
   const want = rulesetFor(o, s);
   const before = s.exists ? Buffer.from(s.conf, 'base64') : null;
-  const same = before !== null && sha(before) === sha(want);
+  const same = before !== null && before.equals(Buffer.from(want));
   if (same && s.live === 'same' && s.enabled) return null;
   const reasons = [
     !same && 'ruleset',
