@@ -14,7 +14,10 @@ export default {
   incremental: true,
   incrementalFile: `${report}.incremental.json`,
   tempDirName: '.stryker-tmp',
-  concurrency: 2,
+  // Not copied into the sandbox: build outputs other runs replace while a sandbox is being made.
+  ignorePatterns: ['/dist.old-*', '/dist.build-*', '/.lab', '/reports', '/test-artifacts', '/bench/.out'],
+  // Other work shares this machine: MXP_MUTATION_CONCURRENCY=1 keeps Stryker to one test process.
+  concurrency: Number(process.env.MXP_MUTATION_CONCURRENCY ?? 2),
   timeoutMS: 20_000,
   thresholds: { high: 90, low: 80, break: null },
 };

@@ -7,6 +7,7 @@ import {
 import { acmeBootstrap, acmeIssue, acmeWebroot } from '../nginx/acme.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from '../nginx/web-apps.ts';
 import { proxyChecks } from '../nginx/verify.ts';
+import { APACHE_FILES, replacedFiles, replacedFilesVar, replacedFilesCheck } from '../nginx/replaced-files.ts';
 
 const CHECK = 'apache2ctl configtest';
 const RELOAD = 'reload apache';
@@ -19,9 +20,11 @@ export default defineRole({
   description: 'Apache httpd in front of Synapse: TLS, /_matrix and /_synapse/client, .well-known delegation',
   vars: z.object({
     ...proxyVars,
+    // Per role, not in proxyVars: each role refuses paths outside its own folder.
+    proxy_replaced_files: replacedFilesVar,
     apache_vhost_extra: z.string().default('')
       .describe('raw Apache config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix <VirtualHost>; whoever writes it writes config. apache2ctl configtest checks it before any reload'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck).superRefine(acmeNamesCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck).superRefine(acmeNamesCheck).superRefine(replacedFilesCheck(APACHE_FILES)),
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = apacheRoutes(v, ctx);
@@ -62,6 +65,8 @@ export default defineRole({
         validate: CHECK,
         notify: RELOAD,
       }),
+      // Hand-written sites this one replaces: gone in the same checked set.
+      replacedFiles(v.proxy_replaced_files, CHECK, RELOAD),
       // Element web and synapse-admin, each on its own name (same validation set).
       webAppSites('/etc/apache2/sites-enabled', s, v, { validate: CHECK, notify: RELOAD }),
       jitsiVhost(s, '/etc/apache2/sites-enabled/mxplay-web-jitsi.conf', CHECK, RELOAD),

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { defineRole, z, secret, apt, template, service, absolutePath, ipAddress, port, turnserverOption } from 'mxplay';
 import { FLAVOURS, fragment, synapseHandlers, synapseSharedVars } from '../synapse/fragment.ts';
+import { extraOptionsVar } from './extra-options.ts';
 
 const CONF = '/etc/turnserver.conf';
 const RESTART = 'restart coturn';
@@ -104,6 +105,7 @@ export default defineRole({
       .describe('turn_uris given to Synapse clients; default turn:REALM:PORT over udp and tcp, plus turns:REALM:TLSPORT with TLS'),
     coturn_turn_user_lifetime: z.string().regex(/^\d+(ms|s|m|h|d|w|y)?$/, 'a Synapse duration like 1h').default('1h'),
     coturn_turn_allow_guests: z.boolean().default(true),
+    coturn_extra_options: extraOptionsVar,
     coturn_synapse_fragment: z.boolean().default(true)
       .describe('write the Synapse turn fragment on this host (needs the synapse role on it); false removes it'),
     ...synapseSharedVars,

@@ -7,6 +7,7 @@ import {
 import { acmeBootstrap, acmeIssue, acmeWebroot } from './acme.ts';
 import { templateEncoders, webAppDomainsCheck, webAppSites } from './web-apps.ts';
 import { proxyChecks } from './verify.ts';
+import { NGINX_FILES, replacedFiles, replacedFilesVar, replacedFilesCheck } from './replaced-files.ts';
 
 const CHECK = 'nginx -t';
 const RELOAD = 'reload nginx';
@@ -16,9 +17,11 @@ export default defineRole({
   description: 'nginx in front of Synapse: TLS, /_matrix and /_synapse/client, .well-known delegation',
   vars: z.object({
     ...proxyVars,
+    // Per role, not in proxyVars: each role refuses paths outside its own folder.
+    proxy_replaced_files: replacedFilesVar,
     nginx_vhost_extra: z.string().default('')
       .describe('raw nginx config, by design: directives placed verbatim (not quoted or checked by mxplay) in the Matrix server block; whoever writes it writes config. nginx -t checks it before any reload'),
-  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck).superRefine(acmeNamesCheck),
+  }).refine(tlsChoice, tlsChoiceMessage).refine(jitsiChoice, jitsiChoiceMessage).superRefine(webAppDomainsCheck).superRefine(baseDomainCheck).superRefine(sharedCaCheck).superRefine(acmeNamesCheck).superRefine(replacedFilesCheck(NGINX_FILES)),
   tasks: (v, ctx) => {
     const s = site(v);
     const routes = proxyWorkerRoutes(v, ctx);
@@ -42,6 +45,8 @@ export default defineRole({
         validate: CHECK,
         notify: RELOAD,
       }),
+      // Hand-written sites this one replaces: gone in the same checked set.
+      replacedFiles(v.proxy_replaced_files, CHECK, RELOAD),
       // Element web and synapse-admin, each on its own name (same validation set).
       webAppSites('/etc/nginx/conf.d', s, v, { validate: CHECK, notify: RELOAD }),
       jitsiVhost(s, '/etc/nginx/conf.d/mxplay-web-jitsi.conf', CHECK, RELOAD),

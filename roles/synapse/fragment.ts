@@ -10,15 +10,56 @@ export const synapseSharedVars = {
   synapse_http_port: z.number().int().default(8008).describe("Synapse's plain HTTP listener"),
 };
 
-/** The handler every Synapse fragment notifies. */
+/** Restart Synapse, whatever changed (its signing key, consent templates, a playbook's own reason). */
 export const RESTART_SYNAPSE = 'restart synapse';
+/**
+ * What a change of Synapse's configuration files notifies: a restart only if the configuration
+ * they make differs from the one the running process started with (new headers, another file
+ * layout or a removed duplicate change nothing Synapse reads: no restart, no downtime).
+ */
+export const RESTART_SYNAPSE_IF_CONFIG_CHANGED = 'restart synapse if its config changed';
+
+/** Prints a digest of the merged configuration (homeserver.yaml, then conf.d by name); --stamp keeps it. */
+export const CONFIG_DIGEST = '/usr/local/lib/mxplay/synapse-config-digest';
+/** The digest of the configuration the running main process started with (tmpfs: written at each start). */
+export const RUNNING_CONFIG = '/run/mxplay-synapse-config';
 
 /**
- * Restart Synapse and wait until it answers /health. Every role writing a Synapse file defines it,
- * so each also plays without the synapse role in the same play.
+ * The digest tool, in Synapse's own Python (its YAML module); the digest ignores comments, order and
+ * layout. `at` moves its files (tests).
+ */
+export function configDigestScript(f: SynapseFlavour, at = { etc: '/etc/matrix-synapse', stamp: RUNNING_CONFIG }): string {
+  return `#!${f.python}
+# managed by mxplay, role synapse: the digest of the configuration Synapse reads (see ${RUNNING_CONFIG})
+import glob, hashlib, json, os, sys, yaml
+stamp = ${JSON.stringify(at.stamp)}
+if sys.argv[1:] == ['--stamp'] and os.path.exists(stamp):
+    os.remove(stamp)
+merged = {}
+for path in [${JSON.stringify(`${at.etc}/homeserver.yaml`)}] + sorted(glob.glob(${JSON.stringify(`${at.etc}/conf.d/*.yaml`)})):
+    with open(path) as f:
+        merged.update(yaml.safe_load(f) or {})
+digest = hashlib.sha256(json.dumps(merged, sort_keys=True, default=str).encode()).hexdigest()
+if sys.argv[1:] == ['--stamp']:
+    with open(stamp, 'w') as f:
+        print(digest, file=f)
+else:
+    print(digest)
+`;
+}
+
+/** True when the running main process started with the configuration the files make now. */
+export const RUNS_CURRENT_CONFIG = { check: `[ -x ${CONFIG_DIGEST} ] && [ -s ${RUNNING_CONFIG} ] && [ "$(${CONFIG_DIGEST})" = "$(cat ${RUNNING_CONFIG})" ]` };
+
+/**
+ * Restart Synapse and wait until it answers /health. Every role writing a Synapse file defines
+ * these, so each also plays without the synapse role in the same play.
  */
 export function synapseHandlers(v: { synapse_http_port: number }): Record<string, Resource> {
-  return { [RESTART_SYNAPSE]: service.restart('matrix-synapse', synapseReady(v.synapse_http_port)) };
+  return {
+    [RESTART_SYNAPSE]: service.restart('matrix-synapse', synapseReady(v.synapse_http_port)),
+    [RESTART_SYNAPSE_IF_CONFIG_CHANGED]: service.restart('matrix-synapse', synapseReady(v.synapse_http_port), { upToDate: RUNS_CURRENT_CONFIG }),
+  };
 }
 
 /** The main process answers /health on its plain HTTP listener. */
@@ -79,10 +120,10 @@ export function fragment(
   owner: string,
   data: Record<string, unknown> | null,
   f: SynapseFlavour,
-  opts: { secret?: boolean } = {},
+  opts: { secret?: boolean; sensitive?: boolean } = {},
 ): Resource {
   const path = `${CONF_DIR}/${name}.yaml`;
-  const common = { path, validate: synapseCheck(f), notify: RESTART_SYNAPSE };
+  const common = { path, validate: synapseCheck(f), notify: RESTART_SYNAPSE_IF_CONFIG_CHANGED };
   if (data === null) return file({ ...common, state: 'absent', kind: 'yaml' });
   return yamlFile({
     ...common,
@@ -91,5 +132,11 @@ export function fragment(
     // Fragments holding secrets are readable by Synapse's user only: both packages make it
     // matrix-synapse with group nogroup, which other daemons share (no group of its own).
     ...(opts.secret ? SECRET_FRAGMENT : { mode: 0o644 }),
+    ...(opts.sensitive ? { sensitive: true } : {}),
   });
 }
+
+
+// The keys and fragment names mxplay's roles write live in the core (src/roles/synapse-keys.ts), which
+// mxplay import reads too.
+export { MXPLAY_SYNAPSE_KEYS, MXPLAY_FRAGMENTS } from 'mxplay';

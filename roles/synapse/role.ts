@@ -3,8 +3,12 @@ import {
   defineRole, z, secret, apt, aptSource, debconf, directory, file, service, command, flushHandlers,
   postgresRole, postgresDatabase, pipedFrom, q, serverName, hostOrIp, port, type Facts,
 } from 'mxplay';
-import { CONFIG_PATHS, FLAVOURS, RESTART_SYNAPSE, SECRET_FRAGMENT, SYNAPSE_USER, fragment, synapseReady, synapseSharedVars } from './fragment.ts';
+import {
+  CONFIG_DIGEST, CONFIG_PATHS, CONF_DIR, FLAVOURS, RESTART_SYNAPSE, RESTART_SYNAPSE_IF_CONFIG_CHANGED, RUNNING_CONFIG, SECRET_FRAGMENT, SYNAPSE_USER,
+  configDigestScript, fragment, synapseReady, synapseSharedVars,
+} from './fragment.ts';
 import { homeserver } from './homeserver.ts';
+import { extraConfigVar, replacedFilesVar, replacedFragments } from './escape-hatches.ts';
 import { txredisapi } from './redis-client.ts';
 import { federationVars, keyServersConfig, rateLimitConfig, rateLimitVars } from './limits-federation.ts';
 import { sharedWorkerConfig, topologyVars } from './workers.ts';
@@ -14,7 +18,9 @@ const registrationModes = ['closed', 'invite-token', 'open-email'] as const;
 /** What to do when the database is to be managed here but no PostgreSQL is. */
 const DB_MANAGE_HINT = 'synapse_db_manage is true: run the postgres role on this host before synapse, or set synapse_db_manage: false when the database is on another host';
 /** systemd's 90 s default would kill a first start still making the database schema. */
-const START_TIMEOUT = '# managed by mxplay, role synapse: the first start makes the database schema\n[Service]\nTimeoutStartSec=15min\n';
+// At each start, the digest of the configuration it starts with ('-': never a reason not to start).
+const START_DROP_IN = '# managed by mxplay, role synapse: the first start makes the database schema\n[Service]\nTimeoutStartSec=15min\n' +
+  `# what it started with: a config change that changes nothing it reads needs no restart\nExecStartPre=-+${CONFIG_DIGEST} --stamp\n`;
 /** Synapse's signing key, as both packages' stock homeserver.yaml name it. */
 const SIGNING_KEY = '/etc/matrix-synapse/homeserver.signing.key';
 
@@ -81,6 +87,8 @@ export default defineRole({
       .describe("the homeserver's signing key, for a homeserver on several hosts (every process signs with it); derived from mxplay_master_secret when unset"),
     synapse_pip_index_url: z.url({ protocol: /^https?$/ }).default('https://pypi.org/simple/')
       .describe("Debian's Synapse with workers: the Python package index txredisapi is installed from (Debian does not package it); a private mirror in closed networks"),
+    synapse_extra_config: extraConfigVar,
+    synapse_replaced_files: replacedFilesVar,
     synapse_admin_password: secret().refine((s) => !/^[\s\x1c-\x1f\x85]|[\s\x1c-\x1f\x85]$/.test(s) && !s.includes('\r'), 'no leading or trailing spaces or line breaks, and no carriage return (Synapse\'s registration tool strips or changes them)').optional(),
   }).refine((v) => v.synapse_package_source !== 'matrix.org' || !!v.synapse_matrix_org_keyring, {
     path: ['synapse_matrix_org_keyring'],
@@ -119,7 +127,18 @@ export default defineRole({
       // The first start makes that schema: slow on a busy host, and never to be cut short.
       mainHere && [
         directory({ path: MAIN_DROP_INS, mode: 0o755 }),
-        file({ path: `${MAIN_DROP_INS}/mxplay-start.conf`, content: START_TIMEOUT, mode: 0o644, onChange: 'systemctl daemon-reload' }),
+        directory({ path: '/usr/local/lib/mxplay', mode: 0o755 }),
+        file({ path: CONFIG_DIGEST, content: configDigestScript(flavour), mode: 0o755 }),
+        file({ path: `${MAIN_DROP_INS}/mxplay-start.conf`, content: START_DROP_IN, mode: 0o644, onChange: 'systemctl daemon-reload' }),
+        // A Synapse started before that (by hand, or before this role knew it): what it runs is known
+        // if it started after its files last changed; otherwise 'unknown', and a change restarts it.
+        command({
+          name: `record the configuration Synapse runs (${RUNNING_CONFIG})`,
+          creates: RUNNING_CONFIG,
+          cmd: `started=$(date -d "$(systemctl show -p ExecMainStartTimestamp --value matrix-synapse)" +%s 2>/dev/null); ` +
+            `newest=$(stat -c %Y /etc/matrix-synapse/homeserver.yaml ${CONF_DIR}/*.yaml 2>/dev/null | sort -n | tail -n 1); ` +
+            `if systemctl is-active -q matrix-synapse && [ -n "$started" ] && [ -n "$newest" ] && [ "$newest" -lt "$started" ]; then ${CONFIG_DIGEST} --stamp; else echo unknown > ${RUNNING_CONFIG}; fi`,
+        }),
       ],
       // A host of workers only: the package's own unit would start a second main process.
       !mainHere && service({ name: 'matrix-synapse', enabled: false, state: 'stopped' }),
@@ -197,6 +216,10 @@ export default defineRole({
         password_config: { enabled: true, localdb_enabled: v.synapse_password_localdb_enabled, policy: { enabled: true, ...v.synapse_password_policy } },
       }),
       frag('mau_limit', v.synapse_mau_limit ? { limit_usage_by_mau: true, max_mau_value: v.synapse_mau_limit } : null),
+      // Hand-written options kept (any may be a secret: 0600 and no diff), and the hand-written
+      // files the fragments above replace, removed in the same validation set.
+      fragment('extra', owner, Object.keys(v.synapse_extra_config).length ? v.synapse_extra_config : null, flavour, { secret: true, sensitive: true }),
+      replacedFragments(v.synapse_replaced_files, flavour),
 
       // This host's workers: units, one file each (checked by Synapse with the shared config),
       // and the retirement of workers no longer declared here.
@@ -237,6 +260,7 @@ export default defineRole({
     return {
       // The shared config changed: every Synapse process of this host restarts, main first.
       [RESTART_SYNAPSE]: restartSynapse(mainHere ? v.synapse_http_port : undefined, localWorkers),
+      [RESTART_SYNAPSE_IF_CONFIG_CHANGED]: restartSynapse(mainHere ? v.synapse_http_port : undefined, localWorkers, { ifConfigChanged: true }),
       ...workerHandlers(localWorkers),
     };
   },

@@ -3,7 +3,7 @@
 // file, starts one unit instance per worker, restarts only what a change concerns, and retires the
 // instances of workers the inventory no longer declares.
 import { file, q, retiredFiles, service, yamlFile, type Readiness, type Resource } from 'mxplay';
-import { CONFIG_PATHS, SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
+import { CONFIG_PATHS, RUNS_CURRENT_CONFIG, SYNAPSE_USER, synapseCheck, synapseReady, type SynapseFlavour } from './fragment.ts';
 import { workerConfig, type PlacedWorker } from './workers.ts';
 
 export const WORKERS_DIR = '/etc/matrix-synapse/workers';
@@ -123,9 +123,13 @@ export function workerFile(w: PlacedWorker, f: SynapseFlavour): Resource {
   });
 }
 
-/** Restart every Synapse process of this host: the main process (if here) first, then its workers. */
-export function restartSynapse(mainPort: number | undefined, workers: PlacedWorker[]): Resource {
-  if (!workers.length) return service.restart('matrix-synapse', synapseReady(mainPort ?? 8008));
+/**
+ * Restart every Synapse process of this host: the main process (if here) first, then its workers.
+ * `ifConfigChanged`: not when the main process alone runs here and already runs this configuration
+ * (workers each read their own file too: with workers, always).
+ */
+export function restartSynapse(mainPort: number | undefined, workers: PlacedWorker[], o: { ifConfigChanged?: boolean } = {}): Resource {
+  if (!workers.length) return service.restart('matrix-synapse', synapseReady(mainPort ?? 8008), o.ifConfigChanged ? { upToDate: RUNS_CURRENT_CONFIG } : {});
   const units = [...(mainPort !== undefined ? ['matrix-synapse'] : []), ...workers.map((w) => workerUnit(w.name))];
   return service.restart(units, [
     ...(mainPort !== undefined ? [synapseReady(mainPort)] : []),

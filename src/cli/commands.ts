@@ -94,7 +94,7 @@ export async function runParsed(parsed: { command: CommandName; args: string[]; 
 
 async function runCommand(parsed: { command: CommandName; args: string[]; opts: Opts }, secrets: SecretRegistry): Promise<number> {
   const { command: cmd, args, opts: o } = parsed;
-  if (cmd === 'run' || cmd === 'plan' || cmd === 'apply' || cmd === 'verify' || cmd === 'backup' || cmd === 'restore' || cmd === 'inventory') await unlockVault(o, secrets);
+  if (cmd === 'run' || cmd === 'plan' || cmd === 'apply' || cmd === 'verify' || cmd === 'backup' || cmd === 'restore' || cmd === 'import' || cmd === 'inventory') await unlockVault(o, secrets);
   switch (cmd) {
     case 'run': {
       const inputs = runInputs(args[0]!, o, secrets);
@@ -150,6 +150,19 @@ async function runCommand(parsed: { command: CommandName; args: string[]; opts: 
         diff: !!o.diff,
         extraVars: strs(o, 'extraVars'),
         forks: forksOf(o),
+        ...hostKeyCheckingOf(o),
+        ...accessOf(o),
+        secrets,
+      });
+    }
+    case 'import': {
+      const { importCommand } = await import('./import.ts');
+      return importCommand({
+        inventory: inventoryOf(o),
+        host: str(o, 'host')!,
+        ...(o.roles ? { roles: list(str(o, 'roles'))! } : {}),
+        force: !!o.force,
+        ...(o.reportJson ? { reportJson: str(o, 'reportJson')! } : {}),
         ...hostKeyCheckingOf(o),
         ...accessOf(o),
         secrets,

@@ -39,7 +39,7 @@ export async function inventoryCommand(a: { inventory: string | string[]; host?:
   // --list shows the values as written, before Jinja, as ansible-inventory --list does.
   const written = new Map([...inv.hosts.values()].map((h) => [h.name, h.vars]));
   // Jinja in values: shown evaluated, as each host gets them (their origin says "templated").
-  const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? hostLayer(inv.hosts.get(h)!) : undefined), a.secrets, undefined, new Set(inv.secretValues));
+  const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? hostLayer(inv.hosts.get(h)!) : undefined), a.secrets, undefined, new Set([...inv.secretValues, ...(inv.literalValues ?? [])]));
   const errors: UserError[] = [];
   const evaluated = [...inv.hosts.values()].map((h) => ({ h, t: templateVars(hostLayer(h), world, h.name, errors) }));
   if (errors.length) throw new UserErrors(errors);

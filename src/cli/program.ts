@@ -10,7 +10,7 @@ import { MXPLAY_VERSION } from '../paths.ts';
 /** What an action hands back: the parsed options of its command, as commander made them. */
 export type Opts = Record<string, unknown>;
 
-export type CommandName = 'run' | 'plan' | 'show' | 'apply' | 'verify' | 'backup' | 'restore' | 'inventory' | 'roles' | 'completion' | 'complete';
+export type CommandName = 'run' | 'plan' | 'show' | 'apply' | 'verify' | 'backup' | 'restore' | 'import' | 'inventory' | 'roles' | 'completion' | 'complete';
 
 /** Called with the command that was chosen, its positionals and options. */
 export type Dispatch = (command: CommandName, args: string[], o: Opts) => Promise<void>;
@@ -164,6 +164,23 @@ export function program(dispatch: Dispatch): Command {
     .addOption(new Option('--host-key-checking <mode>', "SSH host keys; a host's stricter mxplay_host_key_checking wins").choices(['strict', 'accept-new', 'off']));
   verbosity(vault(access(extraVars(restore))));
   restore.addHelpText('after', '\nThe host is converged first (mxplay run), from the same inventory: see docs/backup.md, moving a homeserver.\nExit codes: 0 restored and answering; 1 error or a failed restore.\n').action(run('restore'));
+
+  const import_ = p.command('import')
+    .summary('adopt a running homeserver: write the host_vars that reproduce it')
+    .description(
+      "Read a host built by hand (Synapse's configuration as Synapse merges it, PostgreSQL, coturn, the nginx site) and " +
+        'write INVENTORY_DIR/host_vars/HOST.yml with the role variables that reproduce it. Secrets become vault values (with a ' +
+        'vault password) or !env references, never clear text. The report says what the first run will change, what is kept ' +
+        'through an escape hatch (synapse_extra_config, nginx_vhost_extra, coturn_extra_options), and what is yours to decide.',
+    )
+    .addOption(inventoryOption())
+    .requiredOption('--host <host>', 'the inventory host to read (it must be in the inventory, with its connection settings)')
+    .option('--roles <list>', 'only these roles (postgres, synapse, coturn, nginx); default: those the host runs')
+    .option('--force', 'replace an existing host_vars file of the host')
+    .option('--report-json <file>', 'also write the report as JSON to FILE')
+    .addOption(new Option('--host-key-checking <mode>', "SSH host keys; a host's stricter mxplay_host_key_checking wins").choices(['strict', 'accept-new', 'off']));
+  verbosity(vault(access(import_)));
+  import_.addHelpText('after', '\nThen: mxplay run PLAYBOOK -i INVENTORY -l HOST --check shows every change before any is made.\n').action(run('import'));
 
   vault(
     p.command('inventory')

@@ -18,6 +18,8 @@ export interface YamlFile {
    * string): secrets, for the caller to register for masking.
    */
   secrets: string[];
+  /** Every value written `!unsafe` (Ansible's tag for text never templated): taken as it is. */
+  literals: string[];
 }
 
 export function displayPath(file: string): string {
@@ -60,12 +62,14 @@ export function parseYaml(text: string, file: string): YamlFile {
     }
   };
   walk(doc.contents as Node, []);
+  const literals = resolveUnsafeTags(doc, shown, lineCounter);
   const secrets = resolveSecretTags(doc, file, shown, lineCounter);
   return {
     file: shown,
     data: doc.toJS({ maxAliasCount: 1000 }),
     lineOf: (p) => lines.get(JSON.stringify(p.map((x) => (typeof x === 'number' ? x : String(x))))),
     secrets,
+    literals,
   };
 }
 
@@ -93,6 +97,26 @@ function parseVaultedYaml(text: string, file: string): YamlFile {
   return { ...y, secrets: [...secrets] };
 }
 
+/**
+ * `!unsafe TEXT`, as Ansible reads it: the text as it is, a string never evaluated as Jinja (a
+ * password or a Synapse setting holding `{{`). Only on a scalar; the tag is dropped once read.
+ */
+function resolveUnsafeTags(doc: Document, shown: string, lineCounter: LineCounter): string[] {
+  const literals = new Set<string>();
+  visit(doc, {
+    Node(key, node) {
+      if (node.tag !== '!unsafe') return;
+      const line = node.range ? lineCounter.linePos(node.range[0]).line : undefined;
+      if (key === 'key') throw new UserError('!unsafe is for values, not keys', { file: shown, line });
+      if (!isScalar(node)) throw new UserError('!unsafe takes a string, not a list or mapping', { file: shown, line });
+      node.value = String(node.value ?? '');
+      node.tag = undefined;
+      literals.add(node.value as string);
+    },
+  });
+  return [...literals];
+}
+
 /** The tags a value can be read with from outside the file; each value they give is a secret. */
 export const SECRET_TAGS = ['!env', '!file', '!command', '!vault'] as const;
 type SecretTag = (typeof SECRET_TAGS)[number];
@@ -111,9 +135,9 @@ function resolveSecretTags(doc: Document, file: string, shown: string, lineCount
   const lineAt = (offset: number | undefined) => (offset === undefined ? undefined : lineCounter.linePos(offset).line);
   for (const w of doc.warnings) {
     const tag = w.code === 'TAG_RESOLVE_FAILED' ? /^Unresolved tag: (.*)$/.exec(w.message)?.[1] : undefined;
-    if (tag === undefined || isSecretTag(tag)) continue;
+    if (tag === undefined || isSecretTag(tag) || tag === '!unsafe') continue;
     const shownTag = tag.replace(/^tag:yaml\.org,2002:/, '!!');
-    throw new UserError(`unknown YAML tag ${shownTag} (mxplay knows ${SECRET_TAGS.join(', ')})`, { file: shown, line: lineAt(w.pos[0]) });
+    throw new UserError(`unknown YAML tag ${shownTag} (mxplay knows ${SECRET_TAGS.join(', ')}, !unsafe)`, { file: shown, line: lineAt(w.pos[0]) });
   }
   const secrets = new Set<string>();
   const commands = new Map<string, string>();

@@ -51,7 +51,7 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   // Values read from secret sources (!env, !file, !command) are secrets wherever they are used.
   for (const v of [...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues]) o.secrets.add(v);
   // Jinja in variables: evaluated per host before validation, seeing the final merged values (-e too).
-  const literals = new Set([...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues]);
+  const literals = new Set([...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues, ...(inv.literalValues ?? []), ...(pb.literalValues ?? []), ...(o.extraVars.literalValues ?? [])]);
   const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? mergeLayers([hostLayer(inv.hosts.get(h)!), o.extraVars]) : undefined), o.secrets, pb.dir, literals);
   const searchPath = roleSearchPath(pb.dir);
   const roles = new Map<string, LoadedRole>();

@@ -36,6 +36,19 @@ export interface Inventory {
   tree?: Map<string, { children: string[]; hosts: string[] }>;
   /** Every value read with `!env`, `!file` or `!command` in the inventory and its vars files: to register as secrets. */
   secretValues: string[];
+  /** Every value written `!unsafe` in the inventory and its vars files: never evaluated as Jinja. */
+  literalValues?: string[];
+}
+
+/** Values the inventory's YAML files gave through tags: secrets to mask, literals never templated. */
+interface FoundValues {
+  secrets: Set<string>;
+  literals: Set<string>;
+}
+
+function noteValues(y: YamlFile, found: FoundValues): void {
+  for (const s of y.secrets) found.secrets.add(s);
+  for (const l of y.literals) found.literals.add(l);
 }
 
 /** Files an inventory folder holds that Ansible does not read as inventory (INVENTORY_IGNORE_EXTS). */
@@ -91,7 +104,7 @@ function folderFiles(dir: string): string[] {
 }
 
 /** Inventory file → its format, refusing the forms mxplay does not read, by name. */
-function readSource(path: string, model: InventoryModel, secrets: Set<string>): void {
+function readSource(path: string, model: InventoryModel, found: FoundValues): void {
   const shown = displayPath(path);
   let text: string;
   try {
@@ -105,7 +118,7 @@ function readSource(path: string, model: InventoryModel, secrets: Set<string>): 
   const ext = extOf(path);
   if (ext === '.toml') throw new UserError('a TOML inventory is not supported by mxplay: use the YAML or INI format', { file: shown });
   if (YAML_EXTS.includes(ext)) {
-    readYamlInventory(parseYaml(text, path), model, secrets);
+    readYamlInventory(parseYaml(text, path), model, found);
     return;
   }
   if (ext === '') {
@@ -118,7 +131,7 @@ function readSource(path: string, model: InventoryModel, secrets: Set<string>): 
       yamlError = e;
     }
     if (y && isPlainObject(y.data)) {
-      readYamlInventory(y, model, secrets);
+      readYamlInventory(y, model, found);
       return;
     }
     try {
@@ -135,8 +148,8 @@ function readSource(path: string, model: InventoryModel, secrets: Set<string>): 
 }
 
 /** Ansible's YAML inventory format (the yaml inventory plugin), into the model. */
-function readYamlInventory(y: YamlFile, model: InventoryModel, secrets: Set<string>): void {
-  for (const s of y.secrets) secrets.add(s);
+function readYamlInventory(y: YamlFile, model: InventoryModel, found: FoundValues): void {
+  noteValues(y, found);
   const at = (path: (string | number)[]): Place => ({ file: y.file, line: y.lineOf(path) });
   if (y.data == null) return; // an empty file: no hosts (Ansible reads it as an empty INI file)
   if (!isPlainObject(y.data)) throw new UserError('an inventory is a mapping of groups (all: …)', { file: y.file });
@@ -250,11 +263,11 @@ function resolveSource(arg: string, cwd: string): Source {
  * naming file and line; all `ansible_*`/`mxplay_*` variables are checked against the table of
  * connection-vars.ts.
  */
-export function loadInventory(arg: string | readonly string[], cwd = process.cwd()): Inventory {
+export function loadInventory(arg: string | readonly string[], cwd = process.cwd(), o: { skipVarsFiles?: ReadonlySet<string> } = {}): Inventory {
   const args = typeof arg === 'string' ? [arg] : [...arg];
   if (!args.length) throw new UserError('-i INVENTORY is required');
   const model = new InventoryModel();
-  const secretValues = new Set<string>();
+  const found: FoundValues = { secrets: new Set(), literals: new Set() };
   const files: string[] = [];
   const varsDirs: string[] = [];
   const sources: string[] = [];
@@ -281,7 +294,7 @@ export function loadInventory(arg: string | readonly string[], cwd = process.cwd
     const list = isDir ? folderFiles(src.path) : [src.path];
     if (isDir && !list.length) throw new UserError('no inventory file in this folder (hosts.yml, hosts, …)', { file: displayPath(src.path) });
     for (const f of list) {
-      readSource(f, model, secretValues);
+      readSource(f, model, found);
       files.push(f);
     }
   }
@@ -295,11 +308,12 @@ export function loadInventory(arg: string | readonly string[], cwd = process.cwd
     const key = `${dir}\0${kind}\0${name}`;
     let ys = loaded.get(key);
     if (!ys) {
-      ys = varFiles(join(dir, kind), name).map((f) => {
+      // A vars file about to be replaced (mxplay import --force) is not read: its values are being thrown away.
+      ys = varFiles(join(dir, kind), name).filter((f) => !o.skipVarsFiles?.has(f)).map((f) => {
         const y = loadYaml(f);
         if (y.data != null && !isPlainObject(y.data)) throw new UserError('expected a mapping of variables', { file: y.file });
         files.push(f);
-        for (const s of y.secrets) secretValues.add(s);
+        noteValues(y, found);
         for (const k of Object.keys((y.data as Record<string, unknown>) ?? {})) {
           const line = y.lineOf([k]);
           if (k === 'ansible_group_priority') {
@@ -403,7 +417,7 @@ export function loadInventory(arg: string | readonly string[], cwd = process.cwd
   for (const [g, set] of members) members.set(g, new Set([...hosts.keys()].filter((h) => set.has(h))));
   const tree = new Map([...model.groups.values()].map((g) => [g.name, { children: [...g.children], hosts: [...g.hosts] }]));
   const first = files[0] ?? sources[0]!;
-  return { source: first, sources, files: [...new Set(files)], varsDirs, hosts, groups: members, tree, secretValues: [...secretValues] };
+  return { source: first, sources, files: [...new Set(files)], varsDirs, hosts, groups: members, tree, secretValues: [...found.secrets], literalValues: [...found.literals] };
 }
 
 /** The inventory in the shape `ansible-inventory --list` prints (groups' children and hosts, _meta.hostvars). */

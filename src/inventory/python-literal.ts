@@ -191,9 +191,13 @@ function readExpression(toks: Tok[]): unknown {
         throw new NotLiteral();
       case 'op':
         if (t.v === '+' || t.v === '-') {
+          // Parentheses leave no trace in Python's AST: -(1) is -1 to literal_eval, -(-1) is not.
+          let parens = 0;
+          while (isOp('(')) (next(), parens++);
           const o = peek();
           if (o.t !== 'num') throw new NotLiteral();
           next();
+          for (; parens > 0; parens--) expect(')');
           const n = numberValue(o.v);
           return t.v === '-' ? -n : n;
         }

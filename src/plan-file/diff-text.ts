@@ -25,13 +25,13 @@ export function diffText(d: FileDiff, secrets: SecretRegistry): string {
     '',
     { context: 3 },
   );
-  // Drop the "Index:/====" header lines the library adds; keep ---/+++ and hunks.
+  // Drop the "Index:/====" header lines the library adds; keep ---/+++ and hunks. The tab the
+  // library ends ---/+++ with goes, on those two lines only: a content line keeps its own.
   const lines = secrets
     .untag(patch)
-    .replace(/^(---|\+\+\+) (.*)\t$/gm, '$1 $2')
     .split('\n')
     .filter((l, i) => !(i < 2 && (l.startsWith('Index:') || l.startsWith('===='))))
-    .map((l, i) => (i < 2 || l === '' ? secrets.mask(l) : l[0]! + maskSecretAssignments(l.slice(1))));
+    .map((l, i) => (i < 2 ? secrets.mask(l.replace(/\t$/, '')) : l === '' ? l : l[0]! + maskSecretAssignments(l.slice(1))));
   while (lines.at(-1) === '') lines.pop();
   return lines.join('\n');
 }

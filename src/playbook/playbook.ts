@@ -48,6 +48,8 @@ export interface Playbook {
    * options of its inline tasks (a postgres_role's password): to register as secrets.
    */
   secretValues: string[];
+  /** Every value written `!unsafe` in the playbook: never evaluated as Jinja. */
+  literalValues?: string[];
   /** Files of the control machine the inline tasks read (templates, key files): inputs of a saved plan. */
   inputFiles?: string[];
 }
@@ -229,5 +231,5 @@ export function loadPlaybook(arg: string, cwd = process.cwd()): Playbook {
       line: y.lineOf([index]),
     };
   });
-  return { file: y.file, dir: dirname(file), plays, secretValues: [...secrets], inputFiles: [...files] };
+  return { file: y.file, dir: dirname(file), plays, secretValues: [...secrets], literalValues: y.literals, inputFiles: [...files] };
 }

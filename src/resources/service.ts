@@ -28,6 +28,13 @@ export interface ServiceState {
   LoadState?: string;
   ActiveState?: string;
   UnitFileState?: string;
+  /** A handler's `upToDate` condition, read when the handler comes to run: 'yes' or 'no'. */
+  UpToDate?: string;
+}
+
+/** A handler not needed when this shell condition holds at its run (the service already runs what it should). */
+export interface UpToDate {
+  check: string;
 }
 
 const ENABLED = new Set(['enabled', 'enabled-runtime', 'static', 'alias', 'indirect', 'generated']);
@@ -93,17 +100,19 @@ export function service(o: ServiceOptions): Resource<ServiceState> {
  * Handler actions: always a change when notified; a stopped service is started instead. Several
  * units restart in one systemctl call (their units' ordering applies), each waited for.
  */
-function action(verb: 'restart' | 'reload', names: string | string[], ready?: Readiness | Readiness[], opts: { noBlock?: boolean } = {}): Resource<ServiceState> {
+function action(verb: 'restart' | 'reload', names: string | string[], ready?: Readiness | Readiness[], opts: { noBlock?: boolean; upToDate?: UpToDate } = {}): Resource<ServiceState> {
   const units = typeof names === 'string' ? [names] : names;
   const name = units[0]!;
   const readies = ready === undefined ? [] : Array.isArray(ready) ? ready : [ready];
   return {
     type: 'handler',
     id: `${verb} ${units.join(' ')}`,
-    probe: serviceProbe(name),
+    probe: opts.upToDate ? withUpToDate(serviceProbe(name), opts.upToDate) : serviceProbe(name),
     plan(s) {
       if (!s.LoadState || s.LoadState === 'not-found') return { unresolved: `unit ${name} not found` };
       const running = RUNNING.has(s.ActiveState ?? '');
+      // Handlers are probed when they come to run: after the changes that notified them.
+      if (opts.upToDate && running && s.UpToDate === 'yes') return null;
       const all = units.map(q).join(' ');
       // restart starts a stopped unit too; reload needs it running.
       const nb = opts.noBlock ? '--no-block ' : '';
@@ -119,5 +128,10 @@ function action(verb: 'restart' | 'reload', names: string | string[], ready?: Re
   };
 }
 
-service.restart = (name: string | string[], ready?: Readiness | Readiness[], opts?: { noBlock?: boolean }) => action('restart', name, ready, opts);
+/** The service probe's JSON with UpToDate added: the condition's verdict, whatever it prints. */
+function withUpToDate(probe: string, u: UpToDate): string {
+  return `s=$(${probe}); if ( ${u.check}\n) >/dev/null 2>&1; then u=yes; else u=no; fi; printf '%s\\n' "$s" | sed "s/}\\$/,\\"UpToDate\\":\\"$u\\"}/;s/^{,/{/"`;
+}
+
+service.restart = (name: string | string[], ready?: Readiness | Readiness[], opts?: { noBlock?: boolean; upToDate?: UpToDate }) => action('restart', name, ready, opts);
 service.reload = (name: string, ready?: Readiness) => action('reload', name, ready);

@@ -20,6 +20,8 @@ export const isReservedVar = (k: string) => k.startsWith('ansible_') || k.starts
 export interface ExtraVarsLayer extends VarLayer {
   /** Every value read with `!env`, `!file` or `!command` in the `-e @file`s: to register as secrets. */
   secretValues: string[];
+  /** Every value written `!unsafe` in the `-e @file`s: never evaluated as Jinja. */
+  literalValues?: string[];
 }
 
 /** `-e {"k": 1}`: a JSON (or YAML flow) mapping given inline, as ansible-playbook takes it. */
@@ -33,8 +35,10 @@ export function parseExtraVars(args: string[]): ExtraVarsLayer {
   const values: Record<string, unknown> = {};
   const origins: Record<string, VarOrigin> = {};
   const secretValues = new Set<string>();
+  const literalValues = new Set<string>();
   const addMapping = (y: YamlFile, what: string, line: (k: string) => number | undefined) => {
     for (const v of y.secrets) secretValues.add(v);
+    for (const v of y.literals) literalValues.add(v);
     if (!isPlainObject(y.data)) throw new UserError(`${what} must be a mapping`, { file: y.file });
     for (const [k, v] of Object.entries(y.data)) {
       values[k] = v;
@@ -61,7 +65,7 @@ export function parseExtraVars(args: string[]): ExtraVarsLayer {
     }
     origins[k] = { file: 'command line', layer: 'extra vars (-e)' };
   }
-  return { values, origin: (k) => origins[k] ?? { file: 'command line', layer: 'extra vars (-e)' }, secretValues: [...secretValues] };
+  return { values, origin: (k) => origins[k] ?? { file: 'command line', layer: 'extra vars (-e)' }, secretValues: [...secretValues], literalValues: [...literalValues] };
 }
 
 export function hostLayer(host: Host): VarLayer {

@@ -241,7 +241,7 @@ echo 'the echo peer did not start' >&2; exit 1`);
     const changes = r.json!.hosts.find((p) => p.host === 'turn1')!.changes;
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', '/etc/matrix-synapse/conf.d/turn.yaml']]);
     const res = r.json!.results.find((x) => x.host === 'turn1') as unknown as { changed: number; handlers: string[] };
-    expect(res.handlers).toEqual(['restart synapse']);
+    expect(res.handlers).toEqual(['restart synapse if its config changed']);
 
     const gone = await lab.ssh('turn1', 'test -e /etc/matrix-synapse/conf.d/turn.yaml && echo present || echo absent; systemctl is-active matrix-synapse');
     expect(gone.stdout.trim().split('\n')).toEqual(['absent', 'active']);

@@ -225,7 +225,7 @@ describe('synapse_email role: Synapse sends its validation mail through the conf
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
     const res = r.json!.results.find((x) => x.host === 'mail1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);
-    expect(res.handlers).toEqual(['restart synapse']);
+    expect(res.handlers).toEqual(['restart synapse if its config changed']);
 
     const gone = await lab.ssh('mail1', `test -e ${FRAGMENT} && echo present || echo absent; systemctl show -p MainPID --value matrix-synapse`);
     expect(gone.stdout.split('\n')[0]).toBe('absent');

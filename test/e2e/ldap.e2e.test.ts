@@ -255,7 +255,7 @@ ldapwhoami -x -H ldap://127.0.0.1 -D uid=alice,ou=people,dc=lab,dc=test -w '${AL
     expect(changes.map((c) => [c.action, c.id])).toEqual([['-', FRAGMENT]]);
     const res = r.json!.results.find((x) => x.host === 'ldap1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);
-    expect(res.handlers).toEqual(['restart synapse']);
+    expect(res.handlers).toEqual(['restart synapse if its config changed']);
 
     const gone = await lab.ssh('ldap1', `test -e ${FRAGMENT} && echo present || echo absent; systemctl show -p MainPID --value matrix-synapse; systemctl is-active matrix-synapse`);
     const [state, pid, active] = gone.stdout.split('\n');

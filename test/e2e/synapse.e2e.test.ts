@@ -188,7 +188,7 @@ describe('synapse and postgres roles on two fresh hosts', () => {
     expect(changes[0]!.after).toContain('max_upload_size: 100M');
     const res = r.json!.results.find((x) => x.host === 'syn1') as unknown as { changed: number; handlers: string[] };
     expect(res.changed).toBe(1);
-    expect(res.handlers).toEqual(['restart synapse']);
+    expect(res.handlers).toEqual(['restart synapse if its config changed']);
     const pidAfter = (await lab.ssh('syn1', 'systemctl show -p MainPID --value matrix-synapse')).stdout.trim();
     expect(pidAfter).not.toBe(pidBefore);
 

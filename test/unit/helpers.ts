@@ -8,7 +8,7 @@ import type { WorkItem } from '../../src/engine/work.ts';
 import { STATE_DIR } from '../../src/engine/scripts.ts';
 import type { Play } from '../../src/playbook/playbook.ts';
 import type { Connection } from '../../src/transport/connection.ts';
-import { UserErrors } from '../../src/errors.ts';
+import { UserError, UserErrors } from '../../src/errors.ts';
 
 const made: string[] = [];
 
@@ -137,4 +137,15 @@ export async function userErrorsOf(build: Promise<unknown>): Promise<string[]> {
     if (e instanceof UserErrors) return e.errors.map((x) => x.toString());
     throw e;
   }
+}
+
+/** The UserError a call throws (the test fails if it throws nothing, or something else). */
+export function userErrorOf(f: () => unknown): UserError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UserError);
+    return e as UserError;
+  }
+  throw new Error('expected an error');
 }

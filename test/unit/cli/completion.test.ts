@@ -28,7 +28,7 @@ describe('completion candidates come from mxplay itself', () => {
   });
 
   it('offers no hidden command', async () => {
-    expect(await completions([''], ROOT)).toEqual(['apply', 'backup', 'completion', 'help', 'inventory', 'plan', 'restore', 'roles', 'run', 'show', 'verify']);
+    expect(await completions([''], ROOT)).toEqual(['apply', 'backup', 'completion', 'help', 'import', 'inventory', 'plan', 'restore', 'roles', 'run', 'show', 'verify']);
   });
 });
 

@@ -84,7 +84,7 @@ describe('secret tags: errors name the file and line', () => {
     ['!command: non-zero exit, with its status and stderr', 'pw: !command echo the-stdout; echo went wrong >&2; exit 3\n', /vars\.yml:1: !command .*: exited with status 3: went wrong$/],
     ['!command: non-zero exit, empty stderr', 'pw: !command exit 1\n', /vars\.yml:1: !command exit 1: exited with status 1, with nothing on stderr/],
     ['!command: killed by a signal', 'pw: !command kill -9 $$\n', /vars\.yml:1: !command .*: was killed by SIGKILL/],
-    ['an unknown tag', 'a: 1\npw: !foo bar\n', /vars\.yml:2: unknown YAML tag !foo \(mxplay knows !env, !file, !command, !vault\)/],
+    ['an unknown tag', 'a: 1\npw: !foo bar\n', /vars\.yml:2: unknown YAML tag !foo \(mxplay knows !env, !file, !command, !vault, !unsafe\)/],
     ['an unknown !! tag', 'pw: !!foo bar\n', /vars\.yml:1: unknown YAML tag !!foo/],
     ['an unknown tag on a mapping', 'pw: !foo { a: 1 }\n', /vars\.yml:1: unknown YAML tag !foo/],
     ['Ansible Vault: a damaged value', 'pw: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\n', /vars\.yml:1: Ansible Vault: this value is not a complete vault text/],

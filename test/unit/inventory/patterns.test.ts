@@ -41,8 +41,36 @@ describe('matchHosts', () => {
     ['nope', []],
     ['web.', []], // '.' is literal in globs
     ['', []],
+    ['!web,', ['db1', 'lone']], // an empty term is no term: still only exclusions
+    ['d?1', ['db1']],
+    ['????', ['web1', 'web2', 'db1', 'lone']], // only ? marks: four-letter hosts and the group prod
   ])('%j → %j', (pattern, want) => {
     expect(matchHosts(inv(), pattern)).toEqual(want);
+  });
+});
+
+describe('globs: only * and ? are special', () => {
+  const named = (...names: string[]): Inventory => ({
+    source: 'test',
+    hosts: new Map(names.map((n) => [n, { name: n, groups: [], vars: {}, origins: {} }])),
+    groups: new Map([['all', new Set(names)]]),
+    secretValues: [],
+  });
+  it.each([
+    ['hs1.example.*', ['hs1.example.org']],
+    ['h(s)1*', ['h(s)1']],
+    ['h+*', ['h+1']],
+  ])('%s', (pattern, want) => expect(matchHosts(named('hs1.example.org', 'hs1xexample.org', 'h(s)1', 'hs1', 'h+1', 'hh1'), pattern)).toEqual(want));
+
+  it('an inventory without an all group: all and * are still every host', () => {
+    const i = named('a', 'b');
+    i.groups = new Map();
+    expect(matchHosts(i, 'all')).toEqual(['a', 'b']);
+    expect(matchHosts(i, '*')).toEqual(['a', 'b']);
+  });
+
+  it('no host at all: said so', () => {
+    expect(() => requireHosts(named(), 'x', 'hosts')).toThrow("hosts 'x' matches no host (hosts: none; groups: all)");
   });
 });
 

@@ -9,7 +9,7 @@ import {
 import { loadPlaybook, type Playbook } from '../../../src/playbook/playbook.ts';
 import type { FactProbe, Resource } from '../../../src/resources/types.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
-import { tempDir, writeTree } from '../helpers.ts';
+import { tempDir, writeTree, userErrorOf as errorOf } from '../helpers.ts';
 
 const KEY = '-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGRtest\n-----END PGP PUBLIC KEY BLOCK-----\n';
 const TARBALL = 'not really a tarball\n';
@@ -29,16 +29,6 @@ function playbookDir(text: string, extra: Record<string, string> = {}): string {
 
 function load(text: string, extra?: Record<string, string>): Playbook {
   return loadPlaybook('site.yml', playbookDir(text, extra));
-}
-
-function errorOf(f: () => unknown): UserError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UserError);
-    return e as UserError;
-  }
-  throw new Error('expected an error');
 }
 
 /** A play named web with one task (YAML of the task's mapping, indented under `- `). */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { apt, planApt, APT_UPDATE_MARKER, type AptOptions, type AptState } from '../../../src/resources/apt.ts';
 import { aptSource, aptSourceText } from '../../../src/resources/apt-source.ts';
-import { planDebconf, type DebconfOptions, type DebconfState } from '../../../src/resources/debconf.ts';
-import type { Change } from '../../../src/resources/types.ts';
+import { debconf, planDebconf, type DebconfOptions, type DebconfState } from '../../../src/resources/debconf.ts';
+import type { Change, FactProbe } from '../../../src/resources/types.ts';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { expectPlan, heredocPayload, sh, tempDir, type Expected } from '../helpers.ts';
 
@@ -139,6 +139,14 @@ describe('aptSource()', () => {
     expect(aptSourceText(o)).not.toContain('Architectures');
     expect(aptSourceText({ ...o, architectures: 'amd64' })).toContain('Architectures: amd64\n');
   });
+  it('the deb822 text in full, and each file typed as what it is', () => {
+    expect(aptSourceText({ ...o, architectures: 'amd64 arm64' })).toBe(
+      'Types: deb\nURIs: https://packages.matrix.org/debian/\nSuites: bookworm\nComponents: main\nArchitectures: amd64 arm64\nSigned-By: /etc/apt/keyrings/matrix-org.asc\n',
+    );
+    expect(aptSourceText(o)).toBe('Types: deb\nURIs: https://packages.matrix.org/debian/\nSuites: bookworm\nComponents: main\nSigned-By: /etc/apt/keyrings/matrix-org.asc\n');
+    expect(aptSource(o).map((r) => r.type)).toEqual(['apt key', 'apt source']);
+    expect(aptSource({ ...o, notify: 'apt update', tags: ['repo'] }).map((r) => [r.notify, r.tags])).toEqual([[['apt update'], ['repo']], [['apt update'], ['repo']]]);
+  });
   it('absent removes both files', () => {
     for (const r of aptSource({ ...o, state: 'absent' })) expect((r.plan({ kind: 'file', sha: 'x' }) as Change).action).toBe('-');
   });
@@ -163,5 +171,22 @@ describe('planDebconf', () => {
     expect(changed.script).toContain('n3w-s3cret');
     expect((planDebconf(o, { value: null }) as Change).summary).not.toMatch(/s3cret/);
     expect(planDebconf(o, { value: 'n3w-s3cret' })).toBeNull();
+    expect(changed.summary).toBe('pkg/password (password) changes');
+    expect((planDebconf(o, { value: null }) as Change).summary).toBe('pkg/password (password) set');
+  });
+
+  it('an answer with a line break is refused (debconf-set-selections would read a second answer)', () => {
+    expect(() => planDebconf({ ...base, value: 'a\nmatrix-synapse other/q string x' }, { value: null })).toThrow(/cannot hold a line break/);
+    expect(() => planDebconf({ ...base, value: 'a\rb' }, { value: 'a' })).toThrow(/line break/);
+  });
+
+  it('debconf(): one resource per question, read from the shared debconf facts', () => {
+    const r = debconf({ ...base, notify: 'restart synapse' });
+    expect(r).toMatchObject({ type: 'debconf', id: 'matrix-synapse/matrix-synapse/server-name', notify: ['restart synapse'] });
+    const p = r.probe as FactProbe<DebconfState>;
+    expect(p.facts).toEqual({ debconf: ['matrix-synapse/server-name'] });
+    const state = p.read({ debconf: (q: string) => (q === 'matrix-synapse/server-name' ? 'old.org' : null) } as never);
+    expect(state).toEqual({ value: 'old.org' });
+    expect(r.plan(state)).toMatchObject({ action: '~' });
   });
 });

@@ -3,7 +3,7 @@ import { QUERY_MARK } from '../../../src/resources/facts.ts';
 import { command, planCommand, type CommandOptions } from '../../../src/resources/command.ts';
 import { group, planGroup, planUser, user, type GroupOptions, type GroupState, type UserOptions, type UserState } from '../../../src/resources/user.ts';
 import { parseProbeOutput } from '../../../src/engine/scripts.ts';
-import { expectPlan, type Expected } from '../helpers.ts';
+import { expectPlan, sh, type Expected } from '../helpers.ts';
 
 describe('planCommand', () => {
   const rows: { name: string; o: CommandOptions; done: boolean; want: Expected }[] = [
@@ -71,5 +71,72 @@ describe('planUser', () => {
   it('user() and group() are identified by name', () => {
     expect(user({ name: 'u' })).toMatchObject({ type: 'user', id: 'u' });
     expect(group({ name: 'g' })).toMatchObject({ type: 'group', id: 'g' });
+  });
+});
+
+describe('command guards, run for real', () => {
+  const state = (o: CommandOptions) => JSON.parse(sh(command(o).probe as string).stdout) as { done: boolean };
+
+  it.each([
+    ['creates: a path that exists', { creates: '/' }, true],
+    ['creates: a path that does not', { creates: '/nonexistent/x y' }, false],
+    ['unless: a check that succeeds', { unless: 'true' }, true],
+    ['unless: a check that fails, its output hidden', { unless: 'echo noise; false' }, false],
+    ['either guard holding is enough', { creates: '/nonexistent', unless: 'true' }, true],
+    ['neither holding', { creates: '/nonexistent', unless: 'false' }, false],
+  ])('%s → done %s', (_n, o, done) => expect(state({ cmd: 'x', ...o })).toEqual({ done }));
+
+  it('the plan carries the guard to re-check at run time, and says so', () => {
+    expect(planCommand({ cmd: 'x', creates: '/a b' }, { done: false })).toEqual({ action: '+', summary: 'run x (creates re-checked at run time)', script: 'x', guard: "[ -e '/a b' ]" });
+    expect(planCommand({ cmd: 'x', unless: 'test -e /y' }, { done: false })).toEqual({ action: '+', summary: 'run x (unless re-checked at run time)', script: 'x', guard: '( test -e /y\n) >/dev/null 2>&1' });
+    expect(planCommand({ cmd: 'x', creates: '/a', unless: 'u' }, { done: false })).toMatchObject({ summary: 'run x (creates, unless re-checked at run time)', guard: '[ -e /a ] || ( u\n) >/dev/null 2>&1' });
+    expect(planCommand({ cmd: 'x' }, { done: false })).toEqual({ action: '+', summary: 'run x', script: 'x' });
+  });
+
+  it('an unless check ending in a comment still closes its subshell', () => {
+    expect(state({ cmd: 'x', unless: 'true # fine' })).toEqual({ done: true });
+  });
+
+  it('doneWhen: the facts decide, no guard at run time', () => {
+    const o = { cmd: 'x', creates: '/a', doneWhen: { facts: {}, read: () => false } };
+    expect(planCommand(o, { done: false })).toEqual({ action: '+', summary: 'run x', script: 'x' });
+  });
+
+  it('the shell the author wrote is listed for the sh -n check: cmd, and unless when given', () => {
+    expect(command({ cmd: 'a', unless: 'b' }).snippets).toEqual([{ what: 'cmd', text: 'a' }, { what: 'unless', text: 'b' }]);
+    expect(command({ cmd: 'a' }).snippets).toEqual([{ what: 'cmd', text: 'a' }]);
+    expect(command({ cmd: 'a', doneWhen: { facts: {}, read: () => true } }).snippets).toEqual([{ what: 'cmd', text: 'a' }]);
+    expect(command({ cmd: 'a', notify: 'h', tags: ['t'] })).toMatchObject({ type: 'command', notify: ['h'], tags: ['t'] });
+  });
+
+  it('with or without doneWhen: a command resource, named alike, planning from its state', () => {
+    const when = { facts: {}, read: () => true };
+    for (const o of [{ cmd: 'a b' }, { cmd: 'a b', doneWhen: when }]) {
+      expect(command(o)).toMatchObject({ type: 'command', id: 'a b' });
+      expect(command({ ...o, name: 'n' }).id).toBe('n');
+      expect(command(o).plan({ done: false })).toMatchObject({ action: '+', summary: 'run a b', script: 'a b' });
+      expect(command(o).plan({ done: true })).toBeNull();
+    }
+  });
+});
+
+describe('user and group probes, run for real', () => {
+  it('root exists, with its home, shell and groups', () => {
+    const s = JSON.parse(sh(user({ name: 'root' }).probe as string).stdout) as UserState;
+    expect(s).toMatchObject({ exists: true, home: '/root', group: 'root' });
+    expect(s.shell).toMatch(/^\//);
+    expect(s.groups!.split(' ')).toContain('root');
+    expect(JSON.parse(sh(group({ name: 'root' }).probe as string).stdout)).toEqual({ exists: true });
+  });
+
+  it('a name that does not exist', () => {
+    expect(JSON.parse(sh(user({ name: 'mxp-no-such-user' }).probe as string).stdout)).toEqual({ exists: false });
+    expect(JSON.parse(sh(group({ name: 'mxp-no-such-group' }).probe as string).stdout)).toEqual({ exists: false });
+  });
+
+  it('plans come from the resource itself', () => {
+    expect(user({ name: 'u', state: 'absent' }).plan({ exists: true })).toMatchObject({ action: '-' });
+    expect(group({ name: 'g', notify: ['h'] })).toMatchObject({ notify: ['h'] });
+    expect(group({ name: 'g' }).plan({ exists: false })).toMatchObject({ action: '+', script: 'groupadd g' });
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { directory, planDirectory, type DirectoryOptions, type DirectoryState } from '../../../src/resources/directory.ts';
-import { planLink, type LinkOptions, type LinkState } from '../../../src/resources/link.ts';
+import { link, planLink, type LinkOptions, type LinkState } from '../../../src/resources/link.ts';
+import type { Change, FactProbe } from '../../../src/resources/types.ts';
+import { readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { parseProbeOutput, probeScript } from '../../../src/engine/scripts.ts';
 import { expectPlan, sh, tempDir, type Expected } from '../helpers.ts';
 
@@ -48,6 +50,50 @@ describe('planLink', () => {
   it.each(rows)('$name', ({ o, s, want }) => expectPlan(planLink({ path: L, target: T, ...o }, s), want));
 });
 
+describe('directory(): what it reads from the batched facts', () => {
+  const facts = (o: { path?: object; users?: string[]; groups?: string[] }) => ({
+    path: () => o.path,
+    user: (u: string) => (o.users ?? []).includes(u),
+    group: (g: string) => (o.groups ?? []).includes(g),
+  }) as never;
+  const dirFact = { kind: 'dir', mode: '750', owner: 'app', group: 'grp', uid: '1001', gid: '1002' };
+
+  it('asks for the path, and for the owner and group only when given', () => {
+    const p = (o: Partial<DirectoryOptions>) => (directory({ path: D, ...o }).probe as FactProbe<DirectoryState>).facts;
+    expect(p({ owner: 'app', group: 'grp' })).toEqual({ paths: [{ path: D }], users: ['app'], groups: ['grp'] });
+    expect(p({})).toEqual({ paths: [{ path: D }], users: [], groups: [] });
+  });
+
+  it.each([
+    ['nothing there', {}, {}, { kind: 'none' }],
+    ['a directory', { path: dirFact, users: ['app'], groups: ['grp'] }, { owner: 'app', group: 'grp' }, { kind: 'dir', mode: '750', owner: 'app', group: 'grp', uid: '1001', gid: '1002' }],
+    ['a file in the way', { path: { kind: 'file', mode: '644' } }, {}, { kind: 'other' }],
+    ['its owner missing', { groups: ['grp'] }, { owner: 'app', group: 'grp' }, { kind: 'none', ownerMissing: true }],
+    ['its group missing', { users: ['app'] }, { owner: 'app', group: 'grp' }, { kind: 'none', groupMissing: true }],
+  ])('%s', (_n, f, o, want) => {
+    const r = directory({ path: D, ...o });
+    expect((r.probe as FactProbe<DirectoryState>).read(facts(f))).toEqual(want);
+  });
+
+  it('is a directory resource planning from that state', () => {
+    const r = directory({ path: D, mode: 0o750, owner: 'app', group: 'grp' });
+    expect(r).toMatchObject({ type: 'directory', id: D });
+    expect(r.plan({ kind: 'dir', mode: '750', owner: 'app', group: 'grp' })).toBeNull();
+    expect(r.plan({ kind: 'none' })).toMatchObject({ action: '+' });
+  });
+
+  it.each([
+    ['a name ending in digits is a name', { owner: 'www1', group: 'root' }, { kind: 'dir', mode: '755', owner: 'www1', group: 'root', uid: '1', gid: '0' }, null],
+    ['a name starting with digits is a name', { owner: '1www', group: 'root' }, { kind: 'dir', mode: '755', owner: '1www', group: 'root', uid: '1', gid: '0' }, null],
+    ['a numeric group with another gid', { group: '1000' }, { kind: 'dir', mode: '755', owner: 'root', group: 'root', uid: '0', gid: '0' }, 'owner root:root → root:1000'],
+    ['a directory whose mode was not read', {}, { kind: 'dir', owner: 'root', group: 'root' }, 'mode 0000 → 0755'],
+  ] as [string, Partial<DirectoryOptions>, DirectoryState, string | null][])('%s', (_n, o, s, summary) => {
+    const p = planDirectory({ path: D, ...o }, s);
+    if (summary === null) expect(p).toBeNull();
+    else expect(p).toMatchObject({ action: '~', summary });
+  });
+});
+
 describe('directory probe, run for real', () => {
   it('reports numeric ids and needs no passwd entry for a numeric owner', () => {
     const d = tempDir();
@@ -55,5 +101,36 @@ describe('directory probe, run for real', () => {
     const s = parseProbeOutput(sh(probeScript([res])).stdout, [res]).states[0];
     expect(s).toMatchObject({ kind: 'dir', uid: String(process.getuid!()), gid: String(process.getgid!()) });
     expect(s).not.toHaveProperty('ownerMissing');
+  });
+});
+
+describe('link probe, run for real', () => {
+  const probe = (path: string) => {
+    const r = link({ path, target: '/x' });
+    return JSON.parse(sh(r.probe as string).stdout) as LinkState;
+  };
+
+  it('a symlink and its target, read back exactly even with quotes and backslashes in it', () => {
+    const d = tempDir();
+    const target = `${d}/it's "a" \\ target`;
+    symlinkSync(target, `${d}/l`);
+    expect(probe(`${d}/l`)).toEqual({ kind: 'link', target });
+  });
+
+  it('a real file is other; nothing there is none', () => {
+    const d = tempDir();
+    writeFileSync(`${d}/f`, 'x');
+    expect(probe(`${d}/f`)).toEqual({ kind: 'other' });
+    expect(probe(`${d}/missing`)).toEqual({ kind: 'none' });
+  });
+
+  it('the plan made from the probe is applied by its script: the link then points at the target', () => {
+    const d = tempDir();
+    const r = link({ path: `${d}/cur rent`, target: `${d}/v1` });
+    expect(r).toMatchObject({ type: 'link', id: `${d}/cur rent` });
+    const c = r.plan(JSON.parse(sh(r.probe as string).stdout)) as Change;
+    expect(sh(c.script).code).toBe(0);
+    expect(readlinkSync(`${d}/cur rent`)).toBe(`${d}/v1`);
+    expect(r.plan(JSON.parse(sh(r.probe as string).stdout))).toBeNull();
   });
 });

@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { toYaml } from '../../../src/resources/yaml.ts';
+import type { Change } from '../../../src/resources/types.ts';
+import { toYaml, yamlFile } from '../../../src/resources/yaml.ts';
+import { heredocPayload } from '../helpers.ts';
 
 /** What Synapse reads: Debian's PyYAML (YAML 1.1), installed by `npm test` (test/lab/tools.ts). */
 function pyyaml(text: string): unknown {
@@ -33,5 +35,15 @@ describe('toYaml writes what PyYAML (YAML 1.1) reads back as exactly the data', 
     expect(toYaml({ max_upload_size: '50M', notif_from: 'Chat <noreply@example.org>', port: 8008, on: true })).toBe(
       'max_upload_size: 50M\nnotif_from: Chat <noreply@example.org>\n"on": true\nport: 8008\n',
     );
+  });
+});
+
+describe('yamlFile', () => {
+  it('a file of the YAML of its data, under its header, typed yaml in plans', () => {
+    const r = yamlFile({ path: '/etc/app.yaml', data: { b: 'yes', a: 1 }, header: 'managed by mxplay', mode: 0o640 });
+    expect(r).toMatchObject({ type: 'yaml', id: '/etc/app.yaml' });
+    const c = r.plan({ kind: 'none' }) as Change;
+    expect(heredocPayload(c.script)).toBe('# managed by mxplay\na: 1\nb: "yes"\n');
+    expect(c.summary).toMatch(/0640/);
   });
 });

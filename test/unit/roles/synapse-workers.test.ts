@@ -145,7 +145,11 @@ describe('synapse workers: one topology, the same on every host', () => {
   it('a worker setting restarts that worker only; the shared config restarts every process of the host', async () => {
     const { work } = await build(TWO_HOSTS, { vars: { synapse_redis_host: '10.0.0.3' } });
     expect(find(work, 'w1', '/etc/matrix-synapse/workers/sync1.yaml')!.notify).toEqual(['restart synapse worker sync1']);
-    expect(find(work, 'w1', '/etc/matrix-synapse/conf.d/workers.yaml')!.notify).toEqual(['restart synapse']);
+    expect(find(work, 'w1', '/etc/matrix-synapse/conf.d/workers.yaml')!.notify).toEqual(['restart synapse if its config changed']);
+    // With workers (each reads its own file too) that restart is never skipped as already current.
+    const handler = work.find((w) => w.host.name === 'w1')!.plays[0]!.handlers.get('restart synapse if its config changed')!;
+    expect(handler.id).toBe('restart matrix-synapse-worker@sync1 matrix-synapse-worker@media1 matrix-synapse-worker@fed1');
+    expect(handler.probe).not.toContain('UpToDate');
     expect(find(work, 'w1', 'restart matrix-synapse-worker@sync1 matrix-synapse-worker@media1 matrix-synapse-worker@fed1')).toBeDefined();
     expect(find(work, 'm1', 'restart matrix-synapse')).toBeDefined();
   });
