@@ -8,7 +8,8 @@ import { existsSync } from 'node:fs';
 
 /** Folder of src/ → the unit tests that are its own. */
 const FOLDERS: Record<string, string[]> = {
-  resources: ['test/unit/resources/**/*.test.ts'],
+  // The facts script facts.ts builds is run by the engine's script tests (it is part of every probe).
+  resources: ['test/unit/resources/**/*.test.ts', 'test/unit/engine/scripts-*.test.ts'],
   secrets: ['test/unit/secrets/**/*.test.ts', 'test/unit/config/**/*.test.ts'],
   inventory: ['test/unit/inventory/**/*.test.ts'],
   playbook: ['test/unit/playbook/**/*.test.ts'],
