@@ -3,7 +3,7 @@ import { UserError } from '../errors.ts';
 import { pool } from '../engine/pool.ts';
 import type { HostWork } from '../engine/work.ts';
 import type { Connection } from '../transport/connection.ts';
-import { localConnection } from '../transport/local.ts';
+import { openConnection } from '../transport/open.ts';
 import { c } from '../ui/color.ts';
 import { buildRun, type RunInputs } from './run.ts';
 
@@ -25,11 +25,7 @@ export function backupWorks(works: HostWork[]): HostWork[] {
 }
 
 /** One connection to a host, as a run makes it. */
-export async function connectTo(w: HostWork): Promise<Connection> {
-  if (w.params.connection === 'local') return localConnection(w.host.name, w.params.become, { becomeUser: w.params.becomeUser, becomePassword: w.params.becomePassword });
-  const { sshConnect } = await import('../transport/ssh.ts');
-  return sshConnect(w.params);
-}
+export const connectTo = (w: HostWork): Promise<Connection> => openConnection(w.host.name, w.params);
 
 /**
  * Runs the unit and prints three lines: systemctl's exit status, then base64 of borg create's

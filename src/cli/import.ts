@@ -7,6 +7,7 @@ import { hostLayer } from '../roles/vars.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { connectionParams } from '../transport/params.ts';
+import { openConnection } from '../transport/open.ts';
 import type { Connection, HostKeyChecking } from '../transport/connection.ts';
 import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
 import { detectRoles, IMPORTABLE, importHost, readHost, type ImportableRole, type ImportResult } from '../import/import-host.ts';
@@ -52,11 +53,9 @@ export async function importCommand(a: ImportArgs): Promise<number> {
   for (const v of inv.secretValues) a.secrets.add(v);
   const params = connectionParams(h, { ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) });
   await prepareAccess([params], a.secrets);
-  const { sshConnect } = await import('../transport/ssh.ts');
-  const { localConnection } = await import('../transport/local.ts');
   let conn: Connection;
   try {
-    conn = params.connection === 'local' ? localConnection(h.name, params.become, { becomeUser: params.becomeUser, becomePassword: params.becomePassword }) : await sshConnect(params);
+    conn = await openConnection(h.name, params);
   } catch (e) {
     // Unreachable, a refused key, a host key that does not match: said as a run says it, nothing written.
     throw new UserError(`unreachable: ${(e as Error).message}; nothing was written`, { host: a.host });

@@ -1,4 +1,4 @@
-import { localConnection } from '../transport/local.ts';
+import { openConnection } from '../transport/open.ts';
 import { UnreachableError } from '../transport/errors.ts';
 import { connectRetriesOf } from '../transport/startup.ts';
 import type { Connection } from '../transport/connection.ts';
@@ -45,12 +45,7 @@ export interface Session {
   connectRetries?: Map<string, number>;
 }
 
-async function connect(w: HostWork): Promise<Connection> {
-  if (w.params.connection === 'local') return localConnection(w.host.name, w.params.become, { becomeUser: w.params.becomeUser, becomePassword: w.params.becomePassword });
-  // ssh2 is the largest module we load: only when a host needs it.
-  const { sshConnect } = await import('../transport/ssh.ts');
-  return sshConnect(w.params);
-}
+const connect = (w: HostWork): Promise<Connection> => openConnection(w.host.name, w.params);
 
 function result(s: Session, host: string, status: HostStatus, message?: string): HostResult {
   const run = s.runs.get(host);

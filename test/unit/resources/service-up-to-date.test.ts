@@ -2,7 +2,7 @@
 // service that is not running, or whose condition says it does not run what it should.
 import { describe, expect, it } from 'vitest';
 import { service } from '../../../src/resources/service.ts';
-import { sh } from '../helpers.ts';
+import { sh, tempDir } from '../helpers.ts';
 
 const restart = service.restart('matrix-synapse', undefined, { upToDate: { check: '[ "$(cat "$STAMP")" = same ] # a comment ends the line' } });
 
@@ -19,13 +19,12 @@ describe('service.restart with upToDate', () => {
 
   it('its probe adds the condition\'s verdict to the unit\'s state, as one JSON line', () => {
     const fakeSystemctl = 'printf "LoadState=loaded\\nActiveState=active\\nUnitFileState=enabled\\n"';
-    const dir = sh('mktemp -d').stdout.trim();
+    const dir = tempDir();
     for (const [stamp, want] of [['same', 'yes'], ['other', 'no']] as const) {
       const r = sh(`systemctl() { ${fakeSystemctl}; }\nexport STAMP=${dir}/s; echo ${stamp} > "$STAMP"\n${restart.probe as string}`);
       expect(r.code, r.stderr).toBe(0);
       expect(JSON.parse(r.stdout)).toEqual({ LoadState: 'loaded', ActiveState: 'active', UnitFileState: 'enabled', UpToDate: want });
     }
-    sh(`rm -rf ${dir}`);
   });
 
   it('without the option, the probe is the plain unit probe and a running service restarts', () => {

@@ -1,0 +1,9 @@
+import type { Connection, ConnectionParams } from './connection.ts';
+import { localConnection } from './local.ts';
+
+/** The connection a host's parameters ask for: local, or SSH (ssh2, the largest module, loaded only then). */
+export async function openConnection(host: string, params: ConnectionParams): Promise<Connection> {
+  if (params.connection === 'local') return localConnection(host, params.become, { becomeUser: params.becomeUser, becomePassword: params.becomePassword });
+  const { sshConnect } = await import('./ssh.ts');
+  return sshConnect(params);
+}
