@@ -1,3 +1,4 @@
+import { checkProbedPath } from './facts.ts';
 import { q, octal } from './sh.ts';
 import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
@@ -53,6 +54,7 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
 }
 
 export function directory(o: DirectoryOptions): Resource<DirectoryState> {
+  checkProbedPath(o.path);
   const probe: FactProbe<DirectoryState> = {
     facts: { paths: [{ path: o.path }], users: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
     read(f) {

@@ -1,10 +1,13 @@
 // Facts many resources need, read for all of them at once: one `stat` over every path, one
-// `sha256sum` over every regular file, one `getent` for users, one for groups, one `dpkg-query`,
-// one `debconf-communicate` for every question, one psql session per database for every query.
+// `sha256sum` over every regular file, one `getent` for users, one for groups, one `id` per user
+// whose groups matter, one `dpkg-query`, one `debconf-communicate` for every question, one psql
+// session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
-// on a host with 60 resources that was most of a no-op run.
+// on a host with 60 resources that was most of a no-op run. Nothing in the shell loops over every
+// path either: with 3000 files, a shell `case` per file cost seconds (awk's hash does it at once).
 import { randomBytes } from 'node:crypto';
 import { dbArg, PG_NOT_INSTALLED } from './postgres.ts';
+import { UserError } from '../errors.ts';
 import { pipedFrom, q } from './sh.ts';
 
 /**
@@ -17,6 +20,8 @@ export const QUERY_MARK = `@@q-${randomBytes(8).toString('hex')}`;
 export interface FactQuery {
   paths?: { path: string; sha?: string }[];
   users?: string[];
+  /** Users whose groups are wanted too (see Facts.account): one `id` each, so only when they matter. */
+  memberships?: string[];
   groups?: string[];
   packages?: string[];
   debconf?: string[];
@@ -41,6 +46,8 @@ export interface PathFact {
 export interface Facts {
   path(p: string): PathFact | undefined;
   user(name: string): boolean;
+  /** A user's home and shell; and its groups, the primary one first, when asked in `memberships`. */
+  account(name: string): { home: string; shell: string; groups?: string[] } | undefined;
   group(name: string): boolean;
   /** dpkg's status abbreviation and version; undefined when dpkg does not know the package. */
   pkg(name: string): { status: string; version: string } | undefined;
@@ -51,6 +58,34 @@ export interface Facts {
 }
 
 const CONTENT_LIMIT = 262144;
+
+/** In the list of paths asked about: no content wanted there. */
+const NO_SHA = '-'.repeat(64);
+
+/** The paths stat found to be regular files, of those asked about (the list first, then stat's lines). */
+const REGULAR_FILES_AWK = `FNR == NR { asked[substr($0, 66)] = 1; next }
+/^S\\|regular (empty )?file\\|/ { p = $0; for (i = 0; i < 8; i++) sub(/^[^|]*\\|/, "", p); if (p in asked) print p }`;
+
+/**
+ * sha256sum's lines as H lines, or = lines for files that have the content wanted (the reply of a
+ * no-op stays small); the files whose content is not the one wanted, to the file `differ`.
+ */
+const HASHES_AWK = `FNR == NR { want[substr($0, 66)] = substr($0, 1, 64); next }
+{
+  if (substr($0, 1, 1) == "\\\\") { h = substr($0, 2, 64); p = unescape(substr($0, 68)) } else { h = substr($0, 1, 64); p = substr($0, 67) }
+  if (want[p] == h) print "=|" p
+  else { print "H|" h "|" p; if ((p in want) && want[p] != "${NO_SHA}") print p > differ }
+}
+function unescape(s,  o, i, c) {
+  o = ""
+  while ((i = index(s, "\\\\")) > 0) { c = substr(s, i + 1, 1); o = o substr(s, 1, i - 1) (c == "n" ? "\\n" : c); s = substr(s, i + 2) }
+  return o s
+}`;
+
+/** A path the facts can say nothing true about: every reply is one line per path. */
+export function checkProbedPath(path: string): void {
+  if (path.includes('\n')) throw new UserError(`${JSON.stringify(path)}: a path with a line break cannot be managed (each fact about a path is one line)`);
+}
 
 const uniq = (xs: string[]) => [...new Set(xs)];
 const isId = (name: string) => /^\d+$/.test(name);
@@ -63,10 +98,11 @@ const isId = (name: string) => /^\d+$/.test(name);
 function merge(queries: FactQuery[]) {
   const wanted = new Map<string, string | undefined>();
   for (const qy of queries) for (const p of qy.paths ?? []) if (!wanted.has(p.path) || p.sha) wanted.set(p.path, p.sha);
-  const all = <K extends 'users' | 'groups' | 'packages' | 'debconf'>(k: K) => uniq(queries.flatMap((x) => x[k] ?? []));
+  const all = <K extends 'users' | 'memberships' | 'groups' | 'packages' | 'debconf'>(k: K) => uniq(queries.flatMap((x) => x[k] ?? []));
   return {
     wanted,
-    users: all('users').filter((n) => !isId(n)),
+    users: uniq([...all('users'), ...all('memberships')]).filter((n) => !isId(n)),
+    memberships: all('memberships'),
     groups: all('groups').filter((n) => !isId(n)),
     packages: all('packages'),
     questions: all('debconf'),
@@ -76,24 +112,32 @@ function merge(queries: FactQuery[]) {
 
 /** The shell that prints the facts for all queries, as sections `@@mxp facts <name>`. */
 export function factsScript(queries: FactQuery[]): string {
-  const { wanted, users, groups, packages, questions, sql } = merge(queries);
-  const paths = [...wanted.keys()].map(q).join(' ');
+  const { wanted, users, memberships, groups, packages, questions, sql } = merge(queries);
   const out: string[] = [];
   if (wanted.size) {
-    const cases = [...wanted].filter(([, sha]) => sha).map(([p, sha]) => `  ${q(p)}) w=${sha};;`);
+    // Each path asked about and the content wanted there, one `SHA PATH` line each (dashes when no
+    // content is wanted): awk reads it to pick the files to hash and those whose content differs.
+    const list = [...wanted].map(([p, sha]) => `${sha ?? NO_SHA} ${p}\n`).join('');
     out.push(
       'echo "@@mxp facts paths"',
-      `stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- ${paths} 2>/dev/null`,
-      // sha256sum only regular files: a FIFO or device would block it.
-      `set --; for p in ${paths}; do [ -f "$p" ] && [ ! -L "$p" ] && set -- "$@" "$p"; done`,
-      'if [ $# -gt 0 ]; then sha256sum -- "$@" 2>/dev/null | while read -r h p; do',
-      '  printf \'H|%s|%s\\n\' "$h" "$p"',
-      ...(cases.length ? ['  case $p in', ...cases, '  *) w=;; esac'] : ['  w=']),
-      `  [ -z "$w" ] || [ "$h" = "$w" ] || [ "$(wc -c < "$p")" -gt ${CONTENT_LIMIT} ] || { printf 'C|%s|' "$p"; base64 -w0 < "$p"; echo; }`,
-      'done; fi',
+      'MXP_FD=$(mktemp -d) || exit 1',
+      pipedFrom(list, 'cat > "$MXP_FD/want"'),
+      `stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- ${[...wanted.keys()].map(q).join(' ')} 2>/dev/null > "$MXP_FD/stat"`,
+      'cat "$MXP_FD/stat"',
+      ': > "$MXP_FD/differ"',
+      // Regular files only (a FIFO or a device would block sha256sum); sha256sum escapes a name
+      // holding a backslash (the line then starts with one), which is undone here.
+      `awk ${q(REGULAR_FILES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" | xargs -r -d '\\n' sha256sum -- 2>/dev/null \\`,
+      `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" -`,
+      `while IFS= read -r p; do [ "$(wc -c < "$p")" -gt ${CONTENT_LIMIT} ] || { printf 'C|%s|' "$p"; base64 -w0 < "$p"; echo; }; done < "$MXP_FD/differ"`,
+      'rm -rf "$MXP_FD"',
     );
   }
   if (users.length) out.push('echo "@@mxp facts users"', `getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
+  if (memberships.length) {
+    // One line per user, in order (a name can hold any character): its groups, the primary first.
+    out.push('echo "@@mxp facts memberships"', `for u in ${memberships.map(q).join(' ')}; do printf 'G|'; id -Gn -- "$u" 2>/dev/null || echo; done`);
+  }
   if (groups.length) out.push('echo "@@mxp facts groups"', `getent group ${groups.map(q).join(' ')} 2>/dev/null`);
   if (questions.length) {
     // One perl start for all questions: one answer line per GET, in order.
@@ -125,6 +169,7 @@ const KINDS: Record<string, PathFact['kind']> = {
 
 /** Facts from the lines of the sections (name → lines), as factsScript printed them. */
 export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]): Facts {
+  const { wanted, questions, memberships, sql: queried } = merge(queries);
   const paths = new Map<string, PathFact>();
   for (const line of sections.get('paths') ?? []) {
     const tag = line.slice(0, 2);
@@ -136,6 +181,10 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
     } else if (tag === 'H|') {
       const fact = paths.get(line.slice(67));
       if (fact) fact.sha = line.slice(2, 66);
+    } else if (tag === '=|') {
+      const path = line.slice(2);
+      const fact = paths.get(path);
+      if (fact) fact.sha = wanted.get(path);
     } else if (tag === 'C|') {
       const at = line.lastIndexOf('|');
       const fact = paths.get(line.slice(2, at));
@@ -144,6 +193,8 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
   }
   const names = (section: string) => new Set((sections.get(section) ?? []).map((l) => l.split(':')[0]));
   const users = names('users');
+  // passwd lines: name:password:uid:gid:gecos:home:shell (no field can hold a colon)
+  const passwd = new Map((sections.get('users') ?? []).map((l) => l.split(':')).map((f) => [f[0]!, { home: f[5] ?? '', shell: f[6] ?? '' }]));
   const groups = names('groups');
   const pkgs = new Map<string, { status: string; version: string }>();
   for (const line of sections.get('packages') ?? []) {
@@ -154,7 +205,10 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
     const plain = name.split(':')[0]!;
     if (!pkgs.has(plain)) pkgs.set(plain, v);
   }
-  const { questions, sql: queried } = merge(queries);
+  // The i-th G line is the i-th account's (a name may hold any character, so none is parsed back).
+  const groupsOf = new Map(
+    (sections.get('memberships') ?? []).filter((l) => l.startsWith('G|')).map((l, i) => [memberships[i]!, l.slice(2).split(' ').filter(Boolean)] as const),
+  );
   const answers = new Map<string, string | null>();
   (sections.get('debconf') ?? []).forEach((line, i) => {
     const m = /^(\d+)(?: (.*))?$/.exec(line);
@@ -164,6 +218,11 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
   return {
     path: (p) => paths.get(p),
     user: (n) => isId(n) || users.has(n),
+    account: (n) => {
+      const p = passwd.get(n);
+      const groups = groupsOf.get(n);
+      return p ? { ...p, ...(groups ? { groups } : {}) } : undefined;
+    },
     group: (n) => isId(n) || groups.has(n),
     pkg: (n) => pkgs.get(n),
     debconf: (question) => answers.get(question) ?? null,

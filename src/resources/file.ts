@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { checkProbedPath } from './facts.ts';
 import { q, octal, base64Heredoc } from './sh.ts';
 import { common, type Change, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
@@ -36,6 +37,7 @@ const EMPTY_SHA = sha256('');
 
 /** The file's state from the facts: what planFile compares. */
 export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): FactProbe<FileState> {
+  checkProbedPath(path);
   return {
     facts: { paths: [{ path, sha: desiredSha }], users: owner ? [owner] : [], groups: group ? [group] : [] },
     read(f) {
@@ -63,7 +65,8 @@ function hiddenDiff(o: FileOptions, ...texts: (string | Buffer | null | undefine
   return o.sensitive || texts.some((t) => t != null && PRIVATE_KEY.test(t.toString())) ? { hidden: true } : {};
 }
 
-export function planFile(o: FileOptions, s: FileState): PlanResult {
+/** `wantSha`: the content's sha256, when the caller has it already (file() does, for its probe). */
+export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.content ?? '')): PlanResult {
   const path = o.path;
   if ((o.state ?? 'present') === 'absent') {
     if (s.kind === 'none') return null;
@@ -80,20 +83,20 @@ export function planFile(o: FileOptions, s: FileState): PlanResult {
   if (s.kind === 'dir' || s.kind === 'other') return { unresolved: `${path} exists and is not a regular file` };
 
   const content = o.content ?? '';
-  const wantSha = sha256(content);
   const mode = o.mode ?? 0o644;
   const owner = o.owner ?? 'root';
   const group = o.group ?? 'root';
-  const put = `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
+  // Made only for a change: with thousands of files, a no-op must not encode every one of them.
+  const put = () => `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
   const tail = o.onChange ? `\n${o.onChange}` : '';
-  const hidden = hiddenDiff(o, content, decode(s.content));
+  const hidden = () => hiddenDiff(o, content, decode(s.content));
 
   if (s.kind === 'none' || s.kind === 'link') {
     return {
       action: '+',
       summary: s.kind === 'link' ? 'replace symlink with file' : `create (${octal(mode)} ${owner}:${group})`,
-      script: put + tail,
-      diff: { path, before: null, after: Buffer.from(content).toString('utf8'), ...hidden },
+      script: put() + tail,
+      diff: { path, before: null, after: Buffer.from(content).toString('utf8'), ...hidden() },
     };
   }
   const reasons: string[] = [];
@@ -106,14 +109,14 @@ export function planFile(o: FileOptions, s: FileState): PlanResult {
     action: '~',
     summary: reasons.join(', '),
     script: contentChanged
-      ? put + tail
+      ? put() + tail
       : // backed up too: a validation set that fails restores the old mode and owner as well
         `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
   };
   if (contentChanged) {
     // The probe sends no content for an empty file: it is '' then, not "does not exist".
     const before = s.sha === EMPTY_SHA ? '' : decode(s.content);
-    change.diff = { path, before, after: Buffer.from(content).toString('utf8'), ...hidden };
+    change.diff = { path, before, after: Buffer.from(content).toString('utf8'), ...hidden() };
   }
   return change;
 }
@@ -124,7 +127,7 @@ export function file(o: FileOptions): Resource<FileState> {
     type: o.kind ?? 'file',
     id: o.path,
     probe: fileProbe(o.path, wantSha, o.owner, o.group),
-    plan: (s) => planFile(o, s),
+    plan: (s) => planFile(o, s, wantSha),
     writes: [o.path],
     ...common(o),
   };

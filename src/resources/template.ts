@@ -12,6 +12,22 @@ export interface TemplateOptions extends Omit<FileOptions, 'content' | 'kind'> {
   data?: Record<string, unknown>;
 }
 
+/**
+ * Compiled templates by file and text: a role that renders one template for hundreds of tenants
+ * compiles it once (compiling was most of the time of building 3000 resources).
+ */
+const compiled = new Map<string, ejs.TemplateFunction>();
+
+function compile(path: string, text: string): ejs.TemplateFunction {
+  const key = `${path}\0${text}`;
+  let fn = compiled.get(key);
+  if (!fn) {
+    fn = ejs.compile(text, { filename: path, strict: false, escape: (s: unknown) => String(s) });
+    compiled.set(key, fn);
+  }
+  return fn;
+}
+
 export function renderTemplate(path: string, data: Record<string, unknown>, ctx: RoleContext): string {
   let text: string;
   try {
@@ -20,7 +36,7 @@ export function renderTemplate(path: string, data: Record<string, unknown>, ctx:
     throw new UserError(`template not found: ${path}`, { role: ctx.roleName, host: ctx.hostName });
   }
   try {
-    return ejs.render(text, data, { filename: path, strict: false, escape: (s: unknown) => String(s) });
+    return compile(path, text)(data);
   } catch (e) {
     throw new UserError(`template failed: ${(e as Error).message}`, { file: path, role: ctx.roleName, host: ctx.hostName });
   }

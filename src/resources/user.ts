@@ -1,5 +1,5 @@
 import { q } from './sh.ts';
-import { common, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface GroupOptions extends ResourceCommon {
   name: string;
@@ -61,17 +61,20 @@ export function planUser(o: UserOptions, s: UserState): PlanResult {
 }
 
 export function group(o: GroupOptions): Resource<GroupState> {
-  const probe = `if getent group ${q(o.name)} >/dev/null; then echo '{"exists":true}'; else echo '{"exists":false}'; fi`;
+  const probe: FactProbe<GroupState> = { facts: { groups: [o.name] }, read: (f) => ({ exists: f.group(o.name) }) };
   return { type: 'group', id: o.name, probe, plan: (s) => planGroup(o, s), ...common(o) };
 }
 
 export function user(o: UserOptions): Resource<UserState> {
-  const n = q(o.name);
-  const probe = [
-    `if e=$(getent passwd ${n}); then`,
-    `  h=$(echo "$e" | cut -d: -f6); sh=$(echo "$e" | cut -d: -f7); g=$(id -gn ${n}); gs=$(id -Gn ${n})`,
-    `  printf '{"exists":true,"home":"%s","shell":"%s","group":"%s","groups":"%s"}\\n' "$h" "$sh" "$g" "$gs"`,
-    `else echo '{"exists":false}'; fi`,
-  ].join('\n');
+  // Groups cost a process per user on the host: asked only of users whose groups are managed.
+  const groupsMatter = !!o.group || !!o.groups?.length;
+  const probe: FactProbe<UserState> = {
+    facts: groupsMatter ? { users: [o.name], memberships: [o.name] } : { users: [o.name] },
+    read(f) {
+      const a = f.account(o.name);
+      if (!a) return { exists: false };
+      return { exists: true, home: a.home, shell: a.shell, ...(a.groups ? { group: a.groups[0] ?? '', groups: a.groups.join(' ') } : {}) };
+    },
+  };
   return { type: 'user', id: o.name, probe, plan: (s) => planUser(o, s), ...common(o) };
 }

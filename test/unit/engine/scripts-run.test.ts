@@ -93,6 +93,34 @@ describe('file probe on real files', () => {
     expect(probeOne(file({ path: p, content: 'a' })).kind).toBe('file');
   });
 
+  it('names with backslashes, pipes and a leading dash: each file its own sha, the differing one its content', () => {
+    // sha256sum escapes a name with a backslash; the reply must still be this file's
+    const names = ['back\\slash', 'pi|pe', '-dash', 'two\\\\back \\n'];
+    const rs = names.map((n, i) => {
+      writeFileSync(join(work, n), `v${i}`);
+      return file({ path: join(work, n), content: i === 1 ? 'other' : `v${i}` });
+    });
+    const out = probe(rs);
+    const states = out.states as FileState[];
+    names.forEach((_n, i) => expect(states[i]!.sha).toBe(sha256(`v${i}`)));
+    expect(states.map((x) => x.content)).toEqual(['', Buffer.from('v1').toString('base64'), '', '']);
+  });
+
+  it('many files: a sha for each, content only for those that differ', () => {
+    const rs = Array.from({ length: 300 }, (_x, i) => {
+      writeFileSync(join(work, `f${i}`), `c${i}`);
+      return file({ path: join(work, `f${i}`), content: i % 100 === 7 ? 'changed' : `c${i}` });
+    });
+    const states = probe(rs).states as FileState[];
+    states.forEach((x, i) => expect(x.sha).toBe(sha256(`c${i}`)));
+    expect(states.flatMap((x, i) => (x.content ? [i] : []))).toEqual([7, 107, 207]);
+  });
+
+  it('a path with a line break is refused when the resource is made (no fact about it could be read back)', () => {
+    expect(() => file({ path: join(work, 'a\nb'), content: 'x' })).toThrow(/line break/);
+    expect(() => directory({ path: join(work, 'a\nb') })).toThrow(/line break/);
+  });
+
   it.each([
     ['missing', 'none', (_p: string) => {}],
     ['a directory', 'dir', (p: string) => mkdirSync(p)],
@@ -175,7 +203,7 @@ describe('other probes on this machine', () => {
   it('user and group: existing and missing', () => {
     expect(probeOne(group({ name: MY_GROUP }))).toEqual({ exists: true });
     expect(probeOne(group({ name: NO_USER }))).toEqual({ exists: false });
-    const u = probeOne(user({ name: ME }));
+    const u = probeOne(user({ name: ME, group: MY_GROUP }));
     expect(u).toMatchObject({ exists: true, group: MY_GROUP });
     expect(u.groups!.split(' ')).toContain(MY_GROUP);
     expect(probeOne(user({ name: NO_USER }))).toEqual({ exists: false });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { QUERY_MARK } from '../../../src/resources/facts.ts';
 import { command, planCommand, type CommandOptions } from '../../../src/resources/command.ts';
 import { group, planGroup, planUser, user, type GroupOptions, type GroupState, type UserOptions, type UserState } from '../../../src/resources/user.ts';
-import { parseProbeOutput } from '../../../src/engine/scripts.ts';
+import { parseProbeOutput, probeScript } from '../../../src/engine/scripts.ts';
+import type { Resource } from '../../../src/resources/types.ts';
 import { expectPlan, sh, type Expected } from '../helpers.ts';
 
 describe('planCommand', () => {
@@ -121,17 +122,34 @@ describe('command guards, run for real', () => {
 });
 
 describe('user and group probes, run for real', () => {
-  it('root exists, with its home, shell and groups', () => {
-    const s = JSON.parse(sh(user({ name: 'root' }).probe as string).stdout) as UserState;
+  /** The states of these resources, read by the probe script run on this machine. */
+  const probeForReal = (...rs: Resource<unknown>[]) => {
+    const out = parseProbeOutput(sh(probeScript(rs)).stdout, rs);
+    expect(out.errors.filter(Boolean)).toEqual([]);
+    return out.states;
+  };
+
+  it('root exists, with its home, shell and groups, the primary group first', () => {
+    const [s, g] = probeForReal(user({ name: 'root', groups: ['root'] }), group({ name: 'root' })) as [UserState, GroupState];
     expect(s).toMatchObject({ exists: true, home: '/root', group: 'root' });
     expect(s.shell).toMatch(/^\//);
-    expect(s.groups!.split(' ')).toContain('root');
-    expect(JSON.parse(sh(group({ name: 'root' }).probe as string).stdout)).toEqual({ exists: true });
+    expect(s.groups!.split(' ')[0]).toBe('root');
+    expect(g).toEqual({ exists: true });
   });
 
-  it('a name that does not exist', () => {
-    expect(JSON.parse(sh(user({ name: 'mxp-no-such-user' }).probe as string).stdout)).toEqual({ exists: false });
-    expect(JSON.parse(sh(group({ name: 'mxp-no-such-group' }).probe as string).stdout)).toEqual({ exists: false });
+  it('a name that does not exist, read beside names that do (each answer is its own)', () => {
+    const states = probeForReal(user({ name: 'mxp-no-such-user', group: 'x' }), user({ name: 'root', group: 'root' }), group({ name: 'mxp-no-such-group' }), user({ name: "o'dd|name", groups: ['x'] }));
+    expect(states[0]).toEqual({ exists: false });
+    expect(states[1]).toMatchObject({ exists: true, group: 'root' });
+    expect(states[2]).toEqual({ exists: false });
+    expect(states[3]).toEqual({ exists: false });
+  });
+
+  it('groups are read only for users whose groups are managed (a process per user on the host)', () => {
+    expect(probeScript([user({ name: 'a', shell: '/bin/sh' })])).not.toContain('id -Gn');
+    expect(probeScript([user({ name: 'a', groups: ['adm'] })])).toContain('id -Gn');
+    const [s] = probeForReal(user({ name: 'root' })) as [UserState];
+    expect(s).toEqual({ exists: true, home: '/root', shell: expect.stringMatching(/^\//) });
   });
 
   it('plans come from the resource itself', () => {

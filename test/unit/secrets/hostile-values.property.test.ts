@@ -62,6 +62,7 @@ const PROJECT = {
 const bareHost: Facts = {
   path: () => undefined,
   user: () => true,
+  account: () => undefined,
   group: () => true,
   pkg: () => ({ status: 'ii ', version: '1' }),
   debconf: () => null,
