@@ -55,6 +55,17 @@ describe('templates', () => {
     expect(c.summary).toMatch(/0640/);
   });
 
+  it('one template rendered for many hosts or tenants: each render its own data; an edited file renders anew', () => {
+    const dir = writeTree(tempDir(), { 't.ejs': '<%= name %>\n' });
+    const path = join(dir, 't.ejs');
+    expect(['a', 'b', 'a'].map((name) => renderTemplate(path, { name }, ctx(dir)))).toEqual(['a\n', 'b\n', 'a\n']);
+    writeTree(dir, { 't.ejs': '[<%= name %>]\n' });
+    expect(renderTemplate(path, { name: 'a' }, ctx(dir))).toBe('[a]\n');
+    // a template that fails at render time fails each time, not only the first
+    writeTree(dir, { 'u.ejs': '<%= missing %>' });
+    for (let i = 0; i < 2; i++) expect(() => renderTemplate(join(dir, 'u.ejs'), {}, ctx(dir))).toThrow(/missing is not defined/);
+  });
+
   it('a missing template names the path, the role and the host', () => {
     const e = (() => {
       try {
