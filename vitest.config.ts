@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import DurationSequencer from './test/sequencer.ts';
 
 export default defineConfig({
   test: {
@@ -7,6 +8,8 @@ export default defineConfig({
     // e2e files spend much of their time waiting on hosts (service starts, polls, downloads).
     maxWorkers: 3,
     minWorkers: 1,
+    // Longest files first (vitest's timings, else test/durations.json), unit files last: see test/sequencer.ts.
+    sequence: { sequencer: DurationSequencer },
     projects: [
       {
         // Roles import 'mxplay': in unit tests that is the source, not a build that may be stale or missing.

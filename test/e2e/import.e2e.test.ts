@@ -5,21 +5,30 @@
 // effective configuration (as Synapse loads it) changes only in keys the import reported, users,
 // rooms and messages stay, a TURN client on imp2 still relays through coturn, and a second run
 // changes nothing. What no role covers is reported with its file and kept by an escape hatch.
+// Then the escape hatches on the same host (helpers/escape-hatches.ts): a fragment and a live site
+// its admin writes later are refused before login with bad values, kept when Synapse's or nginx's
+// check fails, replaced on success with hostile kept values read back exactly by Synapse, coturn's
+// extra line in effect, and a second run changes nothing.
 import { copyFile, cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { q } from '../../src/resources/sh.ts';
+import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labCa } from '../lab/ca.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
 import {
   ADMIN_CONTACT, COTURN_CONF, COTURN_EXTRA, HANDMADE_HEADER, ROOM_VERSION, NGINX_SITE_FILE, SYNAPSE_CONF_D, TURN_PORT,
   buildByHand, configKeysChanged, effectiveSynapseConfig, nginxSite, type HandBuilt, type MadeUser,
 } from './helpers/handbuilt.ts';
+import {
+  HANDMADE, LOADER, MAX_ALLOCATE_LIFETIME, NOTE, OLD_SITE, OLD_SITE_TEXT, TURN_SECRET, adminContact, escapeVars, extraConfig, handmadeText,
+} from './helpers/escape-hatches.ts';
 import { curl, httpsByName } from './helpers/https.ts';
 import { eventually } from './helpers/matrix.ts';
 import { changedOf, mxplay, type CliResult } from './helpers/mxplay.ts';
 import { projectDir } from './helpers/project.ts';
+import { turnAllocate, turnCredentials } from './helpers/turn-client.ts';
 
 const HOST = 'imp1';
 const CLIENT = 'imp2';
@@ -330,5 +339,136 @@ echo 'the echo peer did not start' >&2; exit 1`);
     expect(await mainPid()).toBe(pid);
     const versions = await https('/_matrix/client/versions');
     expect(versions.status, versions.text).toBe(200);
+  });
+
+  // The escape hatches on the same host, now the roles manage it: later, its admin adds a Synapse
+  // fragment and an nginx site by hand; a -e file (hostile values) takes them over.
+  describe('escape hatches: what an admin wrote by hand after the takeover', () => {
+    const escFile = () => join(project, 'escape-vars.yml');
+    const runEsc = (...args: string[]) => run('-e', `@${escFile()}`, ...args);
+    const sh = async (cmd: string) => {
+      const r = await lab.ssh(HOST, cmd);
+      expect(r.code, `${cmd}\n${r.stdout}${r.stderr}`).toBe(0);
+      return r.stdout;
+    };
+    const oldSite = () => curl(`http://${built.serverName}:${OLD_SITE.port}/`, { ip: built.ip, timeoutS: 5 });
+    const vhostDigest = () => sh('sha256sum /etc/nginx/conf.d/mxplay-matrix.conf');
+    /**
+     * Logins to the host so far, this one included: sshd's line for this very login (its client
+     * port) reaches the journal a moment later, so it is waited for (10 s deadline) before counting.
+     */
+    const logins = async () => Number((await sh(`port=\${SSH_CLIENT#* }; port=\${port%% *}
+for i in $(seq 100); do journalctl -o cat --no-pager | grep -q "Accepted publickey .* port $port " && break; sleep 0.1; done
+journalctl -o cat --no-pager | grep -c 'Accepted publickey' || true`)).trim());
+
+    beforeAll(async () => {
+      // YAML 1.1, as an -e file is read: '1:20', 'yes' and '0600' quoted, so they stay text.
+      await writeFile(escFile(), stringify(jinjaLiteral(escapeVars(built.serverName)), { version: '1.1' }));
+      await writeFile(join(project, 'proxy.yml'), stringify([{ hosts: HOST, roles: ['nginx'] }]));
+      await sh(`set -e
+cat > ${HANDMADE} <<'EOF'
+${handmadeText(built.serverName)}EOF
+cat > ${OLD_SITE.available} <<'EOF'
+${OLD_SITE_TEXT}EOF
+ln -s ${OLD_SITE.link} ${OLD_SITE.enabled}
+nginx -t 2>/dev/null && systemctl reload nginx`);
+      // A reload takes effect a moment later: polled until the site answers (30 s deadline).
+      const before = await eventually(oldSite);
+      expect([before.status, before.body]).toEqual([200, 'handmade site\n']);
+    }, 120_000);
+
+    it("a key a role owns and a path outside nginx's folder are refused before mxplay logs in", async () => {
+      const before = await logins();
+      const r = await runEsc('--yes', '-e', JSON.stringify({ synapse_extra_config: { database: { name: 'sqlite3' } }, proxy_replaced_files: ['/etc/passwd'] }));
+      const out = r.stdout + r.stderr;
+      expect(r.code, out).toBe(1);
+      expect(out).toMatch(/host imp1, role synapse, key synapse_extra_config: synapse_extra_config\.database: mxplay writes database itself: set it with the synapse_db_\* variables \(role synapse\)/);
+      expect(out).toMatch(/host imp1, role nginx, key proxy_replaced_files: proxy_replaced_files\[0\]: \/etc\/passwd: the nginx role removes only files of \/etc\/nginx\//);
+      expect(await logins()).toBe(before + 1); // only the count's own login
+      expect(await sh(`cat ${HANDMADE}; readlink ${OLD_SITE.enabled}; test -e /etc/passwd && echo passwd`)).toBe(`${handmadeText(built.serverName)}${OLD_SITE.link}\npasswd\n`);
+    });
+
+    it("options Synapse's check refuses are never swapped in: the hand-written fragments stay, Synapse keeps running", async () => {
+      const state = `cat ${HANDMADE} ${CONTACT_FILE} ${SYNAPSE_CONF_D}/extra.yaml; systemctl is-active matrix-synapse; systemctl show -p MainPID --value matrix-synapse`;
+      const before = await sh(state);
+      expect(before).toContain(handmadeText(built.serverName));
+      const r = await runEsc('--yes', '-e', JSON.stringify({ synapse_extra_config: { default_room_version: 'no-such-version' } }));
+      const out = r.stdout + r.stderr;
+      expect(r.code, out).not.toBe(0);
+      expect(out).toMatch(/validation failed \(.*synapse\.config/);
+      expect(out).toContain('no-such-version');
+      expect(await sh(state)).toBe(before);
+    });
+
+    it('a vhost nginx -t refuses is never swapped in: the hand-written site and its symlink stay, and answer', async () => {
+      const vhost = await vhostDigest();
+      const r = await mxplay(['run', 'proxy.yml', '-i', inv, '--vault-password-file', vaultFile, '-e', `@${escFile()}`, '--yes',
+        '-e', JSON.stringify({ nginx_vhost_extra: 'mxplay_esc_bogus on;' })], { cwd: project });
+      const out = r.stdout + r.stderr;
+      expect(r.code, out).not.toBe(0);
+      expect(out).toMatch(/validation failed \(nginx -t\)/);
+      expect(out).toContain('unknown directive "mxplay_esc_bogus"');
+      // Still a symlink (restored as one), its target intact, the role's vhost as it was.
+      expect(await sh(`stat -c %F ${OLD_SITE.enabled}; readlink ${OLD_SITE.enabled}; cat ${OLD_SITE.available}`))
+        .toBe(`symbolic link\n${OLD_SITE.link}\n${OLD_SITE_TEXT}`);
+      expect(await vhostDigest()).toBe(vhost);
+      expect((await oldSite()).body).toBe('handmade site\n');
+    });
+
+    it("converges: hand-written files gone, kept options exact in Synapse, Synapse through nginx, coturn's extra option in effect", async () => {
+      // coturn's journal from here on: the hand-built config (its no-dtls line) logged bad lines before the takeover.
+      const since = (await sh('date +%s')).trim();
+      const r = await runEsc('--yes');
+      const out = r.stdout + r.stderr;
+      expect(r.code, failed(r)).toBe(0);
+      // extra.yaml's diff is hidden (hand-written options may hold secrets).
+      expect(out).not.toContain("o'brien");
+      expect(out).not.toContain('"secret" #1');
+
+      expect(await sh(`for p in ${HANDMADE} ${CONTACT_FILE} ${OLD_SITE.enabled} ${OLD_SITE.available}; do if [ -e "$p" ] || [ -L "$p" ]; then echo "$p"; fi; done; stat -c '%a %U' ${SYNAPSE_CONF_D}/extra.yaml`))
+        .toBe('600 matrix-synapse\n');
+      const loaded = JSON.parse(await sh(`cd /var/lib/matrix-synapse && runuser -u matrix-synapse -- python3 - <<'PYEOF'\n${LOADER}PYEOF`));
+      expect(loaded.files).toContain(`${SYNAPSE_CONF_D}/extra.yaml`);
+      expect(loaded.files).not.toContain(HANDMADE);
+      expect(loaded.admin_contact).toBe(adminContact(built.serverName));
+      expect(loaded.note).toEqual(NOTE);
+      expect(loaded.profile_auth).toBeNull(); // only the hand-written fragment had it
+      expect(loaded.url_preview_enabled).toBe(false);
+
+      // From outside: Synapse through nginx, the old site gone.
+      const versions = await https('/_matrix/client/versions');
+      expect(versions.status, versions.text).toBe(200);
+      expect(versions.json.versions).toContain('v1.1');
+      // require_auth_for_profile_requests is gone: an unknown user's profile is 404, not 401.
+      const profile = await https(`/_matrix/client/v3/profile/${encodeURIComponent(`@nobody:${built.serverName}`)}`);
+      expect(profile.status, profile.text).toBe(404);
+      await expect(oldSite()).rejects.toThrow(/Connection refused|Failed to connect/);
+
+      // coturn read the extra line: it grants at most 120 s (its default is 600) and logged no bad line.
+      const [user, password] = turnCredentials(TURN_SECRET, 'esc');
+      expect(await turnAllocate(built.ip, TURN_PORT, user, password)).toEqual({ code: 200, lifetime: MAX_ALLOCATE_LIFETIME });
+      expect(await sh(`journalctl -u coturn -o cat --no-pager --since @${since} | grep 'Bad configuration format' || true`)).toBe('');
+    });
+
+    it('on the running host, one refused set keeps everything: a role fragment, a removal, the extra options, Synapse not restarted', async () => {
+      const state = `cat ${SYNAPSE_CONF_D}/media.yaml ${SYNAPSE_CONF_D}/extra.yaml ${SYNAPSE_CONF_D}/late.yaml; systemctl show -p MainPID --value matrix-synapse`;
+      await sh(`printf 'auto_join_rooms: []\\n' > ${SYNAPSE_CONF_D}/late.yaml`);
+      const before = await sh(state);
+      const r = await runEsc('--yes', '-e', JSON.stringify(jinjaLiteral({
+        synapse_max_upload_size: '7M', // media.yaml changes
+        synapse_replaced_files: ['handmade.yaml', 'contact.yaml', 'late.yaml'], // late.yaml goes
+        synapse_extra_config: { ...extraConfig(built.serverName), default_room_version: 'no-such-version' }, // refused by Synapse
+      })));
+      expect(r.code, failed(r)).not.toBe(0);
+      expect(r.stdout + r.stderr).toMatch(/validation failed[^]*no-such-version[^]*media\.yaml[^]*late\.yaml/);
+      expect(await sh(state)).toBe(before);
+      await sh(`rm ${SYNAPSE_CONF_D}/late.yaml`);
+    });
+
+    it('a second run with the escape hatches changes nothing', async () => {
+      const r = await runEsc('--yes', '--json');
+      expect(r.code, failed(r)).toBe(0);
+      expect(changedOf(r, HOST)).toBe(0);
+    });
   });
 });
