@@ -155,10 +155,10 @@ export class HostRun {
         else groups.push({ command: v, members: [p] });
         group = groups.length - 1;
       }
-      const guard = p.change!.guard;
+      const { guard, write } = p.change!;
       steps.push({
         kind: 'change', id, script: p.change!.script, notify: p.item.resource.notify,
-        ...(group !== undefined ? { group } : {}), ...(guard ? { guard } : {}),
+        ...(group !== undefined ? { group } : {}), ...(guard ? { guard } : {}), ...(write ? { write } : {}),
       });
       const next = batch[id + 1];
       if (v && next?.item.resource.validate !== v) {

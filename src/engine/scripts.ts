@@ -1,6 +1,7 @@
 import { factsScript, parseFacts } from '../resources/facts.ts';
 import { HEREDOC_END, q } from '../resources/sh.ts';
-import type { Resource } from '../resources/types.ts';
+import type { FileWrite, Resource } from '../resources/types.ts';
+import { batchScript } from './file-batch.ts';
 
 /** Where mxplay keeps its own state on a host: backups of replaced files, pending handlers. */
 export const STATE_DIR = '/var/lib/mxplay';
@@ -47,8 +48,8 @@ mkdir -p -m 700 "$MXP_STATE/backup"
 exec 9>>${LOCK_FILE}
 if ! flock -n 9; then ${SAY_BUSY}; exit 1; fi
 echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
-MXP_OUT=$(mktemp) MXP_RB=$(mktemp)
-trap 'rm -f "$MXP_OUT" "$MXP_RB"' EXIT
+MXP_OUT=$(mktemp) MXP_RB=$(mktemp) MXP_BID=$(mktemp)
+trap 'rm -f "$MXP_OUT" "$MXP_RB" "$MXP_BID"' EXIT
 MXP_RBON=
 MXP_KEEP=${BACKUP_VERSIONS}
 # Tests before each mv/rm and umask switched in place rather than in a subshell: a backup of a file
@@ -233,9 +234,11 @@ export type ApplyStep =
    * which an earlier step of the same run may have made true): when it holds, the step is
    * skipped, reported `@@mxp skip N`, and notifies nothing.
    */
-  | { kind: 'change'; id: number; script: string; notify: string[]; group?: number; guard?: string }
+  | { kind: 'change'; id: number; script: string; notify: string[]; group?: number; guard?: string; write?: FileWrite }
   | { kind: 'validate'; group: number; command: string; notify: string[] }
   | { kind: 'handler'; id: number; name: string; script: string };
+
+type BatchStep = Extract<ApplyStep, { kind: 'change' }> & { write: FileWrite };
 
 /**
  * A step in a subshell with `set -e`. Not inside `if ( … )`: shells ignore `set -e` in a tested
@@ -258,7 +261,17 @@ export function applyScript(steps: ApplyStep[]): string {
   // Validation sets with a guarded member notify only if a member really ran (MXP_GCH).
   const guardedGroups = new Set(steps.flatMap((s) => (s.kind === 'change' && s.guard && s.group !== undefined ? [s.group] : [])));
   const groupStarted = new Set<number>();
-  for (const s of steps) {
+  const batchable = (s: ApplyStep | undefined): s is BatchStep => s?.kind === 'change' && !!s.write?.path.startsWith('/') && !s.guard && s.group === undefined;
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    // Two or more files in a row (outside validation sets): written by one process.
+    if (batchable(s) && batchable(steps[i + 1])) {
+      const run: BatchStep[] = [];
+      while (batchable(steps[i])) run.push(steps[i++] as BatchStep);
+      i--;
+      out.push(batchScript(run.map((b) => ({ id: b.id, write: b.write, notify: b.notify })), PENDING_FILE));
+      continue;
+    }
     if (s.kind === 'change') {
       if (s.group !== undefined) out.push('MXP_RBON=1');
       if (s.group !== undefined && guardedGroups.has(s.group) && !groupStarted.has(s.group)) {

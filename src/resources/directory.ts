@@ -38,7 +38,12 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
   const group = o.group ?? 'root';
   const fix = `chmod ${octal(mode)} ${p}\nchown ${q(owner)}:${q(group)} ${p}`;
   if (s.kind === 'none') {
-    return { action: '+', summary: `create (${octal(mode)} ${owner}:${group})`, script: `mkdir -p ${p}\n${fix}` };
+    return {
+      action: '+',
+      summary: `create (${octal(mode)} ${owner}:${group})`,
+      script: `mkdir -p ${p}\n${fix}`,
+      write: { path: o.path, mode, owner, group, directory: true },
+    };
   }
   const reasons: string[] = [];
   const have = parseInt(s.mode ?? '0', 8);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { checkProbedPath } from './facts.ts';
 import { q, octal, base64Heredoc } from './sh.ts';
-import { common, type Change, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { common, type Change, type FactProbe, type FileWrite, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface FileOptions extends ResourceCommon {
   path: string;
@@ -89,6 +89,8 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
   // Made only for a change: with thousands of files, a no-op must not encode every one of them.
   const put = () => `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
   const tail = o.onChange ? `\n${o.onChange}` : '';
+  // The same write, for the apply's batch writer: only when nothing else runs with it.
+  const write = (): { write?: FileWrite } => (tail ? {} : { write: { path, mode, owner, group, content } });
   const hidden = () => hiddenDiff(o, content, decode(s.content));
 
   if (s.kind === 'none' || s.kind === 'link') {
@@ -96,6 +98,7 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
       action: '+',
       summary: s.kind === 'link' ? 'replace symlink with file' : `create (${octal(mode)} ${owner}:${group})`,
       script: put() + tail,
+      ...write(),
       diff: { path, before: null, after: Buffer.from(content).toString('utf8'), ...hidden() },
     };
   }
@@ -112,6 +115,7 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
       ? put() + tail
       : // backed up too: a validation set that fails restores the old mode and owner as well
         `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
+    ...(contentChanged ? write() : {}),
   };
   if (contentChanged) {
     // The probe sends no content for an empty file: it is '' then, not "does not exist".

@@ -10,11 +10,22 @@ export interface FileDiff {
   hidden?: boolean; // content is secret as a whole: show that it changes, never what
 }
 
+/**
+ * A file written whole (what `mxp_put` does), or a directory made with its parents (`mkdir -p`),
+ * with a mode and an owner: see Change.write.
+ */
+export type FileWrite = { path: string; mode: number; owner: string; group: string } & ({ content: string | Buffer } | { directory: true });
+
 /** A planned change of one resource: what it is, why, and the shell that converges it. */
 export interface Change {
   action: Exclude<Action, '?'>;
   summary: string;
   script: string;
+  /**
+   * Set when `script` does exactly this (`mxp_put` of a file; `mkdir -p`, chmod, chown of a
+   * directory): the apply may make a run of them with one process instead (engine/file-batch.ts).
+   */
+  write?: FileWrite;
   diff?: FileDiff;
   /**
    * A shell condition that, true when the change comes to run, means it is no longer needed (a
