@@ -7,7 +7,7 @@
 import { pipedFrom, q } from '../resources/sh.ts';
 import type { FileWrite } from '../resources/types.ts';
 
-/** One file step of a batch: its step id, the file, and the handlers it notifies once written. */
+/** One step of a batch: its id, the file or directory, and the handlers it notifies once made. */
 export interface BatchedWrite {
   id: number;
   write: FileWrite;
@@ -15,10 +15,10 @@ export interface BatchedWrite {
 }
 
 /**
- * The records perl reads: per file a header line (f for a file or d for a directory, the step id,
- * the mode in octal, the byte lengths of owner, group, path and content, the number of handlers), the fields as raw
- * bytes, then each handler as its length on a line and its bytes. Lengths, not delimiters: no
- * value can end a field early. (The whole stream travels base64-encoded in a here-document.)
+ * The records perl reads: per step a header line (f for a file or d for a directory, the step id,
+ * the mode in octal, the byte lengths of owner, group, path and content, the number of handlers),
+ * the fields as raw bytes, then each handler as its length on a line and its bytes. Lengths, not
+ * delimiters: no value can end a field early. (The stream travels base64 in a here-document.)
  */
 export function batchPayload(writes: BatchedWrite[]): Buffer {
   const parts: Buffer[] = [];
