@@ -77,6 +77,9 @@ my %ids;
 sub id_of { my ($name, $kind) = @_; return $name if $name =~ /^\d+$/;
   my $id = $ids{"$kind:$name"} //= $kind eq 'user' ? getpwnam($name) : getgrnam($name);
   defined $id or die "chown: invalid $kind: '$name'\n"; $id }
+sub own { my ($p, $mode, $owner, $group) = @_;
+  chmod(oct($mode), $p) or die "chmod $p: $!\n";
+  chown(id_of($owner, 'user'), id_of($group, 'group'), $p) or die "chown $p: $!\n" }
 sub notify { my ($h) = @_; my $have = 0;
   if (open(my $f, '<', $pending)) { while (my $l = <$f>) { chomp $l; $have = 1 if $l eq $h } close($f) }
   return if $have;
@@ -90,22 +93,16 @@ while (defined(my $head = <STDIN>)) {
   sysseek($at, 0, 0) and syswrite($at, "$id\n") or die "$progress: $!\n";
   my ($owner, $group, $path, $content) = (take($lo), take($lg), take($lp), take($lc));
   my @handlers; for (1 .. $nn) { my $l = <STDIN>; push @handlers, take($l + 0) }
-  if ($kind eq 'd') {
-    mkdirs($path);
-    chmod(oct($mode), $path) or die "chmod $path: $!\n";
-    chown(id_of($owner, 'user'), id_of($group, 'group'), $path) or die "chown $path: $!\n";
-    print "\@\@mxp ok $id\n";
-    notify($_) for @handlers;
-    next;
+  if ($kind eq 'd') { mkdirs($path); own($path, $mode, $owner, $group) }
+  else {
+    backup($path);
+    my $t = $path =~ s{/([^/]*)$}{/.$1.mxp-tmp}r;
+    my $u = umask; umask 077;
+    open(my $f, '>', $t) or die "$t: $!\n"; binmode $f; print $f $content; close($f) or die "$t: $!\n";
+    umask $u;
+    own($t, $mode, $owner, $group);
+    rename($t, $path) or die "mv $t $path: $!\n";
   }
-  backup($path);
-  my $t = $path =~ s{/([^/]*)$}{/.$1.mxp-tmp}r;
-  my $u = umask; umask 077;
-  open(my $f, '>', $t) or die "$t: $!\n"; binmode $f; print $f $content; close($f) or die "$t: $!\n";
-  umask $u;
-  chmod(oct($mode), $t) or die "chmod $t: $!\n";
-  chown(id_of($owner, 'user'), id_of($group, 'group'), $t) or die "chown $t: $!\n";
-  rename($t, $path) or die "mv $t $path: $!\n";
   print "\@\@mxp ok $id\n";
   notify($_) for @handlers;
 }

@@ -265,11 +265,11 @@ export function applyScript(steps: ApplyStep[]): string {
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
     // Two or more files in a row (outside validation sets): written by one process.
-    if (batchable(s) && batchable(steps[i + 1])) {
-      const run: BatchStep[] = [];
-      while (batchable(steps[i])) run.push(steps[i++] as BatchStep);
-      i--;
-      out.push(batchScript(run.map((b) => ({ id: b.id, write: b.write, notify: b.notify })), PENDING_FILE));
+    let end = i;
+    while (batchable(steps[end])) end++;
+    if (end - i >= 2) {
+      out.push(batchScript(steps.slice(i, end) as BatchStep[], PENDING_FILE));
+      i = end - 1;
       continue;
     }
     if (s.kind === 'change') {

@@ -191,11 +191,9 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
       if (fact) fact.content = line.slice(at + 1);
     }
   }
-  const names = (section: string) => new Set((sections.get(section) ?? []).map((l) => l.split(':')[0]));
-  const users = names('users');
   // passwd lines: name:password:uid:gid:gecos:home:shell (no field can hold a colon)
   const passwd = new Map((sections.get('users') ?? []).map((l) => l.split(':')).map((f) => [f[0]!, { home: f[5] ?? '', shell: f[6] ?? '' }]));
-  const groups = names('groups');
+  const groups = new Set((sections.get('groups') ?? []).map((l) => l.split(':')[0]));
   const pkgs = new Map<string, { status: string; version: string }>();
   for (const line of sections.get('packages') ?? []) {
     const [name = '', status = '', ...version] = line.split('|');
@@ -217,7 +215,7 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
   const sql = sqlResults(queried, sections.get('sql') ?? []);
   return {
     path: (p) => paths.get(p),
-    user: (n) => isId(n) || users.has(n),
+    user: (n) => isId(n) || passwd.has(n),
     account: (n) => {
       const p = passwd.get(n);
       const groups = groupsOf.get(n);
