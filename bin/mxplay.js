@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // CommonJS (bin/package.json), not a module: Node starts it a few milliseconds sooner, and `mxplay --help`
-// is answered from here alone. Everything else is the ES module bundle, imported below.
+// is answered from here alone. Everything else is the bundle dist/mxplay.cjs, loaded below.
 'use strict';
-const { readFileSync } = require('node:fs');
+const { existsSync, readFileSync, realpathSync } = require('node:fs');
 const { join } = require('node:path');
 const { pathToFileURL } = require('node:url');
 
@@ -40,8 +40,8 @@ function printBuiltHelp(args) {
 const root = join(__dirname, '..');
 const args = process.argv.slice(2);
 
-// The bundle built by `npm ci` (prepare): dist/cli.mjs holds the command line alone, each command's
-// work loads when it runs. MXPLAY_FROM_SOURCE=1 runs the TypeScript sources instead.
+// The bundle built by `npm ci` (prepare), dist/mxplay.cjs, run from V8's code cache (code-cache.js).
+// MXPLAY_FROM_SOURCE=1 runs the TypeScript sources instead.
 (async () => {
   if (process.env.MXPLAY_FROM_SOURCE) {
     const { register } = await import('tsx/esm/api');
@@ -49,8 +49,17 @@ const args = process.argv.slice(2);
     const { cli } = await import(pathToFileURL(join(root, 'src/cli/main.ts')).href);
     await cli(args);
   } else if (!printBuiltHelp(args)) {
-    const { cli } = await import(pathToFileURL(join(root, 'dist/cli.mjs')).href);
-    await cli(args);
+    const dist = join(root, 'dist');
+    if (!existsSync(join(dist, 'mxplay.cjs')) || !existsSync(join(dist, 'build-id'))) {
+      process.stderr.write(`mxplay is not built: ${join(dist, 'mxplay.cjs')} is missing. Run \`npm ci\` (or \`npm run build\`) in ${root}.\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const { loadBundle } = require('./code-cache.js');
+    const file = realpathSync(join(dist, 'mxplay.cjs'));
+    const bundle = loadBundle(file, readFileSync(join(dist, 'build-id'), 'utf8').trim());
+    process.once('exit', bundle.saveCache);
+    await bundle.exports.cli(args);
   }
 })().catch((e) => {
   process.stderr.write(`internal error: ${(e && e.stack) || e}\n`);

@@ -8,6 +8,7 @@ import { builtinModules } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { importFile } from '../import-file.ts';
 
 interface Entry {
   /** source file → "mtimeMs:size" when it was compiled */
@@ -77,7 +78,7 @@ export async function compiledRole(file: string, apiFile: string): Promise<strin
   const entry = join(dir, `${key}.json`);
   if (fresh(entry)) return pathToFileURL(out).href;
 
-  const { build } = await import('esbuild');
+  const { build } = await importFile<typeof import('esbuild')>('esbuild');
   const builtins = new Set(builtinModules);
   let result;
   try {

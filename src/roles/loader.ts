@@ -3,6 +3,7 @@ import { join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PACKAGE_ROOT } from '../paths.ts';
 import { UserError, suggest } from '../errors.ts';
+import { importFile } from '../import-file.ts';
 import { compiledRole } from './compile.ts';
 import type { RoleDefinition } from './define.ts';
 
@@ -39,14 +40,14 @@ async function importTs(file: string): Promise<unknown> {
   if (BUNDLE) {
     // Stack traces from a role then point at its .ts lines.
     process.setSourceMapsEnabled(true);
-    return import(await compiledRole(file, BUNDLE));
+    return importFile(await compiledRole(file, BUNDLE));
   }
   if (!tsxRegistered && !process.execArgv.some((a) => a.includes('tsx')) && !process.env.VITEST) {
-    const { register } = await import('tsx/esm/api');
+    const { register } = await importFile<typeof import('tsx/esm/api')>('tsx/esm/api');
     register();
     tsxRegistered = true;
   }
-  return import(pathToFileURL(file).href);
+  return importFile(pathToFileURL(file).href);
 }
 
 export interface LoadedRole {
@@ -88,7 +89,7 @@ async function importRole(name: string, searchPath: string[]): Promise<LoadedRol
   let mod: { default?: RoleDefinition };
   try {
     const built = prebuilt(name, dir);
-    mod = (built ? await import(pathToFileURL(built).href) : await importTs(file)) as { default?: RoleDefinition };
+    mod = (built ? await importFile(pathToFileURL(built).href) : await importTs(file)) as { default?: RoleDefinition };
   } catch (e) {
     throw new UserError(`cannot load role: ${(e as Error).message}`, { file, role: name });
   }
