@@ -3,6 +3,7 @@
 // The cache is V8's bytecode of the functions the first run compiled, kept per user; a later
 // start deserializes it instead of parsing and compiling again.
 'use strict';
+const { isAscii } = require('node:buffer');
 const { createHash } = require('node:crypto');
 const fs = require('node:fs');
 const Module = require('node:module');
@@ -80,7 +81,9 @@ function loadBundle(file, buildId, env = process.env) {
   const dir = privateCacheDir(env);
   const names = cacheName(file, buildId);
   const cachedData = dir ? readTrusted(path.join(dir, names.name)) : undefined;
-  const source = fs.readFileSync(file, 'utf8');
+  // ASCII (the build escapes the rest) is read as latin1: a copy, where UTF-8 decoding of 2.5 MB took 15 ms.
+  const bytes = fs.readFileSync(file);
+  const source = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
   const script = new vm.Script(Module.wrap(source), { filename: file, ...(cachedData ? { cachedData } : {}) });
   const cache = !dir ? 'none' : cachedData && !script.cachedDataRejected ? 'used' : 'missed';
 

@@ -19,6 +19,22 @@ const englishOnlyZod = {
   },
 };
 
+// Modules that packages load at start for features mxplay never uses: ssh2's HTTP(S) agents (they load
+// Node's http, https and tls) and node-ssh's make-dir (semver with it), used by getDirectory only.
+// Each is replaced by a stand-in that says so if it is ever called.
+const unusedAtStart = {
+  name: 'unused-at-start',
+  setup(b) {
+    const unbundled = (what) => `function unbundled() { throw new Error(${JSON.stringify(`${what}: left out of the mxplay bundle, which does not use it`)}); }\n`;
+    b.onLoad({ filter: /[\\/]node_modules[\\/]ssh2[\\/]lib[\\/]http-agents\.js$/ }, () => ({
+      contents: `${unbundled("ssh2's HTTP agents")}module.exports = { HTTPAgent: unbundled, HTTPSAgent: unbundled };\n`,
+    }));
+    b.onLoad({ filter: /[\\/]node_modules[\\/]make-dir[\\/]index\.js$/ }, () => ({
+      contents: `${unbundled('make-dir (node-ssh getDirectory)')}module.exports = unbundled;\nmodule.exports.sync = unbundled;\n`,
+    }));
+  },
+};
+
 const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
 
 // Built aside and swapped in, so a CLI started meanwhile never sees a half-written dist/.
@@ -29,7 +45,7 @@ const out = `dist.build-${process.pid}`;
 await build({
   ...common,
   format: 'cjs',
-  plugins: [englishOnlyZod],
+  plugins: [englishOnlyZod, unusedAtStart],
   entryPoints: { mxplay: 'src/bundle.ts' },
   outdir: out,
   outExtension: { '.js': '.cjs' },
@@ -42,6 +58,9 @@ await build({
   banner: { js: "var __mxpImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 const bundleFile = join(out, 'mxplay.cjs');
+// esbuild escapes non-ASCII in code; the few left are in comments. All ASCII, the bundle is read as
+// latin1 at each start, much faster than decoding UTF-8 (bin/code-cache.js).
+writeFileSync(bundleFile, readFileSync(bundleFile, 'utf8').replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 const bundle = createRequire(import.meta.url)(resolve(bundleFile));
 
 // The API as an ES module, for roles (`import { file } from 'mxplay'`): the same instance as the CLI's,

@@ -61,7 +61,7 @@ export async function applyCommand(a: ApplyArgs): Promise<number> {
     ...(a.access ? { access: a.access } : {}),
     secrets: a.secrets,
   };
-  const built = await buildRun(inputs);
+  const built = await buildRun(inputs, a.forks);
   registerLikelySecrets(built.inventory, inputs.extraVars, a.secrets);
   const now = planInputs(built.playbook, built.inventory, inputs, a.secrets);
   const stale = compareInputs(i.files, now.files);

@@ -40,7 +40,7 @@ export function renderAs(pf: PlanFile, format: PlanFormat, colour: boolean, secr
  * Exit codes: 0 planned, 1 input error or a host that could not be planned, 2 changes pending (--detailed-exitcode).
  */
 export async function planCommand(a: PlanArgs): Promise<number> {
-  const built = await buildRun(a);
+  const built = await buildRun(a, a.forks);
   registerLikelySecrets(built.inventory, a.extraVars, a.secrets);
   const inputs = planInputs(built.playbook, built.inventory, a, a.secrets);
   // Stdout is the plan itself without -o: progress then goes to stderr as plain lines.

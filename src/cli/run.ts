@@ -7,6 +7,7 @@ import type { Playbook } from '../playbook/playbook.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
+import { readSshConfigAhead } from '../transport/resolve.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
 import { changeRecord, changesOf, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
@@ -16,7 +17,6 @@ import { confirm } from '../ui/prompt.ts';
 import { renderRecap } from '../ui/recap.ts';
 import { since, verbose, verbosity } from '../log.ts';
 import { buildWorks } from './build-works.ts';
-import { verifyWorks } from './verify.ts';
 
 /** What selects the work: the same for run, plan and apply (apply takes them from the plan). */
 export interface RunInputs {
@@ -65,10 +65,21 @@ export interface Planned {
   failedEarly: HostResult[];
 }
 
-/** buildWorks, then the credentials every host needs (keys read, passwords asked): ready to connect. */
-export async function buildRun(a: RunInputs): Promise<Built> {
+/**
+ * buildWorks, then the credentials every host needs (keys read, passwords asked): ready to connect.
+ * The ssh_config of the first `forks` hosts (those connected first) is read while the rest is built:
+ * on this machine only, no host is contacted before the inputs are known good.
+ */
+export async function buildRun(a: RunInputs, forks = 0): Promise<Built> {
   const t0 = Date.now();
-  const built = await buildWorks(a, async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }));
+  let ahead = 0;
+  const built = await buildWorks(
+    a,
+    async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }),
+    (params) => {
+      if (ahead++ < forks) readSshConfigAhead(params);
+    },
+  );
   const { works } = built;
   await prepareAccess(works.map((w) => w.params), a.secrets);
   verbose(1, undefined, `inputs read in ${since(t0)}: ${works.length} host(s), ${works.reduce((n, w) => n + w.plays.reduce((m, p) => m + p.items.length, 0), 0)} resource(s), ${a.secrets.size} secret value(s) to mask`);
@@ -127,7 +138,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
     if (!a.json) print(renderRecap(results, secs, secrets));
     // --verify: the hosts that ended well (a failed host's services are not news), after the recap.
     const healthy = new Set(results.filter((r) => r.status !== 'failed' && r.status !== 'unreachable').map((r) => r.host));
-    const checked = a.verify ? await verifyWorks(works.filter((w) => healthy.has(w.host.name)), secrets, { json: a.json }) : undefined;
+    const checked = a.verify ? await (await import('./verify.ts')).verifyWorks(works.filter((w) => healthy.has(w.host.name)), secrets, { json: a.json }) : undefined;
     if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: done, results, ...(checked ? { verify: checked } : {}) }, secrets), secrets));
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
     if (checked?.some((r) => !r.ok)) return 1;
@@ -189,7 +200,7 @@ export async function declinedHosts(hosts: PlanHostView[], ask: (question: strin
 
 export async function runCommand(a: RunArgs): Promise<number> {
   const t0 = Date.now();
-  const built = await buildRun(a);
+  const built = await buildRun(a, a.forks);
   const planned = await planRun(built, a.forks, { live: !!stdout.isTTY && !a.json, quiet: a.json });
   try {
     return await reviewAndApply(built, planned, { ...a, t0 });

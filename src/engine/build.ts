@@ -10,6 +10,7 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import { collectSecrets, deriveSecret } from '../secrets/secrets.ts';
 import type { PendingResource, Resource, RoleContext, Task } from '../resources/types.ts';
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
+import type { ConnectionParams } from '../transport/connection.ts';
 import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
 import { snippetErrors } from './shell-check.ts';
 import { servedPortsOf } from './ports.ts';
@@ -24,6 +25,8 @@ export interface BuildOptions {
   connection?: ConnectionDefaults;
   /** The run's secrets: every secret value the build meets is added here. */
   secrets: SecretRegistry;
+  /** Told each host's connection as soon as it is known, while the rest is still being built (no host is contacted here). */
+  connectionKnown?: (params: ConnectionParams) => void;
 }
 
 function flatten(tasks: Task[], ctx: RoleContext, out: Resource[] = []): Resource[] {
@@ -53,6 +56,33 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
   // Jinja in variables: evaluated per host before validation, seeing the final merged values (-e too).
   const literals = new Set([...inv.secretValues, ...pb.secretValues, ...o.extraVars.secretValues, ...(inv.literalValues ?? []), ...(pb.literalValues ?? []), ...(o.extraVars.literalValues ?? [])]);
   const world = new TemplateWorld(inv, (h) => (inv.hosts.has(h) ? mergeLayers([hostLayer(inv.hosts.get(h)!), o.extraVars]) : undefined), o.secrets, pb.dir, literals);
+  const limit = o.limit ? new Set(requireHosts(inv, o.limit, '--limit')) : undefined;
+  const works = new Map<string, HostWork>();
+
+  // Each host's connection first, as its first play sees it: known before the roles load, what this
+  // machine can prepare for it (its ssh_config) is begun meanwhile (connectionKnown), unless an input
+  // error is known already.
+  const connectionErrors: UserError[] = [];
+  const seen = new Set<string>();
+  for (const play of pb.plays) {
+    for (const name of matchHosts(inv, play.hosts).filter((h) => !limit || limit.has(h))) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const host = inv.hosts.get(name)!;
+      try {
+        // Connection variables (ansible_host: "{{ … }}") are templated too, with -e in sight.
+        const hv = templateVars(mergeLayers([hostLayer(host), o.extraVars]), world, name, connectionErrors, isReservedVar).values;
+        const templated = { ...host, vars: Object.fromEntries(Object.keys(host.vars).map((k) => [k, hv[k]])) };
+        const params = connectionParams(templated, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
+        works.set(name, { host, params, plays: [], verify: verifySettings(hv) });
+        if (!connectionErrors.length) o.connectionKnown?.(params);
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        connectionErrors.push(e);
+      }
+    }
+  }
+
   const searchPath = roleSearchPath(pb.dir);
   const roles = new Map<string, LoadedRole>();
   for (const play of pb.plays) {
@@ -66,15 +96,14 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       }
     }
   }
-  if (errors.length) throw new UserErrors(errors);
+  if (errors.length) throw new UserErrors([...connectionErrors, ...errors]);
+  errors.push(...connectionErrors);
 
   // A variable is known if any role could use it: the playbook's roles, or any other available one
   // (an inventory often serves several playbooks). Other roles are loaded only to clear a key the
   // playbook's roles do not know: loading them all costs more than a whole no-op run's probe.
   const known = new Set<string>();
   for (const r of roles.values()) schemaKeys(r.def.vars).forEach((k) => known.add(k));
-  const limit = o.limit ? new Set(requireHosts(inv, o.limit, '--limit')) : undefined;
-  const works = new Map<string, HostWork>();
   const layerChecks = new Map<string, { layer: VarLayer; ctx: { host?: string; role?: string }; keys?: Set<string> }>();
   const checkLayer = (id: string, layer: VarLayer, ctx: { host?: string; role?: string }, keys?: Set<string>) => {
     if (!layerChecks.has(id)) layerChecks.set(id, { layer, ctx, ...(keys ? { keys } : {}) });
@@ -107,19 +136,8 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       const host = inv.hosts.get(name)!;
       const hl = hostLayer(host);
       checkLayer(`host:${name}`, hl, { host: name });
-      let work = works.get(name);
-      if (!work) {
-        try {
-          // Connection variables (ansible_host: "{{ … }}") are templated too, with -e in sight.
-          const hv = templateVars(mergeLayers([hl, o.extraVars]), world, name, errors, isReservedVar).values;
-          const templated = { ...host, vars: Object.fromEntries(Object.keys(host.vars).map((k) => [k, hv[k]])) };
-          const params = connectionParams(templated, { ...o.connection, ...(play.become !== undefined ? { become: play.become } : {}) });
-          works.set(name, (work = { host, params, plays: [], verify: verifySettings(hv) }));
-        } catch (e) {
-          if (e instanceof UserError) { errors.push(e); continue; }
-          throw e;
-        }
-      }
+      const work = works.get(name);
+      if (!work) continue; // its connection is in error (connectionErrors)
       const merged = mergeLayers([hl, playLayer, o.extraVars]);
       const master = templateVars(merged, world, name, errors).values.mxplay_master_secret;
       if (typeof master === 'string') o.secrets.add(master);

@@ -126,9 +126,12 @@ export function probeScript(resources: Resource[]): string {
       : [],
   );
   const stderrFile = parts.length ? ['MXP_PE=$(mktemp) || MXP_PE=/dev/null', `trap '[ "$MXP_PE" = /dev/null ] || rm -f "$MXP_PE"' EXIT`] : [];
-  // A shared lock only while testing: it fails while an apply holds the lock, and is gone at once.
-  const busy = `if [ -e ${LOCK_FILE} ] && ! flock -s -n ${LOCK_FILE} true; then ${SAY_BUSY}; fi`;
-  return [busy, ...stderrFile, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', `cat ${PENDING_FILE} 2>/dev/null`, ''].join('\n');
+  // A shared lock only while testing (on a descriptor: no command to run under it): it fails while
+  // an apply holds the lock, and is gone with the descriptor at once.
+  const busy = `if [ -e ${LOCK_FILE} ] && ! { flock -s -n 9; } 9< ${LOCK_FILE}; then ${SAY_BUSY}; fi`;
+  // The shell's own read and printf: the file is short, a cat would be one more program to start.
+  const pending = `if [ -f ${PENDING_FILE} ]; then while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < ${PENDING_FILE}; fi`;
+  return [busy, ...stderrFile, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', pending, ''].join('\n');
 }
 
 export interface ProbeOutput {

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { dbArg, PG_NOT_INSTALLED } from './postgres.ts';
 import { UserError } from '../errors.ts';
-import { pipedFrom, q } from './sh.ts';
+import { base64Heredoc, pipedFrom, q } from './sh.ts';
 
 /**
  * The line psql prints before each query's rows. Rows are data (a setting, a name) and can hold any
@@ -71,6 +71,7 @@ const REGULAR_FILES_AWK = `FNR == NR { asked[substr($0, 66)] = 1; next }
  * no-op stays small); the files whose content is not the one wanted, to the file `differ`.
  */
 const HASHES_AWK = `FNR == NR { want[substr($0, 66)] = substr($0, 1, 64); next }
+FILENAME == ARGV[2] { print; next }
 {
   if (substr($0, 1, 1) == "\\\\") { h = substr($0, 2, 64); p = unescape(substr($0, 68)) } else { h = substr($0, 1, 64); p = substr($0, 67) }
   if (want[p] == h) print "=|" p
@@ -121,14 +122,14 @@ export function factsScript(queries: FactQuery[]): string {
     out.push(
       'echo "@@mxp facts paths"',
       'MXP_FD=$(mktemp -d) || exit 1',
-      pipedFrom(list, 'cat > "$MXP_FD/want"'),
+      `base64 -d > "$MXP_FD/want" ${base64Heredoc(list)}`,
       `stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- ${[...wanted.keys()].map(q).join(' ')} 2>/dev/null > "$MXP_FD/stat"`,
-      'cat "$MXP_FD/stat"',
       ': > "$MXP_FD/differ"',
       // Regular files only (a FIFO or a device would block sha256sum); sha256sum escapes a name
-      // holding a backslash (the line then starts with one), which is undone here.
+      // holding a backslash (the line then starts with one), which is undone here. The second awk
+      // prints stat's lines, then a line per hash.
       `awk ${q(REGULAR_FILES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" | xargs -r -d '\\n' sha256sum -- 2>/dev/null \\`,
-      `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" -`,
+      `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" -`,
       `while IFS= read -r p; do [ "$(wc -c < "$p")" -gt ${CONTENT_LIMIT} ] || { printf 'C|%s|' "$p"; base64 -w0 < "$p"; echo; }; done < "$MXP_FD/differ"`,
       'rm -rf "$MXP_FD"',
     );

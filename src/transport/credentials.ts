@@ -5,7 +5,6 @@ import { UserError } from '../errors.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import { askSecret } from '../ui/prompt.ts';
 import type { ConnectionParams } from './connection.ts';
-import { agentHolds, loadKey, rememberPassphrase } from './keys.ts';
 import type { ConnectionDefaults } from './params.ts';
 import { resolveParams } from './resolve.ts';
 
@@ -56,6 +55,8 @@ export async function prepareAccess(params: ConnectionParams[], secrets: SecretR
     if (p.becomePassword) secrets.addCredential(p.becomePassword);
   }
   if (!process.stdin.isTTY) return;
+  // ssh2's key parser, loaded only when a key may be asked for: its start-up self-tests cost milliseconds.
+  const { agentHolds, loadKey, rememberPassphrase } = await import('./keys.ts');
   const ssh = params.filter((p) => p.connection === 'ssh');
   const resolved = await Promise.all(ssh.map((p) => resolveParams(p).catch(() => undefined)));
   const asked = new Set<string>();

@@ -1,9 +1,12 @@
 import type { Connection, ConnectionParams } from './connection.ts';
 import { localConnection } from './local.ts';
+import { readSshConfigAhead } from './resolve.ts';
 
 /** The connection a host's parameters ask for: local, or SSH (ssh2, the largest module, loaded only then). */
 export async function openConnection(host: string, params: ConnectionParams): Promise<Connection> {
   if (params.connection === 'local') return localConnection(host, params.become, { becomeUser: params.becomeUser, becomePassword: params.becomePassword });
+  // ssh_config is read (ssh -G) while ssh2 loads, if buildRun has not begun it already.
+  readSshConfigAhead(params);
   const { sshConnect } = await import('./ssh.ts');
   return sshConnect(params);
 }

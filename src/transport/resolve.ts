@@ -71,6 +71,14 @@ function jumpSpecs(m: SshOptionMap): { specs: JumpSpec[]; key?: string } {
   return { specs: [] };
 }
 
+/**
+ * Starts reading a host's ssh_config (ssh -G, on this machine; effectiveSshConfig keeps it) while
+ * the caller does other work: resolveParams then finds it read, and reports its errors.
+ */
+export function readSshConfigAhead(p: ConnectionParams): void {
+  if (p.connection === 'ssh') resolveParams(p).catch(() => {});
+}
+
 export async function resolveParams(p: ConnectionParams): Promise<ResolvedParams> {
   const q = p.ssh;
   if (!q) {

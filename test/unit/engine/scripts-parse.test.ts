@@ -165,7 +165,7 @@ describe('facts read for all resources at once', () => {
     expect(s).toContain("stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- /etc/a '/etc/b c'");
     // One sha256sum for all files; the paths asked and the content wanted reach awk as one list
     expect(s.match(/sha256sum/g)).toHaveLength(1);
-    const list = /base64 -d <<'MXP_EOF' \| cat > "\$MXP_FD\/want"\n([^]*?)MXP_EOF/.exec(s)?.[1] ?? '';
+    const list = /base64 -d > "\$MXP_FD\/want" <<'MXP_EOF'\n([^]*?)MXP_EOF/.exec(s)?.[1] ?? '';
     expect(Buffer.from(list, 'base64').toString()).toBe(`${'f'.repeat(64)} /etc/a\n${'-'.repeat(64)} /etc/b c\n`);
     expect(s).toContain('getent passwd root www-data');
     expect(s).toContain('getent group adm');
@@ -183,7 +183,7 @@ describe('probeScript', () => {
     expect(s).toContain('( echo b\n) 2>"$MXP_PE"');
     expect(s).toContain('@@mxp end 1 $MXP_PC');
     expect(s.indexOf('@@mxp pending')).toBeGreaterThan(s.indexOf('echo b'));
-    expect(s).toContain(`cat ${PENDING_FILE}`);
+    expect(s).toContain(`done < ${PENDING_FILE}`);
   });
 });
 
