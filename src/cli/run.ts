@@ -9,7 +9,7 @@ import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { readSshConfigAhead } from '../transport/resolve.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
-import { changeRecord, changesOf, hostViews, makeRunReport, planSummary, runReportJson } from '../plan-file/make.ts';
+import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, writeRunReport } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
 import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
@@ -122,8 +122,9 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const hosts = works.map((w) => w.host.name);
   const tty = !!stdout.isTTY && !a.json;
   const colour = colourOn() && !a.json;
-  // The plan's records, as every output shows them (the whole file texts only for --json).
-  const shown = hostViews(hosts, plans, failedEarly, secrets, { texts: a.json });
+  // The plan's records, as every output shows them; --json shows them in its report alone (with the
+  // whole file texts, made a host at a time as it is written): here, its counts.
+  const shown = hostViews(hosts, plans, failedEarly, secrets, a.json ? { brief: true } : {});
   const summary = planSummary(shown);
   const { changes, hosts: changing } = summary;
   const print = (s: string) => stdout.write(s + '\n');
@@ -133,13 +134,17 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const finish = async (applied: boolean): Promise<number> => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
     const secs = (Date.now() - a.t0) / 1000;
-    // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
-    const done = applied ? hostViews(hosts, plans, failedEarly, secrets, { texts: a.json }) : shown;
     if (!a.json) print(renderRecap(results, secs, secrets));
     // --verify: the hosts that ended well (a failed host's services are not news), after the recap.
     const healthy = new Set(results.filter((r) => r.status !== 'failed' && r.status !== 'unreachable').map((r) => r.host));
     const checked = a.verify ? await (await import('./verify.ts')).verifyWorks(works.filter((w) => healthy.has(w.host.name)), secrets, { json: a.json }) : undefined;
-    if (a.json) print(runReportJson(makeRunReport({ check: a.check, applied, hosts: done, results, ...(checked ? { verify: checked } : {}) }, secrets), secrets));
+    if (a.json) {
+      // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
+      const resolved = applied ? planSummary(hostViews(hosts, plans, failedEarly, secrets, { brief: true })) : summary;
+      const views = hostViewMakers(hosts, plans, failedEarly, secrets, { texts: true });
+      writeRunReport({ check: a.check, applied, summary: resolved, hosts: views, results, ...(checked ? { verify: checked } : {}) }, secrets, (s) => stdout.write(s));
+      stdout.write('\n');
+    }
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;
     if (checked?.some((r) => !r.ok)) return 1;
     if (!applied && a.check && a.detailedExitcode && changes > 0) return 2;

@@ -155,9 +155,11 @@ export class HostRun {
         else groups.push({ command: v, members: [p] });
         group = groups.length - 1;
       }
-      const { guard, write } = p.change!;
+      const change = p.change!;
+      const { guard, write } = change;
       steps.push({
-        kind: 'change', id, script: p.change!.script, notify: p.item.resource.notify,
+        // read only if the step runs as shell: a batch (write) never makes a file's script
+        kind: 'change', id, get script() { return change.script; }, notify: p.item.resource.notify,
         ...(group !== undefined ? { group } : {}), ...(guard ? { guard } : {}), ...(write ? { write } : {}),
       });
       const next = batch[id + 1];

@@ -26,6 +26,8 @@ export interface RecordDetail {
   fingerprints?: boolean;
   /** run --json: each file's whole former and new texts, masked, for machines. */
   texts?: boolean;
+  /** Without the diffs: what counts and summaries need (run --json's plan, before its report). */
+  brief?: boolean;
 }
 
 const plannedAction = (p: PlannedItem): PlanResource['planned'] => (p.status === 'ok' ? 'ok' : p.status === 'deferred' ? '?' : p.change!.action);
@@ -34,7 +36,7 @@ const plannedAction = (p: PlannedItem): PlanResource['planned'] => (p.status ===
 export function changeRecord(p: PlannedItem, secrets: SecretRegistry, detail: RecordDetail = {}): PlanChange {
   const r = p.item.resource;
   const d = p.change?.diff;
-  const shown = d ? diffText(d, secrets) : '';
+  const shown = d && !detail.brief ? diffText(d, secrets) : '';
   return {
     action: plannedAction(p) as PlanChange['action'],
     type: r.type,
@@ -109,7 +111,12 @@ export function hostRecords(hosts: string[], plans: HostPlan[], failed: HostResu
 
 /** The hosts of the run as its outputs show them. */
 export function hostViews(hosts: string[], plans: HostPlan[], failed: HostResult[], secrets: SecretRegistry, detail: RecordDetail = {}): PlanHostView[] {
-  return inHostOrder(hosts, plans, failed, (p) => hostView(p, secrets, detail), failedView);
+  return hostViewMakers(hosts, plans, failed, secrets, detail).map((make) => make());
+}
+
+/** The same, each host's view made when asked for (writeRunReport). */
+export function hostViewMakers(hosts: string[], plans: HostPlan[], failed: HostResult[], secrets: SecretRegistry, detail: RecordDetail = {}): (() => PlanHostView)[] {
+  return inHostOrder(hosts, plans, failed, (p) => () => hostView(p, secrets, detail), (f) => () => failedView(f));
 }
 
 /** A saved plan's host without what only apply's check reads (fingerprints). */
@@ -142,18 +149,24 @@ export function makePlanFile(inputs: PlanInputs, hosts: PlanHost[], secrets: Sec
   });
 }
 
+interface RunReportParts {
+  check: boolean;
+  applied: boolean;
+  refused?: string[];
+  hosts: PlanHostView[];
+  results: HostResult[];
+  verify?: VerifyResult[];
+}
+
 /** run --json's document (apply --json's too), every string of it masked. */
-export function makeRunReport(
-  o: { check: boolean; applied: boolean; refused?: string[]; hosts: PlanHostView[]; results: HostResult[]; verify?: VerifyResult[] },
-  secrets: SecretRegistry,
-): RunReport {
+export function makeRunReport(o: RunReportParts & { summary?: PlanSummary }, secrets: SecretRegistry): RunReport {
   return secrets.maskStrings({
     format: RUN_FORMAT,
     mxplay: MXPLAY_VERSION,
     check: o.check,
     applied: o.applied,
     ...(o.refused ? { refused: o.refused } : {}),
-    summary: planSummary(o.hosts),
+    summary: o.summary ?? planSummary(o.hosts),
     hosts: o.hosts,
     results: o.results,
     ...(o.verify ? { verify: o.verify } : {}),
@@ -165,3 +178,21 @@ export function makeRunReport(
  * digest a short secret could cut into (fingerprints are the plan file's alone).
  */
 export const runReportJson = (r: RunReport, secrets: SecretRegistry): string => secrets.mask(JSON.stringify(r, null, 2));
+
+/**
+ * The report as runReportJson prints it, written a host at a time: each host's view is made, masked
+ * and written in turn, so a large first run's file texts are never all held at once (nor a second
+ * time in one JSON string and its masked copy). `hosts` makes each host's view; `summary`: the totals.
+ */
+export function writeRunReport(o: Omit<RunReportParts, 'hosts'> & { summary: PlanSummary; hosts: (() => PlanHostView)[] }, secrets: SecretRegistry, write: (s: string) => void): void {
+  const skeleton = runReportJson(makeRunReport({ ...o, hosts: [] }, secrets), secrets);
+  const at = skeleton.indexOf(HOSTS_SLOT);
+  write(skeleton.slice(0, at));
+  write('\n  "hosts": [');
+  o.hosts.forEach((view, i) => write(`${i ? ',' : ''}\n    ${secrets.mask(JSON.stringify(secrets.maskStrings(view()), null, 2)).replaceAll('\n', '\n    ')}`));
+  write(o.hosts.length ? '\n  ]' : ']');
+  write(skeleton.slice(at + HOSTS_SLOT.length));
+}
+
+/** Where the hosts go in the report's text, two spaces in (JSON.stringify's indent: no string holds a line break). */
+const HOSTS_SLOT = '\n  "hosts": []';

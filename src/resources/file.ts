@@ -57,6 +57,8 @@ function decode(b64: string | undefined): string | null {
   return buf.includes(0) ? null : buf.toString('utf8');
 }
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** A PEM private key (RSA, EC, OpenSSH, PKCS#8, encrypted or not): secret by its nature. */
 const PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
 
@@ -86,20 +88,26 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
   const mode = o.mode ?? 0o644;
   const owner = o.owner ?? 'root';
   const group = o.group ?? 'root';
-  // Made only for a change: with thousands of files, a no-op must not encode every one of them.
+  // Made only when a change's script is read: with thousands of files, a no-op must not encode every
+  // one of them, and a first run's batch writer (write) never needs it.
   const put = () => `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
   const tail = o.onChange ? `\n${o.onChange}` : '';
   // The same write, for the apply's batch writer: only when nothing else runs with it.
   const write = (): { write?: FileWrite } => (tail ? {} : { write: { path, mode, owner, group, content } });
   const hidden = () => hiddenDiff(o, content, decode(s.content));
+  // The text shown: the content itself when it is one (no copy of every new file's text held in the
+  // plan); a string with a lone surrogate, as the UTF-8 written (U+FFFD for it).
+  const after = () => (typeof content === 'string' && !LONE_SURROGATE.test(content) ? content : Buffer.from(content).toString('utf8'));
 
   if (s.kind === 'none' || s.kind === 'link') {
     return {
       action: '+',
       summary: s.kind === 'link' ? 'replace symlink with file' : `create (${octal(mode)} ${owner}:${group})`,
-      script: put() + tail,
+      get script() {
+        return put() + tail;
+      },
       ...write(),
-      diff: { path, before: null, after: Buffer.from(content).toString('utf8'), ...hidden() },
+      diff: { path, before: null, after: after(), ...hidden() },
     };
   }
   const reasons: string[] = [];
@@ -108,19 +116,25 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
   if (parseInt(s.mode ?? '0', 8) !== mode) reasons.push(`mode ${octal(parseInt(s.mode ?? '0', 8))} → ${octal(mode)}`);
   if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
   if (reasons.length === 0) return null;
-  const change: Change = {
-    action: '~',
-    summary: reasons.join(', '),
-    script: contentChanged
-      ? put() + tail
-      : // backed up too: a validation set that fails restores the old mode and owner as well
-        `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
-    ...(contentChanged ? write() : {}),
-  };
+  const change: Change = contentChanged
+    ? {
+        action: '~',
+        summary: reasons.join(', '),
+        get script() {
+          return put() + tail;
+        },
+        ...write(),
+      }
+    : {
+        action: '~',
+        summary: reasons.join(', '),
+        // backed up too: a validation set that fails restores the old mode and owner as well
+        script: `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
+      };
   if (contentChanged) {
     // The probe sends no content for an empty file: it is '' then, not "does not exist".
     const before = s.sha === EMPTY_SHA ? '' : decode(s.content);
-    change.diff = { path, before, after: Buffer.from(content).toString('utf8'), ...hidden() };
+    change.diff = { path, before, after: after(), ...hidden() };
   }
   return change;
 }

@@ -45,9 +45,11 @@ async function holderPid(lockFile: string): Promise<number> {
 }
 
 async function holderAlive(pid: number, lockFile: string): Promise<boolean> {
-  // No pid: the file is gone (retry at once), or written by a checkout that creates it first and
-  // writes it next; such a file left empty for long was left by a process killed in between.
-  if (!pid) return stat(lockFile).then((s) => Date.now() - s.mtimeMs < EMPTY_LOCK_MS, () => false);
+  // No pid: the file is gone, or written by a checkout that creates it first and writes it next;
+  // such a file left empty for long was left by a process killed in between. Gone, it is not to be
+  // removed but tried again: another task may have taken it meanwhile (removing that one would let
+  // two tasks in at once).
+  if (!pid) return stat(lockFile).then((s) => Date.now() - s.mtimeMs < EMPTY_LOCK_MS, () => true);
   return (await processArgv(pid)) !== undefined;
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { HostPlan, PlannedItem } from '../../../src/engine/plan.ts';
 import type { HostResult } from '../../../src/engine/run.ts';
 import { fingerprint } from '../../../src/plan-file/digest.ts';
-import { changeRecord, failedView, hostRecord, hostRecords, hostView, hostViews, makeRunReport, planSummary, viewOf } from '../../../src/plan-file/make.ts';
+import { changeRecord, failedView, hostRecord, hostRecords, hostView, hostViewMakers, hostViews, makeRunReport, planSummary, runReportJson, viewOf, writeRunReport } from '../../../src/plan-file/make.ts';
 import { runReportSchema } from '../../../src/plan-file/run-format.ts';
 import { command } from '../../../src/resources/command.ts';
 import { file } from '../../../src/resources/file.ts';
@@ -124,5 +124,44 @@ describe('makeRunReport', () => {
     const r = makeRunReport({ check: true, applied: false, hosts, results: [] }, reg);
     expect(Object.keys(r)).not.toContain('refused');
     expect(Object.keys(r)).not.toContain('verify');
+  });
+});
+
+describe('writeRunReport: the report written a host at a time', () => {
+  // A host name and a result message that hold JSON's own punctuation and the secret, and a
+  // text with line breaks (escaped in JSON: a written host never spans what it should not).
+  const plans = [plan('a', [changed, secretFile, deferred, guarded], ['h']), plan('b "}, {', [removedSecret]), plan('c', [])];
+  const failed = [failure('d\n],', 'unreachable', `ssh to d failed: ${SECRET}`)];
+  const names = ['a', 'b "}, {', 'c', 'd\n],'];
+  const results = [{ ...failure('a', 'changed'), changed: 2 }, failure('d\n],', 'unreachable', `cannot connect: ${SECRET}`)];
+
+  it.each([
+    ['several hosts, one failed', names],
+    ['one host', ['c']],
+    ['no host', []],
+  ])('%s: the same text as the whole report printed at once', (_what, hostNames) => {
+    const parts = { check: false, applied: true, results, verify: [{ host: 'a', role: 'app', what: 'health', where: `https://a/?t=${SECRET}`, ok: true, detail: '200', ms: 5 }] };
+    const whole = runReportJson(makeRunReport({ ...parts, hosts: hostViews(hostNames, plans, failed, reg, { texts: true }) }, reg), reg);
+    let written = '';
+    writeRunReport({ ...parts, summary: planSummary(hostViews(hostNames, plans, failed, reg, { brief: true })), hosts: hostViewMakers(hostNames, plans, failed, reg, { texts: true }) }, reg, (s) => (written += s));
+    expect(written).toBe(whole);
+    expect(written).not.toContain(SECRET);
+    expect(runReportSchema.parse(JSON.parse(written)).hosts.map((h) => h.host)).toEqual(hostNames);
+  });
+
+  it('each host made when it is written, not before', () => {
+    const made: string[] = [];
+    const makers = hostViewMakers(names, plans, failed, reg, { texts: true }).map((make, i) => () => (made.push(names[i]!), make()));
+    const seenAtWrite: number[] = [];
+    writeRunReport({ check: true, applied: false, summary: { changes: 0, hosts: 0, failed: 0 }, hosts: makers, results: [] }, reg, () => seenAtWrite.push(made.length));
+    expect(made).toEqual(names);
+    // the first piece (before the hosts) was written before any host was made
+    expect(seenAtWrite[0]).toBe(0);
+  });
+
+  it('brief views: the counts of the full ones, without their diffs', () => {
+    const brief = hostViews(names, plans, failed, reg, { brief: true });
+    expect(planSummary(brief)).toEqual(planSummary(hostViews(names, plans, failed, reg)));
+    expect(brief.flatMap((h) => h.changes).some((c) => 'diff' in c)).toBe(false);
   });
 });
