@@ -12,7 +12,7 @@ import type { ElementHandle } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
-import { describeEvents, pngSize, startBrowser, type BrowserEvent, type LabBrowser } from './helpers/browser.ts';
+import { describeEvents, loadPage, pngSize, startBrowser, type BrowserEvent, type LabBrowser } from './helpers/browser.ts';
 import { buildHydrogenRelease, type Release } from './helpers/hydrogen-release.ts';
 import { httpsByName } from './helpers/https.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
@@ -145,7 +145,7 @@ describe('a person in Chromium: Synapse\'s consent page and the Hydrogen web cli
     page.on('request', (r) => {
       if (r.method() === 'POST') posts.push(r.url());
     });
-    const opened = await page.goto(link, { waitUntil: 'load', timeout: 60_000 });
+    const opened = await loadPage(page, link);
     expect(opened?.status()).toBe(200);
     expect(await page.title()).toBe(`${POLICY_NAME} 1.0`);
     expect(await page.$eval('#policy', (e) => e.textContent)).toBe('Lab terms 1.0');
@@ -176,7 +176,7 @@ describe('a person in Chromium: Synapse\'s consent page and the Hydrogen web cli
     });
     expect(sent.status, sent.text).toBe(200);
     // And the policy page remembers her.
-    await page.goto(link, { waitUntil: 'load', timeout: 60_000 });
+    await loadPage(page, link);
     expect(await page.$eval('#consented', (e) => e.textContent)).toContain('You have already accepted version 1.0');
   });
 
@@ -198,7 +198,7 @@ describe('a person in Chromium: Synapse\'s consent page and the Hydrogen web cli
     const discovery = () => b.events.filter(isDiscoveryProblem);
 
     await step('loading the page', async () => {
-      const res = await page.goto(`https://${ELEMENT}/`, { waitUntil: 'load', timeout: 60_000 });
+      const res = await loadPage(page, `https://${ELEMENT}/`);
       expect(res?.status()).toBe(200);
       await page.waitForSelector('#homeserver', { timeout: 60_000 });
     });

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jinjaLiteral } from '../../src/vars/literal.ts';
 import { labCa } from '../lab/ca.ts';
 import { labHosts, type LabFixture } from '../lab/index.ts';
-import { describeEvents, startBrowser, type LabBrowser } from './helpers/browser.ts';
+import { describeEvents, loadPage, startBrowser, type LabBrowser } from './helpers/browser.ts';
 import { buildHydrogenRelease } from './helpers/hydrogen-release.ts';
 import { httpsByName } from './helpers/https.ts';
 import { changedOf, mxplay } from './helpers/mxplay.ts';
@@ -142,7 +142,7 @@ describe('synapse_oidc: single sign-on through a real OpenID Connect provider, i
   /** The walk a user makes: Synapse's SSO redirect, the provider's login form, its consent page. */
   async function signIn(page: Page, user: string, password: string) {
     const start = `https://${MATRIX}/_matrix/client/v3/login/sso/redirect/oidc-lab?redirectUrl=${encodeURIComponent(CLIENT)}`;
-    const opened = await page.goto(start, { waitUntil: 'load', timeout: 60_000 });
+    const opened = await loadPage(page, start);
     expect(opened?.status()).toBe(200);
     return atProvider(page, user, password);
   }
@@ -238,7 +238,7 @@ describe('synapse_oidc: single sign-on through a real OpenID Connect provider, i
       }
     };
     await step('finding the homeserver from the server name', async () => {
-      const res = await page.goto(`https://${ELEMENT}/`, { waitUntil: 'load', timeout: 60_000 });
+      const res = await loadPage(page, `https://${ELEMENT}/`);
       expect(res?.status()).toBe(200);
       await page.waitForSelector('#homeserver', { timeout: 60_000 });
       // One input event for the whole name (Hydrogen looks a name up after 1 s without typing).

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import puppeteer, { type Browser, type HTTPResponse, type Page } from 'puppeteer-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 const exec = promisify(execFile);
@@ -118,6 +118,21 @@ export async function startBrowser(o: LabBrowserOptions): Promise<LabBrowser> {
       return page;
     },
   };
+}
+
+/**
+ * page.goto, loaded again when Chromium gives the load up with ERR_NETWORK_CHANGED: the lab hosts of
+ * the test files running beside this one come and go on this machine, and Chromium takes their links
+ * appearing for a change of network (a person would reload). Any other failure is the test's.
+ */
+export async function loadPage(page: Page, url: string): Promise<HTTPResponse | null> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await page.goto(url, { waitUntil: 'load', timeout: 60_000 });
+    } catch (e) {
+      if (attempt >= 3 || !(e as Error).message.includes('net::ERR_NETWORK_CHANGED')) throw e;
+    }
+  }
 }
 
 /** One line per event, for assertion messages. */
