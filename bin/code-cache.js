@@ -100,4 +100,4 @@ function loadBundle(file, buildId, env = process.env) {
   };
 }
 
-module.exports = { loadBundle, privateCacheDir, cacheName };
+module.exports = { loadBundle };
