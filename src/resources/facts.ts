@@ -59,6 +59,20 @@ export interface Facts {
 
 const CONTENT_LIMIT = 262144;
 
+/**
+ * The content of each file that differs, for its diff: one perl for all of them (a shell loop
+ * started three programs a file: 5 s on a host where 500 files differ). Hex, as perl-base (Essential
+ * in Debian) has no base64; the parser turns it into the base64 the facts hold.
+ */
+const CONTENTS_PERL = `binmode STDOUT;
+while (my $p = <STDIN>) {
+  chomp $p;
+  next if (-s $p // 0) > ${CONTENT_LIMIT};
+  open(my $f, '<', $p) or next; binmode $f;
+  my $d = do { local $/; <$f> }; close($f);
+  print 'C|', $p, '|', unpack('H*', $d // ''), "\n";
+}`;
+
 /** In the list of paths asked about: no content wanted there. */
 const NO_SHA = '-'.repeat(64);
 
@@ -130,7 +144,7 @@ export function factsScript(queries: FactQuery[]): string {
       // prints stat's lines, then a line per hash.
       `awk ${q(REGULAR_FILES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" | xargs -r -d '\\n' sha256sum -- 2>/dev/null \\`,
       `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" -`,
-      `while IFS= read -r p; do [ "$(wc -c < "$p")" -gt ${CONTENT_LIMIT} ] || { printf 'C|%s|' "$p"; base64 -w0 < "$p"; echo; }; done < "$MXP_FD/differ"`,
+      `perl -e ${q(CONTENTS_PERL)} < "$MXP_FD/differ"`,
       'rm -rf "$MXP_FD"',
     );
   }
@@ -189,7 +203,7 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
     } else if (tag === 'C|') {
       const at = line.lastIndexOf('|');
       const fact = paths.get(line.slice(2, at));
-      if (fact) fact.content = line.slice(at + 1);
+      if (fact) fact.content = Buffer.from(line.slice(at + 1), 'hex').toString('base64');
     }
   }
   // passwd lines: name:password:uid:gid:gecos:home:shell (no field can hold a colon)

@@ -11,7 +11,8 @@
 // test run it works for from its MXPLAY_LAB_OWNER, the time from the file's
 // mtime (written once, when the lock is taken).
 import { randomBytes } from 'node:crypto';
-import { link, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { log } from './log.ts';
 import { processArgv } from './proc.ts';
 import { sleep } from './wait.ts';
@@ -62,6 +63,8 @@ const EMPTY_LOCK_MS = 10_000;
  */
 async function createWithPid(lockFile: string): Promise<void> {
   const tmp = `${lockFile}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  // On a fresh machine the lab's state folder is not there yet: `lab up` is often the first command.
+  await mkdir(dirname(lockFile), { recursive: true });
   await writeFile(tmp, `${process.pid}\n`);
   try {
     await link(tmp, lockFile);

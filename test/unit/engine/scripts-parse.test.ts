@@ -84,7 +84,7 @@ describe('facts read for all resources at once', () => {
     'S|fifo|644|root|root|0|0|0|/etc/p',
     `H|${'a'.repeat(64)}|/etc/a`,
     `H|${'e'.repeat(64)}|/etc/odd|name`,
-    'C|/etc/a|b2xkCg==',
+    'C|/etc/a|6f6c640a',
     '@@mxp facts users',
     'root:x:0:0:root:/root:/bin/bash',
     '@@mxp facts groups',

@@ -87,6 +87,16 @@ describe('file probe on real files', () => {
     expect(s.content).toBe('');
   });
 
+  it('content up to the diff limit is sent whole, every byte value as it is (256 KiB: the limit itself)', () => {
+    const p = join(work, 'at-limit');
+    const bytes = Buffer.alloc(262_144, 0);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 256;
+    writeFileSync(p, bytes);
+    expect(Buffer.from(probeOne(file({ path: p, content: 'small' })).content!, 'base64').equals(bytes)).toBe(true);
+    writeFileSync(p, Buffer.concat([bytes, Buffer.from('x')]));
+    expect(probeOne(file({ path: p, content: 'small' })).content).toBe('');
+  });
+
   it('names with spaces and quotes', () => {
     const p = join(work, "it's a file");
     writeFileSync(p, 'a');

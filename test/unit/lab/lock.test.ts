@@ -156,3 +156,11 @@ describe('withLock while another process holds the lock', () => {
     expect(existsSync(lock)).toBe(true);
   });
 });
+
+describe('withLock on a fresh machine', () => {
+  it('makes the folder the lock lives in (the lab state folder is not there before the first `lab up`)', async () => {
+    const lock = join(lockPath(), '..', 'state', 'lab.lock');
+    expect(await withLock(lock, async () => existsSync(lock))).toBe(true);
+    expect(existsSync(lock)).toBe(false);
+  });
+});
