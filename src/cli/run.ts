@@ -9,7 +9,7 @@ import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { readSshConfigAhead } from '../transport/resolve.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
-import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, writeRunReport } from '../plan-file/make.ts';
+import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, planSummaryOf, writeRunReport } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
 import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
@@ -123,13 +123,15 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
   const tty = !!stdout.isTTY && !a.json;
   const colour = colourOn() && !a.json;
   // The plan's records, as every output shows them; --json shows them in its report alone (with the
-  // whole file texts, made a host at a time as it is written): here, its counts.
-  const shown = hostViews(hosts, plans, failedEarly, secrets, a.json ? { brief: true } : {});
-  const summary = planSummary(shown);
+  // whole file texts, made a host at a time as it is written): here, its counts. The records shown
+  // are let go once shown (`shown` is set to undefined): an apply must not hold every diff of every host.
+  let shown = a.json ? undefined : hostViews(hosts, plans, failedEarly, secrets);
+  const summaryNow = () => planSummaryOf(hostViewMakers(hosts, plans, failedEarly, secrets, { brief: true }));
+  const summary = shown ? planSummary(shown) : summaryNow();
   const { changes, hosts: changing } = summary;
   const print = (s: string) => stdout.write(s + '\n');
 
-  if (!a.json) stdout.write(renderPlanText(shown, summary, colour, secrets));
+  if (shown) stdout.write(renderPlanText(shown, summary, colour, secrets));
 
   const finish = async (applied: boolean): Promise<number> => {
     const results = hosts.map((h) => session.results.get(h)).filter((r): r is HostResult => !!r);
@@ -140,7 +142,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
     const checked = a.verify ? await (await import('./verify.ts')).verifyWorks(works.filter((w) => healthy.has(w.host.name)), secrets, { json: a.json }) : undefined;
     if (a.json) {
       // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
-      const resolved = applied ? planSummary(hostViews(hosts, plans, failedEarly, secrets, { brief: true })) : summary;
+      const resolved = applied ? summaryNow() : summary;
       const views = hostViewMakers(hosts, plans, failedEarly, secrets, { texts: true });
       writeRunReport({ check: a.check, applied, summary: resolved, hosts: views, results, ...(checked ? { verify: checked } : {}) }, secrets, (s) => stdout.write(s));
       stdout.write('\n');
@@ -151,6 +153,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
     return 0;
   };
 
+  shown = undefined;
   if (a.check || changes === 0) {
     finishUnapplied(works, session, plainProgress(stderr, secrets, true));
     return finish(false);
@@ -163,7 +166,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
       return 1;
     }
     if (a.step) {
-      const declined = await declinedHosts(shown, confirm);
+      const declined = await declinedHosts(hostViews(hosts, plans, failedEarly, secrets, { brief: true }), confirm);
       applying = works.filter((w) => !declined.has(w.host.name));
       skipHosts(works.filter((w) => declined.has(w.host.name)), session, plainProgress(stderr, secrets, true), 'not applied: declined at the --step question');
     } else if (!(await confirm(`Apply ${changes} change${changes === 1 ? '' : 's'} on ${changing} host${changing === 1 ? '' : 's'}?`))) {

@@ -1,3 +1,4 @@
+import { boundHeapFor } from './heap.ts';
 import { suggest, UserError, UserErrors } from '../errors.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { matchHosts, requireHosts } from '../inventory/patterns.ts';
@@ -38,6 +39,9 @@ function flatten(tasks: Task[], ctx: RoleContext, out: Resource[] = []): Resourc
   }
   return out;
 }
+
+/** A resource's tags after its play's or role's: no new list when either is empty (none is ever changed). */
+const joined = (outer: string[], own: string[]): string[] => (!own.length ? outer : !outer.length ? own : [...outer, ...own]);
 
 function selected(tags: string[], o: BuildOptions): boolean {
   if (o.skipTags?.some((t) => tags.includes(t))) return false;
@@ -82,6 +86,8 @@ export async function buildWork(pb: Playbook, inv: Inventory, o: BuildOptions): 
       }
     }
   }
+
+  boundHeapFor(works.size);
 
   const searchPath = roleSearchPath(pb.dir);
   const roles = new Map<string, LoadedRole>();
@@ -239,7 +245,7 @@ function buildPlay(
       const roleCtx: RoleContext = { roleName: entry.role, roleDir: loaded.dir, hostName, vars: v.vars as Record<string, unknown> };
       const add = (to: WorkItem[], tasks: Task[]) => {
         for (const r of flatten(tasks, roleCtx)) {
-          const all = [...tags, ...r.tags];
+          const all = joined(tags, r.tags);
           if (selected(all, o) || r.marker) to.push({ play: play.index, role: entry.role, resource: { ...r, tags: all } });
         }
       };
@@ -260,7 +266,7 @@ function buildPlay(
   for (const t of play.tasks) {
     try {
       for (const r of inlineTaskResources(t, inline)) {
-        const all = [...play.tags, ...r.tags];
+        const all = joined(play.tags, r.tags);
         if (selected(all, o) || r.marker) items.push({ play: play.index, role: 'tasks', resource: { ...r, tags: all }, ...(t.line !== undefined ? { line: t.line } : {}) });
       }
     } catch (e) {

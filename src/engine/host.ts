@@ -1,4 +1,4 @@
-import { isUnresolved, type Resource } from '../resources/types.ts';
+import { isUnresolved, type Change, type FileWrite, type Resource } from '../resources/types.ts';
 import type { Connection, ExecResult } from '../transport/connection.ts';
 import { logs, since, verbose } from '../log.ts';
 import { UnreachableError } from '../transport/errors.ts';
@@ -155,13 +155,7 @@ export class HostRun {
         else groups.push({ command: v, members: [p] });
         group = groups.length - 1;
       }
-      const change = p.change!;
-      const { guard, write } = change;
-      steps.push({
-        // read only if the step runs as shell: a batch (write) never makes a file's script
-        kind: 'change', id, get script() { return change.script; }, notify: p.item.resource.notify,
-        ...(group !== undefined ? { group } : {}), ...(guard ? { guard } : {}), ...(write ? { write } : {}),
-      });
+      steps.push(new ChangeStep(id, p.change!, p.item.resource.notify, group));
       const next = batch[id + 1];
       if (v && next?.item.resource.validate !== v) {
         const g = groups[group!]!;
@@ -289,5 +283,32 @@ export class HostRun {
   /** Handlers still owed after the run (notified, but no play of this host defines them). */
   leftoverHandlers(): string[] {
     return [...this.notified];
+  }
+}
+
+/**
+ * A change as a step of the apply script. A class, not a literal with a getter: V8 keeps such
+ * literals in its slow dictionary form, and an apply holds one per change.
+ */
+class ChangeStep {
+  readonly kind = 'change' as const;
+  constructor(
+    readonly id: number,
+    private readonly change: Change,
+    readonly notify: string[],
+    readonly group: number | undefined,
+  ) {}
+
+  /** Read only if the step runs as shell: a batch (write) never makes a file's script. */
+  get script(): string {
+    return this.change.script;
+  }
+
+  get guard(): string | undefined {
+    return this.change.guard;
+  }
+
+  get write(): FileWrite | undefined {
+    return this.change.write;
   }
 }

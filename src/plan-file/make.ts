@@ -119,16 +119,29 @@ export function hostViewMakers(hosts: string[], plans: HostPlan[], failed: HostR
   return inHostOrder(hosts, plans, failed, (p) => () => hostView(p, secrets, detail), (f) => () => failedView(f));
 }
 
+/** The totals, each host's view made and dropped in turn: none of thousands of records is kept for them. */
+export function planSummaryOf(makers: (() => PlanHostView)[]): PlanSummary {
+  return planSummary(
+    makers.map((make) => {
+      const { status, changes, pendingHandlers } = make();
+      return { status, changes: { length: changes.length }, pendingHandlers };
+    }),
+  );
+}
+
 /** A saved plan's host without what only apply's check reads (fingerprints). */
 export function viewOf({ resources: _resources, ...h }: PlanHost): PlanHostView {
   return { ...h, changes: h.changes.map(({ content: _content, ...ch }) => ch) };
 }
 
+/** What the totals read of a host: its status and how many changes and pending handlers. */
+type Counted = Pick<PlanHostView, 'status'> & { changes: { length: number }; pendingHandlers: { length: number } };
+
 /** What a host has to do: its changes and the handlers pending from an earlier run. */
-export const changesOf = (h: PlanHostView) => h.changes.length + h.pendingHandlers.length;
+export const changesOf = (h: Counted) => h.changes.length + h.pendingHandlers.length;
 
 /** The totals every output ends with ("Plan: N changes on M hosts"). */
-export function planSummary(hosts: PlanHostView[]): PlanSummary {
+export function planSummary(hosts: Counted[]): PlanSummary {
   const planned = hosts.filter((h) => h.status === 'planned');
   return {
     changes: planned.reduce((n, h) => n + changesOf(h), 0),

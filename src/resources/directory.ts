@@ -1,5 +1,6 @@
 import { checkProbedPath } from './facts.ts';
 import { q, octal } from './sh.ts';
+import { shared } from './shared.ts';
 import { common, type FactProbe, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface DirectoryOptions extends ResourceCommon {
@@ -40,7 +41,7 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
   if (s.kind === 'none') {
     return {
       action: '+',
-      summary: `create (${octal(mode)} ${owner}:${group})`,
+      summary: shared(`create (${octal(mode)} ${owner}:${group})`),
       script: `mkdir -p ${p}\n${fix}`,
       write: { path: o.path, mode, owner, group, directory: true },
     };

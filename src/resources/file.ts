@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { checkProbedPath } from './facts.ts';
 import { q, octal, base64Heredoc } from './sh.ts';
-import { common, type Change, type FactProbe, type FileWrite, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
+import { NONE, shared } from './shared.ts';
+import { common, type Change, type FactProbe, type FileDiff, type FileWrite, type PlanResult, type Resource, type ResourceCommon } from './types.ts';
 
 export interface FileOptions extends ResourceCommon {
   path: string;
@@ -35,13 +36,17 @@ export function sha256(content: string | Buffer): string {
 
 const EMPTY_SHA = sha256('');
 
+const ABSENT: FileState = Object.freeze({ kind: 'none' });
+
 /** The file's state from the facts: what planFile compares. */
 export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): FactProbe<FileState> {
   checkProbedPath(path);
   return {
-    facts: { paths: [{ path, sha: desiredSha }], users: owner ? [owner] : [], groups: group ? [group] : [] },
+    facts: { paths: [{ path, sha: desiredSha }], users: owner ? [owner] : NONE, groups: group ? [group] : NONE },
     read(f) {
       const fact = f.path(path);
+      // One state for every file not there yet (a first run's thousands): never changed, so shared.
+      if (!fact && (!owner || f.user(owner)) && (!group || f.group(group))) return ABSENT;
       const s: FileState = fact ? { kind: fact.kind } : { kind: 'none' };
       if (fact?.kind === 'file') Object.assign(s, { mode: fact.mode, owner: fact.owner, group: fact.group, sha: fact.sha, content: fact.content ?? '' });
       if (owner && !f.user(owner)) s.ownerMissing = true;
@@ -88,27 +93,12 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
   const mode = o.mode ?? 0o644;
   const owner = o.owner ?? 'root';
   const group = o.group ?? 'root';
-  // Made only when a change's script is read: with thousands of files, a no-op must not encode every
-  // one of them, and a first run's batch writer (write) never needs it.
-  const put = () => `mxp_put ${q(path)} ${octal(mode)} ${q(owner)} ${q(group)} ${base64Heredoc(content)}`;
   const tail = o.onChange ? `\n${o.onChange}` : '';
-  // The same write, for the apply's batch writer: only when nothing else runs with it.
-  const write = (): { write?: FileWrite } => (tail ? {} : { write: { path, mode, owner, group, content } });
-  const hidden = () => hiddenDiff(o, content, decode(s.content));
-  // The text shown: the content itself when it is one (no copy of every new file's text held in the
-  // plan); a string with a lone surrogate, as the UTF-8 written (U+FFFD for it).
-  const after = () => (typeof content === 'string' && !LONE_SURROGATE.test(content) ? content : Buffer.from(content).toString('utf8'));
+  const put = (action: '+' | '~', summary: string, before: string | null) =>
+    new PutFile(action, summary, path, mode, owner, group, content, tail, before, !!hiddenDiff(o, content, decode(s.content)).hidden);
 
   if (s.kind === 'none' || s.kind === 'link') {
-    return {
-      action: '+',
-      summary: s.kind === 'link' ? 'replace symlink with file' : `create (${octal(mode)} ${owner}:${group})`,
-      get script() {
-        return put() + tail;
-      },
-      ...write(),
-      diff: { path, before: null, after: after(), ...hidden() },
-    };
+    return put('+', s.kind === 'link' ? 'replace symlink with file' : shared(`create (${octal(mode)} ${owner}:${group})`), null);
   }
   const reasons: string[] = [];
   const contentChanged = s.sha !== wantSha;
@@ -116,27 +106,59 @@ export function planFile(o: FileOptions, s: FileState, wantSha = sha256(o.conten
   if (parseInt(s.mode ?? '0', 8) !== mode) reasons.push(`mode ${octal(parseInt(s.mode ?? '0', 8))} → ${octal(mode)}`);
   if (s.owner !== owner || s.group !== group) reasons.push(`owner ${s.owner}:${s.group} → ${owner}:${group}`);
   if (reasons.length === 0) return null;
-  const change: Change = contentChanged
-    ? {
-        action: '~',
-        summary: reasons.join(', '),
-        get script() {
-          return put() + tail;
-        },
-        ...write(),
-      }
-    : {
-        action: '~',
-        summary: reasons.join(', '),
-        // backed up too: a validation set that fails restores the old mode and owner as well
-        script: `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
-      };
-  if (contentChanged) {
-    // The probe sends no content for an empty file: it is '' then, not "does not exist".
-    const before = s.sha === EMPTY_SHA ? '' : decode(s.content);
-    change.diff = { path, before, after: after(), ...hidden() };
+  if (!contentChanged) {
+    return {
+      action: '~',
+      summary: reasons.join(', '),
+      // backed up too: a validation set that fails restores the old mode and owner as well
+      script: `mxp_backup ${q(path)}\nchmod ${octal(mode)} ${q(path)}\nchown ${q(owner)}:${q(group)} ${q(path)}${tail}`,
+    };
   }
-  return change;
+  // The probe sends no content for an empty file: it is '' then, not "does not exist".
+  return put('~', reasons.join(', '), s.sha === EMPTY_SHA ? '' : decode(s.content));
+}
+
+/**
+ * A file written whole: the change, and the write itself for the apply's batch writer. A class
+ * with its parts as fields, the script and the diff made when read: a plan holds one per file (tens
+ * of thousands over many hosts), and object literals with getters sit in V8's slow dictionary
+ * form, three times the size.
+ */
+class PutFile implements Change {
+  constructor(
+    readonly action: '+' | '~',
+    readonly summary: string,
+    readonly path: string,
+    readonly mode: number,
+    readonly owner: string,
+    readonly group: string,
+    readonly content: string | Buffer,
+    /** Shell run after the write (onChange): then it is no plain write a batch can make. */
+    private readonly tail: string,
+    /** The text there now: null when there is none (or none to show). */
+    private readonly before: string | null,
+    /** Secret as a whole: the diff shows that it changes, never what. */
+    private readonly hidden: boolean,
+  ) {}
+
+  /** Only for a step run as shell: a first run's batch writer never makes it. */
+  get script(): string {
+    return `mxp_put ${q(this.path)} ${octal(this.mode)} ${q(this.owner)} ${q(this.group)} ${base64Heredoc(this.content)}${this.tail}`;
+  }
+
+  get write(): FileWrite | undefined {
+    return this.tail ? undefined : this;
+  }
+
+  /**
+   * The text shown after: the content itself when it is one (no copy of each file's text); a
+   * string with a lone surrogate, as the UTF-8 written (U+FFFD for it).
+   */
+  get diff(): FileDiff {
+    const c = this.content;
+    const after = typeof c === 'string' && !LONE_SURROGATE.test(c) ? c : Buffer.from(c).toString('utf8');
+    return { path: this.path, before: this.before, after, ...(this.hidden ? { hidden: true } : {}) };
+  }
 }
 
 export function file(o: FileOptions): Resource<FileState> {

@@ -1,4 +1,5 @@
 import type { FactQuery, Facts } from './facts.ts';
+import { NONE } from './shared.ts';
 
 /** Plan symbols: create, update, delete; '?' = depends on an earlier change, known only then. */
 export type Action = '+' | '~' | '-' | '?';
@@ -116,6 +117,6 @@ export interface PendingResource {
 export type Task = Resource | PendingResource | Task[] | null | undefined | false | '';
 
 export function common(o: ResourceCommon): Pick<Resource, 'notify' | 'tags' | 'validate'> {
-  const notify = o.notify === undefined ? [] : Array.isArray(o.notify) ? o.notify : [o.notify];
-  return { notify, tags: o.tags ?? [], ...(o.validate ? { validate: o.validate } : {}) };
+  const notify = o.notify === undefined ? NONE : Array.isArray(o.notify) ? o.notify : [o.notify];
+  return { notify, tags: o.tags ?? NONE, ...(o.validate ? { validate: o.validate } : {}) };
 }
