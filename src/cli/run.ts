@@ -11,6 +11,7 @@ import { readSshConfigAhead } from '../transport/resolve.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
 import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, planSummaryOf, writeRunReport } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
+import { pacedWriter } from '../ui/paced-write.ts';
 import { renderAppliedChange, renderPlanText } from '../ui/plan-text.ts';
 import { liveProgress, plainProgress, type Progress } from '../ui/progress.ts';
 import { confirm } from '../ui/prompt.ts';
@@ -144,7 +145,7 @@ export async function reviewAndApply(built: Built, planned: Planned, a: ApplyOpt
       // After an apply, the plan as the apply resolved it: a '?' item re-probed became what it was found to be.
       const resolved = applied ? summaryNow() : summary;
       const views = hostViewMakers(hosts, plans, failedEarly, secrets, { texts: true });
-      writeRunReport({ check: a.check, applied, summary: resolved, hosts: views, results, ...(checked ? { verify: checked } : {}) }, secrets, (s) => stdout.write(s));
+      await writeRunReport({ check: a.check, applied, summary: resolved, hosts: views, results, ...(checked ? { verify: checked } : {}) }, secrets, pacedWriter(stdout));
       stdout.write('\n');
     }
     if (results.some((r) => r.status === 'failed' || r.status === 'unreachable')) return 1;

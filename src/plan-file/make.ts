@@ -196,15 +196,24 @@ export const runReportJson = (r: RunReport, secrets: SecretRegistry): string => 
  * The report as runReportJson prints it, written a host at a time: each host's view is made, masked
  * and written in turn, so a large first run's file texts are never all held at once (nor a second
  * time in one JSON string and its masked copy). `hosts` makes each host's view; `summary`: the totals.
+ * `write` returns a promise when the reader has to catch up first (a pipe's buffer is full): the next
+ * host is made only then. Written on regardless, a pipe queues the whole report in memory (21 MB of
+ * text at 50 hosts × 602 resources: 260 MB peak instead of 188).
  */
-export function writeRunReport(o: Omit<RunReportParts, 'hosts'> & { summary: PlanSummary; hosts: (() => PlanHostView)[] }, secrets: SecretRegistry, write: (s: string) => void): void {
+export async function writeRunReport(
+  o: Omit<RunReportParts, 'hosts'> & { summary: PlanSummary; hosts: (() => PlanHostView)[] },
+  secrets: SecretRegistry,
+  write: (s: string) => void | Promise<void>,
+): Promise<void> {
   const skeleton = runReportJson(makeRunReport({ ...o, hosts: [] }, secrets), secrets);
   const at = skeleton.indexOf(HOSTS_SLOT);
-  write(skeleton.slice(0, at));
-  write('\n  "hosts": [');
-  o.hosts.forEach((view, i) => write(`${i ? ',' : ''}\n    ${secrets.mask(JSON.stringify(secrets.maskStrings(view()), null, 2)).replaceAll('\n', '\n    ')}`));
-  write(o.hosts.length ? '\n  ]' : ']');
-  write(skeleton.slice(at + HOSTS_SLOT.length));
+  await write(skeleton.slice(0, at));
+  await write('\n  "hosts": [');
+  for (const [i, view] of o.hosts.entries()) {
+    await write(`${i ? ',' : ''}\n    ${secrets.mask(JSON.stringify(secrets.maskStrings(view()), null, 2)).replaceAll('\n', '\n    ')}`);
+  }
+  await write(o.hosts.length ? '\n  ]' : ']');
+  await write(skeleton.slice(at + HOSTS_SLOT.length));
 }
 
 /** Where the hosts go in the report's text, two spaces in (JSON.stringify's indent: no string holds a line break). */

@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HostPlan, PlannedItem } from '../../../src/engine/plan.ts';
 import type { HostResult } from '../../../src/engine/run.ts';
@@ -8,6 +9,7 @@ import { command } from '../../../src/resources/command.ts';
 import { file } from '../../../src/resources/file.ts';
 import { service } from '../../../src/resources/service.ts';
 import { SecretRegistry } from '../../../src/secrets/registry.ts';
+import { pacedWriter } from '../../../src/ui/paced-write.ts';
 import { item } from '../helpers.ts';
 
 // The records every output of a plan is made of, built from hand-made planned items.
@@ -139,24 +141,66 @@ describe('writeRunReport: the report written a host at a time', () => {
     ['several hosts, one failed', names],
     ['one host', ['c']],
     ['no host', []],
-  ])('%s: the same text as the whole report printed at once', (_what, hostNames) => {
+  ])('%s: the same text as the whole report printed at once', async (_what, hostNames) => {
     const parts = { check: false, applied: true, results, verify: [{ host: 'a', role: 'app', what: 'health', where: `https://a/?t=${SECRET}`, ok: true, detail: '200', ms: 5 }] };
     const whole = runReportJson(makeRunReport({ ...parts, hosts: hostViews(hostNames, plans, failed, reg, { texts: true }) }, reg), reg);
     let written = '';
-    writeRunReport({ ...parts, summary: planSummary(hostViews(hostNames, plans, failed, reg, { brief: true })), hosts: hostViewMakers(hostNames, plans, failed, reg, { texts: true }) }, reg, (s) => (written += s));
+    await writeRunReport({ ...parts, summary: planSummary(hostViews(hostNames, plans, failed, reg, { brief: true })), hosts: hostViewMakers(hostNames, plans, failed, reg, { texts: true }) }, reg, (s) => {
+      written += s;
+    });
     expect(written).toBe(whole);
     expect(written).not.toContain(SECRET);
     expect(runReportSchema.parse(JSON.parse(written)).hosts.map((h) => h.host)).toEqual(hostNames);
   });
 
-  it('each host made when it is written, not before', () => {
+  it('each host made when it is written, not before', async () => {
     const made: string[] = [];
     const makers = hostViewMakers(names, plans, failed, reg, { texts: true }).map((make, i) => () => (made.push(names[i]!), make()));
     const seenAtWrite: number[] = [];
-    writeRunReport({ check: true, applied: false, summary: { changes: 0, hosts: 0, failed: 0 }, hosts: makers, results: [] }, reg, () => seenAtWrite.push(made.length));
+    await writeRunReport({ check: true, applied: false, summary: { changes: 0, hosts: 0, failed: 0 }, hosts: makers, results: [] }, reg, () => {
+      seenAtWrite.push(made.length);
+    });
     expect(made).toEqual(names);
     // the first piece (before the hosts) was written before any host was made
     expect(seenAtWrite[0]).toBe(0);
+  });
+
+  it('a reader that lags (a full pipe): the next host is made only once the last one was taken', async () => {
+    const made: string[] = [];
+    const makers = hostViewMakers(names, plans, failed, reg, { texts: true }).map((make, i) => () => (made.push(names[i]!), make()));
+    // Each write waits until the test lets it go: a reader that is always behind.
+    const waiting: (() => void)[] = [];
+    const madeAtWrite: number[] = [];
+    const writing = writeRunReport({ check: true, applied: false, summary: { changes: 0, hosts: 0, failed: 0 }, hosts: makers, results: [] }, reg, () => {
+      madeAtWrite.push(made.length);
+      return new Promise<void>((r) => waiting.push(r));
+    });
+    for (let turn = 0; turn < 50 && waiting.length; turn++) {
+      await new Promise((r) => setImmediate(r));
+      // one piece written per piece taken, and nothing more made while the last one waits
+      expect(madeAtWrite).toHaveLength(turn + 1);
+      expect(made.length).toBe(madeAtWrite.at(-1));
+      waiting.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    await writing;
+    // head, '"hosts": [', one piece per host, ']', the tail: each host made just before its piece
+    expect(madeAtWrite).toEqual([0, 0, 1, 2, 3, 4, 4, 4]);
+  });
+
+  it('pacedWriter: a promise while the stream is full, settled once it drained', async () => {
+    let done: (() => void) | undefined;
+    const slow = new Writable({ highWaterMark: 1, write: (_chunk, _enc, cb) => void (done = cb) });
+    const write = pacedWriter(slow);
+    let settled = false;
+    const p = write('abc')!.then(() => (settled = true));
+    expect(p).toBeInstanceOf(Promise);
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    done!();
+    await p;
+    expect(settled).toBe(true);
+    expect(pacedWriter(new Writable({ write: (_c, _e, cb) => cb() }))('x')).toBeUndefined();
   });
 
   it('brief views: the counts of the full ones, without their diffs', () => {
