@@ -1,4 +1,3 @@
-import { boundHeapFor } from './heap.ts';
 import { suggest, UserError, UserErrors } from '../errors.ts';
 import type { Inventory } from '../inventory/inventory.ts';
 import { matchHosts, requireHosts } from '../inventory/patterns.ts';
@@ -13,6 +12,7 @@ import type { PendingResource, Resource, RoleContext, Task } from '../resources/
 import { connectionParams, type ConnectionDefaults } from '../transport/params.ts';
 import type { ConnectionParams } from '../transport/connection.ts';
 import { templateVars, TemplateWorld } from '../vars/template-vars.ts';
+import { boundHeapFor } from './heap.ts';
 import { snippetErrors } from './shell-check.ts';
 import { servedPortsOf } from './ports.ts';
 import type { HostCheck } from '../verify/check.ts';
