@@ -11,7 +11,7 @@ export const HEAP_GROWTH_PERCENT = 20;
  * much short-lived garbage on the way (templates rendered, probes parsed). V8 lets its heap grow up
  * to four times what is live before it collects, the more so the busier the machine, so the peak
  * depended on the load: 218 to 336 MB for the same first run over 50 hosts × 602 resources. Bounded
- * at 20% it peaked at 189 MB for about 2.5% more CPU (bench/RESULTS.md). A smaller run keeps V8's
+ * at 20% it peaked at 189 MB for about 2.5% more CPU (README, Performance; bench/runs/). A smaller run keeps V8's
  * default: there the bound cost 4% of a 1-host no-op and saved nothing.
  */
 export function boundHeapFor(hosts: number): void {

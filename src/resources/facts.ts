@@ -144,7 +144,8 @@ export function factsScript(queries: FactQuery[]): string {
       // prints stat's lines, then a line per hash.
       `awk ${q(REGULAR_FILES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" | xargs -r -d '\\n' sha256sum -- 2>/dev/null \\`,
       `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" -`,
-      `perl -e ${q(CONTENTS_PERL)} < "$MXP_FD/differ"`,
+      // Only when some file differs: a no-op starts no perl.
+      `if [ -s "$MXP_FD/differ" ]; then perl -e ${q(CONTENTS_PERL)} < "$MXP_FD/differ"; fi`,
       'rm -rf "$MXP_FD"',
     );
   }
