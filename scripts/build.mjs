@@ -35,7 +35,10 @@ const unusedAtStart = {
   },
 };
 
-const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning' };
+// Whitespace and syntax minified, names kept: 2.5 MB → 1.7 MB read and decoded at every start
+// (about 12 ms of a 0.6 s no-op here). An internal error's stack is mapped back to the sources
+// through the map (src/stack-trace.ts).
+const common = { bundle: true, platform: 'node', target: 'node20', sourcemap: 'linked', logLevel: 'warning', minifyWhitespace: true, minifySyntax: true };
 
 // Built aside and swapped in, so a CLI started meanwhile never sees a half-written dist/.
 const out = `dist.build-${process.pid}`;

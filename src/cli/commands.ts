@@ -1,6 +1,7 @@
 import { UserError, UserErrors } from '../errors.ts';
 import { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
+import { cancelAhead } from '../transport/head-start.ts';
 import type { CommandName, Opts } from './program.ts';
 
 /** What the commands share, read from commander's options: each checked where it is used. */
@@ -72,7 +73,8 @@ export async function runReported(parsed: { command: CommandName; args: string[]
     } else if (e instanceof UserError) {
       process.stderr.write(mask(`error: ${String(e)}\n`));
     } else {
-      process.stderr.write(mask(`internal error: ${(e as Error).stack ?? e}\n`));
+      const { sourceMapped } = await import('../stack-trace.ts');
+      process.stderr.write(mask(`internal error: ${(e as Error).stack ? sourceMapped((e as Error).stack!) : e}\n`));
     }
     return 1;
   }
@@ -81,14 +83,23 @@ export async function runReported(parsed: { command: CommandName; args: string[]
 /** Run one parsed command; returns its exit code, throws input errors. */
 export async function runParsed(parsed: { command: CommandName; args: string[]; opts: Opts }, secrets = new SecretRegistry()): Promise<number> {
   if (parsed.opts.color === false) (await import('../ui/color.ts')).setColour(false);
-  if (!('verbose' in parsed.opts)) return runCommand(parsed, secrets);
+  if (!('verbose' in parsed.opts)) return runCommandToEnd(parsed, secrets);
   // -v and --log-file: set up before anything is read (an unwritable log file fails first), closed at the end.
   const { closeLog, configureLog } = await import('../log.ts');
   configureLog({ verbosity: parsed.opts.verbose as number, file: str(parsed.opts, 'logFile') ?? process.env.MXPLAY_LOG, secrets });
   try {
-    return await runCommand(parsed, secrets);
+    return await runCommandToEnd(parsed, secrets);
   } finally {
     closeLog();
+  }
+}
+
+/** The command; then any connection begun ahead that it never took is given up (apply refusing a stale plan, ...). */
+async function runCommandToEnd(parsed: { command: CommandName; args: string[]; opts: Opts }, secrets: SecretRegistry): Promise<number> {
+  try {
+    return await runCommand(parsed, secrets);
+  } finally {
+    cancelAhead();
   }
 }
 

@@ -7,7 +7,7 @@ import type { Playbook } from '../playbook/playbook.ts';
 import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
-import { readSshConfigAhead } from '../transport/resolve.ts';
+import { cancelAhead, startAhead } from '../transport/head-start.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
 import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, planSummaryOf, writeRunReport } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
@@ -68,21 +68,28 @@ export interface Planned {
 
 /**
  * buildWorks, then the credentials every host needs (keys read, passwords asked): ready to connect.
- * The ssh_config of the first `forks` hosts (those connected first) is read while the rest is built:
- * on this machine only, no host is contacted before the inputs are known good.
+ * The connections of the first `forks` hosts (those contacted first) are begun while the rest is
+ * built, up to their authentication, which waits until the engine asks for them (head-start.ts):
+ * no login anywhere before the inputs are known good. An input error gives them all up.
  */
 export async function buildRun(a: RunInputs, forks = 0): Promise<Built> {
   const t0 = Date.now();
   let ahead = 0;
-  const built = await buildWorks(
-    a,
-    async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }),
-    (params) => {
-      if (ahead++ < forks) readSshConfigAhead(params);
-    },
-  );
+  let built: Omit<Built, 'secrets'>;
+  try {
+    built = await buildWorks(
+      a,
+      async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }),
+      (params) => {
+        if (ahead++ < forks) startAhead(params);
+      },
+    );
+    await prepareAccess(built.works.map((w) => w.params), a.secrets);
+  } catch (e) {
+    cancelAhead();
+    throw e;
+  }
   const { works } = built;
-  await prepareAccess(works.map((w) => w.params), a.secrets);
   verbose(1, undefined, `inputs read in ${since(t0)}: ${works.length} host(s), ${works.reduce((n, w) => n + w.plays.reduce((m, p) => m + p.items.length, 0), 0)} resource(s), ${a.secrets.size} secret value(s) to mask`);
   return { ...built, secrets: a.secrets };
 }

@@ -26,7 +26,7 @@ export interface BuildOptions {
   connection?: ConnectionDefaults;
   /** The run's secrets: every secret value the build meets is added here. */
   secrets: SecretRegistry;
-  /** Told each host's connection as soon as it is known, while the rest is still being built (no host is contacted here). */
+  /** Told each host's connection as soon as it is known, while the rest is still being built (buildRun begins connecting to the first hosts then; none logs in before the build is done). */
   connectionKnown?: (params: ConnectionParams) => void;
 }
 

@@ -1,4 +1,4 @@
-import { factsScript, parseFacts } from '../resources/facts.ts';
+import { factsNeedTemp, factsScript, parseFacts } from '../resources/facts.ts';
 import { HEREDOC_END, q } from '../resources/sh.ts';
 import type { FileWrite, Resource } from '../resources/types.ts';
 import { batchScript } from './file-batch.ts';
@@ -9,7 +9,7 @@ export const PENDING_FILE = `${STATE_DIR}/pending-handlers`;
 /**
  * Held (flock) by an apply script for as long as it runs. An apply whose connection dropped goes on
  * running on the host; a run started meanwhile must neither plan from its half-applied state nor
- * apply beside it. The file says who holds it.
+ * apply beside it. The file says who holds it while one runs; an apply empties it as it ends.
  */
 export const LOCK_FILE = `${STATE_DIR}/apply.lock`;
 
@@ -49,7 +49,7 @@ exec 9>>${LOCK_FILE}
 if ! flock -n 9; then ${SAY_BUSY}; exit 1; fi
 echo "pid $$ since $(date -u +%Y-%m-%dT%H:%M:%SZ)" > ${LOCK_FILE}
 MXP_OUT=$(mktemp) MXP_RB=$(mktemp) MXP_BID=$(mktemp)
-trap 'rm -f "$MXP_OUT" "$MXP_RB" "$MXP_BID"' EXIT
+trap 'rm -f "$MXP_OUT" "$MXP_RB" "$MXP_BID"; : > ${LOCK_FILE}' EXIT
 MXP_RBON=
 MXP_KEEP=${BACKUP_VERSIONS}
 # Tests before each mv/rm and umask switched in place rather than in a subshell: a backup of a file
@@ -112,7 +112,8 @@ mxp_fail() {
  * first the facts all FactProbes asked for (read together), then each shell probe in its subshell.
  */
 export function probeScript(resources: Resource[]): string {
-  const facts = factsScript(resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts])));
+  const queries = resources.flatMap((r) => (typeof r.probe === 'string' ? [] : [r.probe.facts]));
+  const facts = factsScript(queries);
   // Each shell probe's stderr goes to a file of its own run: when the probe fails, its exit status
   // and its stderr (base64, so no text of it can pass for a marker) follow its output, after an
   // end line that is always printed last in its section (a probe printing one itself cannot be
@@ -120,18 +121,23 @@ export function probeScript(resources: Resource[]): string {
   const parts = resources.flatMap((r, i) =>
     typeof r.probe === 'string'
       ? [
-          `echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>"$MXP_PE"; MXP_PC=$?; echo; echo "@@mxp end ${i} $MXP_PC"; ` +
-            `if [ -s "$MXP_PE" ]; then tail -c 4000 "$MXP_PE" | base64 -w0; echo; fi`,
+          `echo "@@mxp probe ${i}"\n( ${r.probe}\n) 2>"$MXP_T/pe"; MXP_PC=$?; echo; echo "@@mxp end ${i} $MXP_PC"; ` +
+            `if [ -s "$MXP_T/pe" ]; then tail -c 4000 "$MXP_T/pe" | base64 -w0; echo; fi`,
         ]
       : [],
   );
-  const stderrFile = parts.length ? ['MXP_PE=$(mktemp) || MXP_PE=/dev/null', `trap '[ "$MXP_PE" = /dev/null ] || rm -f "$MXP_PE"' EXIT`] : [];
+  // One private temporary folder for the facts' lists and the probes' stderr: one mktemp, one rm.
+  const temp = parts.length || factsNeedTemp(queries)
+    ? ['MXP_T=$(mktemp -d) || { echo "cannot make a temporary folder (mktemp -d) for the probe" >&2; exit 1; }', `trap 'rm -rf "$MXP_T"' EXIT`]
+    : [];
   // A shared lock only while testing (on a descriptor: no command to run under it): it fails while
-  // an apply holds the lock, and is gone with the descriptor at once.
-  const busy = `if [ -e ${LOCK_FILE} ] && ! { flock -s -n 9; } 9< ${LOCK_FILE}; then ${SAY_BUSY}; fi`;
+  // an apply holds the lock, and is gone with the descriptor at once. An apply that ended emptied
+  // the file (its EXIT trap, lock still held): then no flock is started. One that died without its
+  // trap left it full, and flock tells. (The apply takes the lock itself: this is the plan's warning.)
+  const busy = `if [ -s ${LOCK_FILE} ] && ! { flock -s -n 9; } 9< ${LOCK_FILE}; then ${SAY_BUSY}; fi`;
   // The shell's own read and printf: the file is short, a cat would be one more program to start.
   const pending = `if [ -f ${PENDING_FILE} ]; then while IFS= read -r l || [ -n "$l" ]; do printf '%s\\n' "$l"; done < ${PENDING_FILE}; fi`;
-  return [busy, ...stderrFile, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', pending, ''].join('\n');
+  return [busy, ...temp, ...(facts ? [facts] : []), ...parts, 'echo "@@mxp pending"', pending, ''].join('\n');
 }
 
 export interface ProbeOutput {

@@ -1,5 +1,5 @@
-// Facts many resources need, read for all of them at once: one `stat` over every path, one
-// `sha256sum` over every regular file, one `getent` for users, one for groups, one `id` per user
+// Facts many resources need, read for all of them at once: one `find` over every path (its type,
+// mode and owners, and a `sha256sum` over the regular files), one `getent` for users, one for groups, one `id` per user
 // whose groups matter, one `dpkg-query`, one `debconf-communicate` for every question, one psql
 // session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { dbArg, PG_NOT_INSTALLED } from './postgres.ts';
 import { UserError } from '../errors.ts';
-import { base64Heredoc, pipedFrom, q } from './sh.ts';
+import { pipedFrom, q } from './sh.ts';
 
 /**
  * The line psql prints before each query's rows. Rows are data (a setting, a name) and can hold any
@@ -76,10 +76,6 @@ while (my $p = <STDIN>) {
 /** In the list of paths asked about: no content wanted there. */
 const NO_SHA = '-'.repeat(64);
 
-/** The paths stat found to be regular files, of those asked about (the list first, then stat's lines). */
-const REGULAR_FILES_AWK = `FNR == NR { asked[substr($0, 66)] = 1; next }
-/^S\\|regular (empty )?file\\|/ { p = $0; for (i = 0; i < 8; i++) sub(/^[^|]*\\|/, "", p); if (p in asked) print p }`;
-
 /**
  * sha256sum's lines as H lines, or = lines for files that have the content wanted (the reply of a
  * no-op stays small); the files whose content is not the one wanted, to the file `differ`.
@@ -97,9 +93,13 @@ function unescape(s,  o, i, c) {
   return o s
 }`;
 
-/** A path the facts can say nothing true about: every reply is one line per path. */
+/**
+ * A path the facts can say nothing true about: every reply is one line per path; and a relative
+ * one (relative to what, on a host?), which `find` would also read as an option when it starts with -.
+ */
 export function checkProbedPath(path: string): void {
   if (path.includes('\n')) throw new UserError(`${JSON.stringify(path)}: a path with a line break cannot be managed (each fact about a path is one line)`);
+  if (!path.startsWith('/')) throw new UserError(`${JSON.stringify(path)}: a path on a host must be absolute (start with /)`);
 }
 
 const uniq = (xs: string[]) => [...new Set(xs)];
@@ -125,28 +125,37 @@ function merge(queries: FactQuery[]) {
   };
 }
 
-/** The shell that prints the facts for all queries, as sections `@@mxp facts <name>`. */
+/** Does factsScript need a private temporary folder (`$MXP_T`, made and removed by its caller)? */
+export function factsNeedTemp(queries: FactQuery[]): boolean {
+  return queries.some((x) => x.paths?.length);
+}
+
+/**
+ * The shell that prints the facts for all queries, as sections `@@mxp facts <name>`. It works in
+ * "$MXP_T", a private temporary folder the caller made when factsNeedTemp says so.
+ */
 export function factsScript(queries: FactQuery[]): string {
   const { wanted, users, memberships, groups, packages, questions, sql } = merge(queries);
   const out: string[] = [];
   if (wanted.size) {
     // Each path asked about and the content wanted there, one `SHA PATH` line each (dashes when no
     // content is wanted): awk reads it to pick the files to hash and those whose content differs.
-    const list = [...wanted].map(([p, sha]) => `${sha ?? NO_SHA} ${p}\n`).join('');
+    // Written by the shell's own printf, each line a quoted word: no program to start, no delimiter.
+    const list = [...wanted].map(([p, sha]) => q(`${sha ?? NO_SHA} ${p}`)).join(' ');
+    for (const p of wanted.keys()) if (!p.startsWith('/')) throw new Error(`facts: ${JSON.stringify(p)} is not an absolute path (checkProbedPath)`);
     out.push(
       'echo "@@mxp facts paths"',
-      'MXP_FD=$(mktemp -d) || exit 1',
-      `base64 -d > "$MXP_FD/want" ${base64Heredoc(list)}`,
-      `stat -c 'S|%F|%a|%U|%G|%u|%g|%s|%n' -- ${[...wanted.keys()].map(q).join(' ')} 2>/dev/null > "$MXP_FD/stat"`,
-      ': > "$MXP_FD/differ"',
-      // Regular files only (a FIFO or a device would block sha256sum); sha256sum escapes a name
-      // holding a backslash (the line then starts with one), which is undone here. The second awk
-      // prints stat's lines, then a line per hash.
-      `awk ${q(REGULAR_FILES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" | xargs -r -d '\\n' sha256sum -- 2>/dev/null \\`,
-      `  | awk -v differ="$MXP_FD/differ" ${q(HASHES_AWK)} "$MXP_FD/want" "$MXP_FD/stat" -`,
+      `printf '%s\\n' ${list} > "$MXP_T/want"`,
+      // One find for what stat would say of each path (type letter, mode, owners, size) and a
+      // sha256sum over the regular files among them: a FIFO or a device would block sha256sum, a
+      // symbolic link is not followed. Its own lines to one file, sha256sum's to another.
+      `find ${[...wanted.keys()].map(q).join(' ')} -maxdepth 0 -fprintf "$MXP_T/stat" ${q(`${STAT_TAG}%y|%m|%u|%g|%U|%G|%s|%p\\n`)} -type f -exec sha256sum -- {} + 2>/dev/null > "$MXP_T/hash"`,
+      ': > "$MXP_T/differ"',
+      // The stat lines, then a line per hash; sha256sum escapes a name holding a backslash (the
+      // line then starts with one), which the awk undoes.
+      `awk -v differ="$MXP_T/differ" ${q(HASHES_AWK)} "$MXP_T/want" "$MXP_T/stat" "$MXP_T/hash"`,
       // Only when some file differs: a no-op starts no perl.
-      `if [ -s "$MXP_FD/differ" ]; then perl -e ${q(CONTENTS_PERL)} < "$MXP_FD/differ"; fi`,
-      'rm -rf "$MXP_FD"',
+      `if [ -s "$MXP_T/differ" ]; then perl -e ${q(CONTENTS_PERL)} < "$MXP_T/differ"; fi`,
     );
   }
   if (users.length) out.push('echo "@@mxp facts users"', `getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
@@ -176,12 +185,11 @@ export function factsScript(queries: FactQuery[]): string {
   return out.join('\n');
 }
 
-const KINDS: Record<string, PathFact['kind']> = {
-  'regular file': 'file',
-  'regular empty file': 'file',
-  directory: 'dir',
-  'symbolic link': 'link',
-};
+/** The tag of a path's line: find's %y letter, mode, owner, group, uid, gid, size, path. */
+const STAT_TAG = 'S|';
+
+/** find's %y: f regular file, d directory, l symbolic link; p, s, c, b, D are the others. */
+const KINDS: Record<string, PathFact['kind']> = { f: 'file', d: 'dir', l: 'link' };
 
 /** Facts from the lines of the sections (name → lines), as factsScript printed them. */
 export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]): Facts {
@@ -193,7 +201,9 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
       const f = line.split('|');
       if (f.length < 9) continue;
       const path = f.slice(8).join('|');
-      paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: f[3]!, group: f[4]!, uid: f[5]!, gid: f[6]!, size: Number(f[7]) });
+      // find names an owner it cannot name by its number (stat said UNKNOWN): the number is in uid/gid.
+      const named = (name: string, id: string) => (name === id ? 'UNKNOWN' : name);
+      paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: named(f[3]!, f[5]!), group: named(f[4]!, f[6]!), uid: f[5]!, gid: f[6]!, size: Number(f[7]) });
     } else if (tag === 'H|') {
       const fact = paths.get(line.slice(67));
       if (fact) fact.sha = line.slice(2, 66);

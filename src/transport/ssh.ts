@@ -3,7 +3,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import { addHostKey, checkHostKeyIn, keyTypeOf, knownHostsName } from './known-hosts.ts';
-import { UnreachableError } from './errors.ts';
+import { AuthenticationFailed, UnreachableError } from './errors.ts';
 import { endpointKey, RefusedBeforeHandshake, refusedBeforeHandshake, setUpPaced } from './startup.ts';
 import { BecomeError, becomeFailureMessage, becomeOutcome, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
 import { loadKey } from './keys.ts';
@@ -35,9 +35,10 @@ export function describeNegotiated(n: Negotiated): string {
   return `kex ${n.kex ?? '?'}, host key ${n.serverHostKey ?? '?'}, client→server ${dir(n.cs)}, server→client ${dir(n.sc)}`;
 }
 
-function openSocket(host: string, port: number, timeoutMs: number, via: string, logHost: string): Promise<Socket> {
+function openSocket(host: string, port: number, timeoutMs: number, via: string, logHost: string, signal?: AbortSignal): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = tcpConnect({ host, port });
+    destroyOnAbort(sock, signal);
     // Nagle's algorithm delays every small SSH packet: ~44 ms per round trip instead of ~1 ms.
     sock.setNoDelay(true);
     const timer = setTimeout(() => {
@@ -58,6 +59,15 @@ function openSocket(host: string, port: number, timeoutMs: number, via: string, 
   });
 }
 
+/** The stream is destroyed when `signal` aborts (a head start given up): whatever waits on it fails at once. */
+function destroyOnAbort(stream: Duplex, signal: AbortSignal | undefined): void {
+  if (!signal) return;
+  const destroy = () => void stream.destroy();
+  if (signal.aborted) return destroy();
+  signal.addEventListener('abort', destroy, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', destroy));
+}
+
 /** A TCP stream to host:port opened by the jump host's sshd (what `ssh -W` / ProxyJump does). */
 function forwardThrough(jump: NodeSSH, jumpName: string, host: string, port: number, timeoutMs: number, logHost: string): Promise<Duplex> {
   const t0 = Date.now();
@@ -76,6 +86,22 @@ function forwardThrough(jump: NodeSSH, jumpName: string, host: string, port: num
 
 interface HopAuth {
   password?: string | undefined;
+  /** Authentication waits for it (head-start.ts): true goes on, false gives up without trying any method. */
+  gate?: AuthGate | undefined;
+}
+
+/** What a connection begun ahead of its run waits for before it authenticates. */
+export interface AuthGate {
+  /** Resolves true once the connection is wanted, false if it never will be. */
+  readonly go: Promise<boolean>;
+  /** Called when the key exchange is done and authentication starts waiting for `go`. */
+  waiting(): void;
+}
+
+/** Connecting ahead of the run (head-start.ts): the first hop's authentication held, the attempt abortable. */
+export interface ConnectOptions {
+  gate?: AuthGate;
+  signal?: AbortSignal;
 }
 
 /** Host key verdict of one hop, checked as OpenSSH does (user files, then global ones). */
@@ -159,7 +185,20 @@ function authPlan(hop: Endpoint, auth: HopAuth, tried: string[], logHost: string
     }));
   }
   let i = 0;
-  return (methodsLeft: string[] | null, _partial: boolean, next: (a: AuthStep | false) => void) => {
+  let gate = auth.gate;
+  const handler = (methodsLeft: string[] | null, partial: boolean, next: (a: AuthStep | false) => void): void => {
+    if (gate) {
+      // Held before the first method: nothing of the user's reaches the server until the run wants this connection.
+      const g = gate;
+      gate = undefined;
+      g.waiting();
+      verbose(3, logHost, () => `${hop.name}: key exchange done ahead of the run; authentication waits until the inputs are known good`);
+      void g.go.then((go) => {
+        if (!go) return next(false);
+        handler(methodsLeft, partial, next);
+      });
+      return;
+    }
     while (i < steps.length) {
       const step = steps[i++]!();
       if (!step) continue;
@@ -169,6 +208,7 @@ function authPlan(hop: Endpoint, auth: HopAuth, tried: string[], logHost: string
     }
     next(false);
   };
+  return handler;
 }
 
 /** A hop's keep-alive in words, for -vvv. */
@@ -225,7 +265,7 @@ async function connectHop(hop: Endpoint, sock: Duplex, p: ResolvedParams, auth: 
     if (keyProblem) throw new UnreachableError(`${via}${keyProblem}`);
     const msg = (e as Error).message;
     if (/authentication methods failed/i.test(msg)) {
-      throw new UnreachableError(`${via}authentication failed for ${hop.user}@${hop.address}${hop.port !== 22 ? `:${hop.port}` : ''}: tried ${tried.length ? tried.join(', ') : 'nothing (no ssh-agent, no key file, no password)'}`);
+      throw new AuthenticationFailed(`${via}authentication failed for ${hop.user}@${hop.address}${hop.port !== 22 ? `:${hop.port}` : ''}: tried ${tried.length ? tried.join(', ') : 'nothing (no ssh-agent, no key file, no password)'}`);
     }
     // Closed before the server's identification line (sshd's MaxStartups): sshConnect retries it.
     const early = refusedBeforeHandshake(e, client?._remoteVer !== undefined);
@@ -271,6 +311,16 @@ function startExec(ssh: NodeSSH, command: string) {
   };
 }
 
+/** A retry's wait, cut short when the attempt is given up (the next attempt then fails at once). */
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => (clearTimeout(t), signal.removeEventListener('abort', done), resolve());
+    const t = setTimeout(done, ms);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** The keep-alive line(s) of the -vvv summary: one when every hop has the same. */
 function hopsKeepalive(p: ResolvedParams): string[] {
   const all = [...p.jumps.map((j) => ({ name: `jump host ${j.name}`, k: j.keepalive })), { name: p.name, k: p.keepalive }];
@@ -278,7 +328,7 @@ function hopsKeepalive(p: ResolvedParams): string[] {
   return same ? [describeKeepalive(p.keepalive)] : all.map((h) => `${h.name}: ${describeKeepalive(h.k)}`);
 }
 
-export async function sshConnect(params: ConnectionParams): Promise<Connection & { readonly connectRetries: number }> {
+export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {}): Promise<Connection & { readonly connectRetries: number }> {
   // An ssh_config problem (SshConfigError) fails this host with ssh's own message.
   const t0 = Date.now();
   const p: ResolvedParams = await resolveParams(params);
@@ -312,11 +362,18 @@ export async function sshConnect(params: ConnectionParams): Promise<Connection &
       const prev = clients[i - 1];
       // Each attempt opens its own stream (a TCP connection, or one forwarded by the previous hop),
       // with a slot of this sshd held until authenticated (startup.ts: paced, retried).
-      const open = (): Promise<Duplex> =>
-        prev
-          ? forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name)
-          : openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name);
-      const set = await setUpPaced(endpointKey(hops.slice(0, i + 1)), async () => connectHop(hop, await open(), p, isTarget ? { password: p.password } : {}, hopLabel(i), hop.keepalive), {
+      const open = async (): Promise<Duplex> => {
+        if (o.signal?.aborted) throw new UnreachableError(`${hopLabel(i)}connection given up before it was needed`);
+        const s = prev
+          ? await forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name)
+          : await openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal);
+        destroyOnAbort(s, o.signal);
+        return s;
+      };
+      // The first hop holds its authentication for the gate, if any: the hops after it wait on it anyway.
+      const auth: HopAuth = { ...(isTarget ? { password: p.password } : {}), ...(i === 0 && o.gate ? { gate: o.gate } : {}) };
+      const set = await setUpPaced(endpointKey(hops.slice(0, i + 1)), async () => connectHop(hop, await open(), p, auth, hopLabel(i), hop.keepalive), {
+        ...(o.signal ? { sleep: (ms: number) => abortableSleep(ms, o.signal!) } : {}),
         onRetry: (n, ms, e) => {
           connectRetries++;
           verbose(1, p.name, `${hopLabel(i)}connection refused by ${hop.address}:${hop.port} before the handshake (sshd MaxStartups?): retry ${n} in ${(ms / 1000).toFixed(1)} s`);

@@ -16,7 +16,7 @@ type Host = (typeof HOSTS)[number];
 const SERVER_VARS = (h: Host) => `synapse_server_name: ${h}.lab.test\nsynapse_public_baseurl: https://${h}.lab.test/\n`;
 const MARKER = '/etc/mxplay-bad-input-probe';
 
-describe('bad input on two lab hosts: a clear error, exit 1, and no host contacted', () => {
+describe('bad input on two lab hosts: a clear error, exit 1, and no login on any host', () => {
   let lab: LabFixture;
   let project: string;
   let fingerprint: string;
@@ -120,7 +120,7 @@ describe('bad input on two lab hosts: a clear error, exit 1, and no host contact
     },
   ];
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s; exit 1, and no host contacted', async (_name, c) => {
+  it.each(cases.map((c) => [c.name, c] as const))('%s; exit 1, and no login on any host', async (_name, c) => {
     const saved = new Map<string, string | null>();
     for (const [rel, text] of Object.entries(c.files ?? {})) {
       saved.set(rel, await readFile(inProject(rel), 'utf8').catch(() => null));

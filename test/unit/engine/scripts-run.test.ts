@@ -131,6 +131,19 @@ describe('file probe on real files', () => {
     expect(() => directory({ path: join(work, 'a\nb') })).toThrow(/line break/);
   });
 
+  it('a relative path is refused when the resource is made (relative to what, on a host?)', () => {
+    expect(() => file({ path: 'etc/motd', content: 'x' })).toThrow(/must be absolute/);
+    expect(() => directory({ path: '-rf' })).toThrow(/must be absolute/);
+  });
+
+  it.runIf(process.getuid?.() === 0)('an owner with no name on the host: its number, the name unknown (as stat says it)', () => {
+    const p = join(work, 'nameless');
+    writeFileSync(p, 'x');
+    chownSync(p, 54321, 54322);
+    const s = probeOne<FileState>(file({ path: p, content: 'x' }));
+    expect({ owner: s.owner, group: s.group }).toEqual({ owner: 'UNKNOWN', group: 'UNKNOWN' });
+  });
+
   it.each([
     ['missing', 'none', (_p: string) => {}],
     ['a directory', 'dir', (p: string) => mkdirSync(p)],
