@@ -8,6 +8,7 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import type { HostKeyChecking } from '../transport/connection.ts';
 import { accessDefaults, prepareAccess, type AccessOptions } from '../transport/credentials.ts';
 import { cancelAhead, startAhead } from '../transport/head-start.ts';
+import { readSshConfigAhead } from '../transport/resolve.ts';
 import type { PlanHostView } from '../plan-file/format.ts';
 import { changeRecord, changesOf, hostViewMakers, hostViews, planSummary, planSummaryOf, writeRunReport } from '../plan-file/make.ts';
 import { colourOn } from '../ui/color.ts';
@@ -81,7 +82,9 @@ export async function buildRun(a: RunInputs, forks = 0): Promise<Built> {
       a,
       async () => ({ ...(await accessDefaults(a.access, a.secrets)), ...(a.hostKeyChecking ? { hostKeyChecking: a.hostKeyChecking } : {}) }),
       (params) => {
+        // The others' ssh_config is read now too: one shell runs all those ssh -G (transport/ssh-g.ts).
         if (ahead++ < forks) startAhead(params);
+        else if (forks) readSshConfigAhead(params);
       },
     );
     await prepareAccess(built.works.map((w) => w.params), a.secrets);

@@ -1,8 +1,8 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname as localHostname, tmpdir, userInfo } from 'node:os';
 import { delimiter, join, resolve as resolvePath } from 'node:path';
+import { runSshG } from './ssh-g.ts';
 
 
 /**
@@ -220,15 +220,6 @@ export function effectiveSshConfig(alias: string, q: SshConfigQuery = {}): Promi
     cache.set(key, hit);
   }
   return hit;
-}
-
-function runSshG(ssh: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string; error?: string }> {
-  return new Promise((resolve) => {
-    execFile(ssh, args, { encoding: 'utf8', timeout: 20_000 }, (e, stdout, stderr) => {
-      const code = e ? (typeof (e as { code?: unknown }).code === 'number' ? ((e as { code: number }).code) : -1) : 0;
-      resolve({ code, stdout, stderr, ...(e && code === -1 ? { error: e.message } : {}) });
-    }).stdin?.end();
-  });
 }
 
 const SERVER_ALIVE = [

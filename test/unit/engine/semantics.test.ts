@@ -3,12 +3,12 @@
 // defined by a later one; shell snippets checked with `sh -n` before connecting, and a failing
 // probe reported with the shell's own words; the proxy roles' upstream timeout.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildWork, notifyErrors } from '../../../src/engine/build.ts';
 import { applyScript, parseApplyOutput, parseProbeOutput, probeScript, STATE_DIR, type ApplyStep } from '../../../src/engine/scripts.ts';
-import { shellSyntaxError } from '../../../src/engine/shell-check.ts';
+import { embedded, passedFolder, passedName, shellSyntaxError } from '../../../src/engine/shell-check.ts';
 import type { HostWork, PlayWork } from '../../../src/engine/work.ts';
 import { UserErrors } from '../../../src/errors.ts';
 import { loadInventory } from '../../../src/inventory/inventory.ts';
@@ -237,5 +237,44 @@ describe('proxy roles: the upstream timeout', () => {
     const conf = await rendered(role, vars, path);
     const vhosts = 'proxy_federation_port' in vars ? 2 : 1;
     for (const l of lines) expect(conf.split('\n').filter((x) => x.trim() === l)).toHaveLength(vhosts);
+  });
+});
+
+describe('snippets the shell accepted once are not checked again', () => {
+  const withCacheHome = async (f: (home: string) => Promise<void>) => {
+    const home = tempDir();
+    const before = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = home;
+    try {
+      await f(home);
+    } finally {
+      if (before === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = before;
+    }
+  };
+
+  it('one that parsed is remembered in a private folder; one that did not, never', async () => {
+    await withCacheHome(async () => {
+      expect(await shellSyntaxError('echo remembered')).toBeUndefined();
+      expect(await shellSyntaxError('echo "unterminated')).toMatch(/Unterminated quoted string/);
+      const dir = passedFolder()!;
+      expect(readdirSync(dir)).toEqual([passedName(embedded('echo remembered'))]);
+      expect(statSync(dir).mode & 0o077).toBe(0);
+    });
+  });
+
+  it('a remembered one starts no shell (even a planted wrong entry is believed); in a folder others can write, none is', async () => {
+    await withCacheHome(async () => {
+      const dir = passedFolder()!;
+      writeFileSync(join(dir, passedName(embedded('echo "planted'))), '');
+      expect(await shellSyntaxError('echo "planted')).toBeUndefined();
+    });
+    // A new cache home each time: its folder is looked up afresh.
+    await withCacheHome(async (home) => {
+      mkdirSync(join(home, 'mxplay', 'sh-ok'), { recursive: true, mode: 0o777 });
+      chmodSync(join(home, 'mxplay', 'sh-ok'), 0o777);
+      expect(passedFolder()).toBeUndefined();
+      expect(await shellSyntaxError('echo "planted')).toMatch(/Unterminated quoted string/);
+    });
   });
 });
