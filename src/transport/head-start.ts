@@ -11,6 +11,8 @@
 import { verbose } from '../log.ts';
 import type { Connection, ConnectionParams } from './connection.ts';
 import { AuthenticationFailed } from './errors.ts';
+import { readSshConfigAhead } from './resolve.ts';
+import { openSocket } from './tcp.ts';
 
 interface HeadStart {
   connection: Promise<Connection>;
@@ -30,10 +32,17 @@ export function startAhead(params: ConnectionParams): void {
   let go!: (v: boolean) => void;
   const gateOpen = new Promise<boolean>((resolve) => (go = resolve));
   const h: HeadStart = { go, abort: new AbortController(), waiting: false, connection: undefined as unknown as Promise<Connection> };
+  // TCP first, to the inventory's address (sshd starts its session process meanwhile), then its
+  // ssh_config is asked, with the other hosts' (one shell runs them: ssh-g.ts); sshConnect uses the
+  // connection only if ssh_config leaves that address as it is.
+  const early = params.ssh ? openSocket(params.address, params.port, params.connectTimeoutMs, '', params.name, h.abort.signal) : undefined;
+  early?.catch(() => {});
+  readSshConfigAhead(params);
   h.connection = import('./ssh.ts').then(({ sshConnect }) =>
     sshConnect(params, {
       signal: h.abort.signal,
       gate: { go: gateOpen, waiting: () => (h.waiting = true) },
+      ...(early ? { early } : {}),
     }),
   );
   // Its outcome is the taker's; one never taken must not be an unhandled rejection.

@@ -1,4 +1,4 @@
-// Runs `ssh -G` for ssh-config.ts: the calls asked within one turn of the event loop are started
+// Runs `ssh -G` for ssh-config.ts: the calls asked before the caller next yields are started
 // together by one shell, each in the background, their outputs in a private temporary folder.
 // Why: starting a program from Node forks the whole Node process (about 10 ms at 80 MB here, more
 // on a busy machine); a run over 50 hosts asked for 50 of them, about half a second of the one
@@ -32,7 +32,8 @@ let queued: Call[] = [];
 export function runSshG(ssh: string, args: string[]): Promise<SshGResult> {
   return new Promise((resolve) => {
     queued.push({ ssh, args, resolve });
-    if (queued.length === 1) setImmediate(flush);
+    // Started as soon as the caller's synchronous code yields: the hosts' calls of one loop go together.
+    if (queued.length === 1) queueMicrotask(flush);
   });
 }
 

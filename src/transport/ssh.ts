@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { NodeSSH } from 'node-ssh';
 import { addHostKey, checkHostKeyIn, keyTypeOf, knownHostsName } from './known-hosts.ts';
@@ -7,6 +7,7 @@ import { AuthenticationFailed, UnreachableError } from './errors.ts';
 import { endpointKey, RefusedBeforeHandshake, refusedBeforeHandshake, setUpPaced } from './startup.ts';
 import { BecomeError, becomeFailureMessage, becomeOutcome, becomePlan, drive, type Proc, type ProcEvents } from './become.ts';
 import { loadKey } from './keys.ts';
+import { destroyOnAbort, openSocket } from './tcp.ts';
 import { resolveParams, type ResolvedParams } from './resolve.ts';
 import type { Connection, ConnectionParams, Endpoint, ExecResult, Keepalive } from './connection.ts';
 import { logs, since, verbose } from '../log.ts';
@@ -33,39 +34,6 @@ export function describeNegotiated(n: Negotiated): string {
     return `${d.cipher ?? '?'}${mac}${d.compress && d.compress !== 'none' ? ` ${d.compress}` : ''}`;
   };
   return `kex ${n.kex ?? '?'}, host key ${n.serverHostKey ?? '?'}, client→server ${dir(n.cs)}, server→client ${dir(n.sc)}`;
-}
-
-function openSocket(host: string, port: number, timeoutMs: number, via: string, logHost: string, signal?: AbortSignal): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const sock = tcpConnect({ host, port });
-    destroyOnAbort(sock, signal);
-    // Nagle's algorithm delays every small SSH packet: ~44 ms per round trip instead of ~1 ms.
-    sock.setNoDelay(true);
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new UnreachableError(`cannot connect to ${via}${host}:${port}: timed out after ${timeoutMs / 1000}s`));
-    }, timeoutMs);
-    const t0 = Date.now();
-    sock.once('connect', () => {
-      clearTimeout(timer);
-      verbose(3, logHost, () => `tcp: connected to ${via}${host}:${port} in ${since(t0)}`);
-      resolve(sock);
-    });
-    sock.once('error', (e: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      // Reset as soon as accepted: a server closing it at once (sshd's MaxStartups), retried; not a host that is down.
-      reject(new (e.code === 'ECONNRESET' ? RefusedBeforeHandshake : UnreachableError)(`cannot connect to ${via}${host}:${port}: ${e.code ?? e.message}`));
-    });
-  });
-}
-
-/** The stream is destroyed when `signal` aborts (a head start given up): whatever waits on it fails at once. */
-function destroyOnAbort(stream: Duplex, signal: AbortSignal | undefined): void {
-  if (!signal) return;
-  const destroy = () => void stream.destroy();
-  if (signal.aborted) return destroy();
-  signal.addEventListener('abort', destroy, { once: true });
-  stream.once('close', () => signal.removeEventListener('abort', destroy));
 }
 
 /** A TCP stream to host:port opened by the jump host's sshd (what `ssh -W` / ProxyJump does). */
@@ -102,6 +70,8 @@ export interface AuthGate {
 export interface ConnectOptions {
   gate?: AuthGate;
   signal?: AbortSignal;
+  /** A TCP connection to the inventory's address and port, begun before ssh_config was read. */
+  early?: Promise<Socket>;
 }
 
 /** Host key verdict of one hop, checked as OpenSSH does (user files, then global ones). */
@@ -331,7 +301,22 @@ function hopsKeepalive(p: ResolvedParams): string[] {
 export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {}): Promise<Connection & { readonly connectRetries: number }> {
   // An ssh_config problem (SshConfigError) fails this host with ssh's own message.
   const t0 = Date.now();
-  const p: ResolvedParams = await resolveParams(params);
+  // Ahead of the run, the TCP connection to the inventory's address was begun while ssh_config is
+  // read (head-start.ts): sshd starts its session process meanwhile. Used only if ssh_config leaves
+  // that address and port as they are, with no jump host; else closed unused.
+  let early = o.early;
+  const dropEarly = () => {
+    void early?.then((s) => s.destroy(), () => {});
+    early = undefined;
+  };
+  let p: ResolvedParams;
+  try {
+    p = await resolveParams(params);
+  } catch (e) {
+    dropEarly();
+    throw e;
+  }
+  if (early && (p.jumps.length || p.address !== params.address || p.port !== params.port)) dropEarly();
   verbose(3, params.name, () =>
     [
       `ssh: ${p.user}@${p.address}:${p.port}${params.ssh ? ` (completed from ssh_config for ${params.ssh.alias}, in ${since(t0)})` : ''}`,
@@ -364,7 +349,11 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
       // with a slot of this sshd held until authenticated (startup.ts: paced, retried).
       const open = async (): Promise<Duplex> => {
         if (o.signal?.aborted) throw new UnreachableError(`${hopLabel(i)}connection given up before it was needed`);
-        const s = prev
+        const ahead = early;
+        early = undefined; // the first attempt's only: a retry opens its own
+        const s = ahead
+          ? await ahead
+          : prev
           ? await forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name)
           : await openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal);
         destroyOnAbort(s, o.signal);
@@ -383,6 +372,7 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
       clients.push(set.value);
     }
   } catch (e) {
+    dropEarly();
     for (const c of clients.reverse()) c.dispose();
     if (connectRetries && e instanceof UnreachableError) Object.assign(e, { connectRetries });
     throw e;

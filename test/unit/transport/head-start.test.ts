@@ -157,6 +157,25 @@ describe('connections begun ahead of the run', () => {
     expect(sshd.seen.connections).toBe(1);
   });
 
+  it("its TCP connection, begun before ssh_config was read, is the one used when ssh_config keeps the inventory's address", async () => {
+    const p = params({ privateKeyFile: join(dir, 'id_ed25519'), ssh: { alias: '127.0.0.1', port, user: 'root', options: [], configFile: '/dev/null', knownHostsGiven: true, timeoutGiven: true } });
+    startAhead(p);
+    const conn = await openConnection('h1', p);
+    try {
+      expect(sshd.seen.connections).toBe(1);
+    } finally {
+      await conn.close();
+    }
+  });
+
+  it('one that ssh_config sends elsewhere is closed unused: the host is reached where ssh_config says', async () => {
+    const p = params({ privateKeyFile: join(dir, 'id_ed25519'), ssh: { alias: '127.0.0.1', user: 'root', options: ['Port=1'], configFile: '/dev/null', knownHostsGiven: true, timeoutGiven: true } });
+    startAhead(p);
+    await expect(openConnection('h1', p)).rejects.toThrow(/127\.0\.0\.1:1\b/);
+    await until(() => sshd.seen.closed === 1, 'the early connection to close');
+    expect(sshd.seen.auths).toBe(0);
+  });
+
   it('only the very params object is taken: a reconnect (a copy) connects afresh', async () => {
     const p = params();
     startAhead(p);
