@@ -27,9 +27,10 @@ export const embedded = (text: string) => `( ${text}\n)\n`;
  */
 export async function shellSyntaxError(text: string): Promise<string | undefined> {
   if (text.includes('\0')) return 'it holds a NUL byte, which no shell word can carry';
-  const passed = passedBefore(embedded(text));
+  const script = embedded(text);
+  const passed = passedBefore(script);
   if (passed?.known) return undefined;
-  const inScript = await syntaxCheck(embedded(text));
+  const inScript = await syntaxCheck(script);
   if (inScript === undefined) {
     passed?.remember();
     return undefined;
@@ -45,7 +46,7 @@ export async function shellSyntaxError(text: string): Promise<string | undefined
  * this user's that nobody else can write (else no shortcut: every snippet is checked).
  */
 function passedBefore(script: string): { known: boolean; remember(): void } | undefined {
-  const dir = okFolder();
+  const dir = passedFolder();
   if (!dir) return undefined;
   const file = join(dir, passedName(script));
   return {
@@ -65,14 +66,14 @@ export function passedName(script: string): string {
   return createHash('sha256').update(script).digest('hex');
 }
 
-/** The folder where snippets are remembered, for this cache home and this shell (exported for tests); undefined: none. */
-export function passedFolder(): string | undefined {
-  return okFolder();
-}
-
-/** The folder, per cache home (looked up once each): undefined when there is none fit to trust. */
+/** Per cache home, looked up once each. */
 const okFolders = new Map<string, string | undefined>();
-function okFolder(): string | undefined {
+
+/**
+ * The folder where snippets are remembered, for this cache home and this shell (exported for
+ * tests); undefined when there is none fit to trust.
+ */
+export function passedFolder(): string | undefined {
   const base = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mxplay', 'sh-ok');
   if (!okFolders.has(base)) okFolders.set(base, privateFolder(base));
   return okFolders.get(base);

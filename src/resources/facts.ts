@@ -191,6 +191,9 @@ const STAT_TAG = 'S|';
 /** find's %y: f regular file, d directory, l symbolic link; p, s, c, b, D are the others. */
 const KINDS: Record<string, PathFact['kind']> = { f: 'file', d: 'dir', l: 'link' };
 
+/** find names an owner it cannot name by its number (stat said UNKNOWN): the number is in uid/gid. */
+const named = (name: string, id: string) => (name === id ? 'UNKNOWN' : name);
+
 /** Facts from the lines of the sections (name → lines), as factsScript printed them. */
 export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]): Facts {
   const { wanted, questions, memberships, sql: queried } = merge(queries);
@@ -201,8 +204,6 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
       const f = line.split('|');
       if (f.length < 9) continue;
       const path = f.slice(8).join('|');
-      // find names an owner it cannot name by its number (stat said UNKNOWN): the number is in uid/gid.
-      const named = (name: string, id: string) => (name === id ? 'UNKNOWN' : name);
       paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: named(f[3]!, f[5]!), group: named(f[4]!, f[6]!), uid: f[5]!, gid: f[6]!, size: Number(f[7]) });
     } else if (tag === 'H|') {
       const fact = paths.get(line.slice(67));

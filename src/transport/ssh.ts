@@ -351,11 +351,10 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
         if (o.signal?.aborted) throw new UnreachableError(`${hopLabel(i)}connection given up before it was needed`);
         const ahead = early;
         early = undefined; // the first attempt's only: a retry opens its own
-        const s = ahead
-          ? await ahead
-          : prev
-          ? await forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name)
-          : await openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal);
+        // A TCP socket is destroyed on abort by openSocket itself (the early one too); a forwarded stream here.
+        if (ahead) return ahead;
+        if (!prev) return openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal);
+        const s = await forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name);
         destroyOnAbort(s, o.signal);
         return s;
       };

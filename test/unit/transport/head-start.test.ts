@@ -130,15 +130,10 @@ describe('connections begun ahead of the run', () => {
     sshd.dropAll();
     await until(() => sshd.seen.closed === 1, 'the server to drop it');
     const conn = await openConnection('h1', p);
-    try {
-      expect(sshd.seen.connections).toBe(2);
-      expect((await conn.run('ignored')).code).toBeTypeOf('number');
-    } catch (e) {
-      // The test server runs no commands; the connection being open is what counts here.
-      expect(String(e)).not.toMatch(/authentication/);
-    } finally {
-      await conn.close();
-    }
+    await conn.close();
+    // The one dropped and a new one, authenticated (the test server runs no commands: being open is what counts).
+    expect(sshd.seen.connections).toBe(2);
+    expect(sshd.seen.auths).toBeGreaterThan(0);
   });
 
   it('a host key that does not match, found ahead, is the host\'s error when taken (no key was offered)', async () => {
