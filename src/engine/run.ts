@@ -9,6 +9,7 @@ import { ApplyFailure, HostRun, type HostEvent } from './host.ts';
 import { countChanges, type HostPlan } from './plan.ts';
 import { pool, serialBatches } from './pool.ts';
 import { label, type HostWork } from './work.ts';
+import { sourceMapped } from '../stack-trace.ts';
 
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped';
 
@@ -139,7 +140,7 @@ export async function applyAll(pb: Playbook, works: HostWork[], s: Session, fork
           verbose(1, h, `play "${play.name}" stopped after ${since(t0)}`);
           failed++;
           const status = e instanceof UnreachableError ? 'unreachable' : 'failed';
-          const msg = e instanceof ApplyFailure || e instanceof UnreachableError ? e.message : String((e as Error).stack ?? e);
+          const msg = e instanceof ApplyFailure || e instanceof UnreachableError ? e.message : (e as Error).stack ? sourceMapped((e as Error).stack!) : String(e);
           rep.hostDone(result(s, h, status, msg));
         }
       });

@@ -2,15 +2,9 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UserError } from '../errors.ts';
 import { MXPLAY_VERSION } from '../paths.ts';
+import { PLAN_FORMAT } from './formats.ts';
 
-/**
- * The saved plan's own format name. Its number is bumped whenever a reader of the old shape would
- * misread the new one (a field removed, renamed or meaning something else); an optional field
- * added is not a new format: readers ignore fields they do not know.
- */
-export const PLAN_FORMAT = 'mxplay-plan/1';
-
-export { MXPLAY_VERSION };
+export { MXPLAY_VERSION, PLAN_FORMAT };
 
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest');
 const action = z.enum(['+', '~', '-', '?']).describe("+ create, ~ change, - remove, ? known only once an earlier change is applied (the summary says which)");

@@ -4,18 +4,10 @@ import type { SecretRegistry } from '../secrets/registry.ts';
 import type { VerifyResult } from '../verify/run.ts';
 import { diffText, fileTexts } from './diff-text.ts';
 import { fingerprint } from './digest.ts';
-import {
-  MXPLAY_VERSION,
-  PLAN_FORMAT,
-  type PlanChange,
-  type PlanFile,
-  type PlanHost,
-  type PlanHostView,
-  type PlanInputs,
-  type PlanResource,
-  type PlanSummary,
-} from './format.ts';
-import { RUN_FORMAT, type RunReport } from './run-format.ts';
+import { MXPLAY_VERSION } from '../paths.ts';
+import type { PlanChange, PlanFile, PlanHost, PlanHostView, PlanInputs, PlanResource, PlanSummary } from './format.ts';
+import { PLAN_FORMAT, RUN_FORMAT } from './formats.ts';
+import type { RunReport } from './run-format.ts';
 
 // The one projection of a host's plan: every output (run's text and --json, the plan file, show,
 // markdown) renders these records, so they cannot disagree on what a plan says.

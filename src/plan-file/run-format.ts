@@ -2,9 +2,9 @@ import { z } from 'zod';
 import type { HostResult } from '../engine/run.ts';
 import { verifyResultSchema } from '../verify/format.ts';
 import { hostViewSchema, summarySchema } from './format.ts';
+import { RUN_FORMAT } from './formats.ts';
 
-/** run --json's (and apply --json's) own format name: numbered by the same rule as the plan file's. */
-export const RUN_FORMAT = 'mxplay-run/1';
+export { RUN_FORMAT };
 
 /** How one host ended, as the recap shows it. */
 const resultSchema = z

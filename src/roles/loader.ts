@@ -38,8 +38,6 @@ let tsxRegistered = false;
  */
 async function importTs(file: string): Promise<unknown> {
   if (BUNDLE) {
-    // Stack traces from a role then point at its .ts lines.
-    process.setSourceMapsEnabled(true);
     return importFile(await compiledRole(file, BUNDLE));
   }
   if (!tsxRegistered && !process.execArgv.some((a) => a.includes('tsx')) && !process.env.VITEST) {

@@ -1,7 +1,10 @@
-import { chmodSync, chownSync, lchownSync, mkdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lchownSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ensurePrivateDir } from '../../../src/roles/compile.ts';
+import { compiledRole, ensurePrivateDir } from '../../../src/roles/compile.ts';
+import { sourceMapped } from '../../../src/stack-trace.ts';
 import { tempDir } from '../helpers.ts';
 
 const uid = process.getuid!();
@@ -61,5 +64,32 @@ describe('ensurePrivateDir (the cache of compiled roles, whose modules are impor
     const f = join(tempDir(), 'roles');
     writeFileSync(f, 'x');
     expect(() => ensurePrivateDir(f)).toThrow(/EEXIST|not a folder/);
+  });
+});
+
+describe('compiledRole', () => {
+  it("writes the role's source map beside the module, and an error thrown in the role is shown at its .ts line", async () => {
+    const dir = tempDir();
+    process.env.XDG_CACHE_HOME = join(dir, 'cache');
+    try {
+      const api = join(dir, 'api.mjs');
+      writeFileSync(api, 'export const greet = (s) => `hello ${s}`;\n');
+      const role = join(dir, 'roles', 'thrower', 'role.ts');
+      mkdirSync(join(role, '..'), { recursive: true });
+      writeFileSync(role, ["import { greet } from 'mxplay';", '', 'export function tasks(): string {', "  throw new Error(greet('role'));", '}', ''].join('\n'));
+      const url = await compiledRole(role, api);
+      const file = fileURLToPath(url);
+      expect(existsSync(`${file}.map`)).toBe(true);
+      expect(readFileSync(file, 'utf8')).not.toContain('sourceMappingURL=data:');
+      // In a Node of its own, as mxplay runs it: vitest's loader maps stacks itself.
+      const stack = execFileSync(process.execPath, ['--input-type=module', '-e', `import { tasks } from ${JSON.stringify(url)}; try { tasks() } catch (e) { process.stdout.write(e.stack) }`], { encoding: 'utf8' });
+      expect(stack).toMatch(/^Error: hello role\n/);
+      // Node's own source maps stay off: the stack names the compiled module, and only sourceMapped names role.ts
+      expect(stack).toContain(`${url}:`);
+      expect(stack).not.toContain(role);
+      expect(sourceMapped(stack)).toContain(`${role}:4:`);
+    } finally {
+      delete process.env.XDG_CACHE_HOME;
+    }
   });
 });
