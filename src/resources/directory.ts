@@ -62,7 +62,7 @@ export function planDirectory(o: DirectoryOptions, s: DirectoryState): PlanResul
 export function directory(o: DirectoryOptions): Resource<DirectoryState> {
   checkProbedPath(o.path);
   const probe: FactProbe<DirectoryState> = {
-    facts: { paths: [{ path: o.path }], users: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
+    facts: { paths: [{ path: o.path }], owners: o.owner ? [o.owner] : [], groups: o.group ? [o.group] : [] },
     read(f) {
       const fact = f.path(o.path);
       const s: DirectoryState = !fact ? { kind: 'none' }

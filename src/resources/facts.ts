@@ -1,5 +1,6 @@
 // Facts many resources need, read for all of them at once: one `find` over every path (its type,
-// mode and owners, and a `sha256sum` over the regular files), one `getent` for users, one for groups, one `id` per user
+// mode and owners, and a `sha256sum` over the regular files), one `getent` for users, one for groups
+// (none for an owner some probed path already shows: a no-op starts neither), one `id` per user
 // whose groups matter, one `dpkg-query`, one `debconf-communicate` for every question, one psql
 // session per database for every query.
 // A probe snippet per resource cost several processes each (stat, sha256sum, cut, getent...);
@@ -19,7 +20,13 @@ export const QUERY_MARK = `@@q-${randomBytes(8).toString('hex')}`;
 /** What a resource wants to know. `sha`: the content it wants; a file whose content differs is sent back. */
 export interface FactQuery {
   paths?: { path: string; sha?: string }[];
+  /** Users whose account is read (Facts.account). */
   users?: string[];
+  /**
+   * Users that need only exist (Facts.user: a file's owner) and groups (Facts.group). NSS is asked
+   * only about those that no probed path shows as its owner: one that owns a file exists.
+   */
+  owners?: string[];
   /** Users whose groups are wanted too (see Facts.account): one `id` each, so only when they matter. */
   memberships?: string[];
   groups?: string[];
@@ -78,10 +85,21 @@ const NO_SHA = '-'.repeat(64);
 
 /**
  * sha256sum's lines as H lines, or = lines for files that have the content wanted (the reply of a
- * no-op stays small); the files whose content is not the one wanted, to the file `differ`.
+ * no-op stays small); the files whose content is not the one wanted, to the file `differ`. And the
+ * owners asked about (u|NAME, g|NAME) that no stat line shows, to the files `users` and `groups`: only
+ * those are looked up. A stat line of more than 9 fields (a | in a name or the path) shows none.
  */
-const HASHES_AWK = `FNR == NR { want[substr($0, 66)] = substr($0, 1, 64); next }
-FILENAME == ARGV[2] { print; next }
+const HASHES_AWK = `FILENAME == ARGV[1] { want[substr($0, 66)] = substr($0, 1, 64); next }
+FILENAME == ARGV[2] { if (substr($0, 1, 2) == "u|") needu[substr($0, 3)] = 1; else needg[substr($0, 3)] = 1; next }
+FILENAME == ARGV[3] {
+  print
+  if (split($0, f, "|") == 9) { if (f[4] != f[6]) seenu[f[4]] = 1; if (f[5] != f[7]) seeng[f[5]] = 1 }
+  next
+}
+END {
+  for (n in needu) if (!(n in seenu)) print n > users
+  for (n in needg) if (!(n in seeng)) print n > groups
+}
 {
   if (substr($0, 1, 1) == "\\\\") { h = substr($0, 2, 64); p = unescape(substr($0, 68)) } else { h = substr($0, 1, 64); p = substr($0, 67) }
   if (want[p] == h) print "=|" p
@@ -113,12 +131,20 @@ const isId = (name: string) => /^\d+$/.test(name);
 function merge(queries: FactQuery[]) {
   const wanted = new Map<string, string | undefined>();
   for (const qy of queries) for (const p of qy.paths ?? []) if (!wanted.has(p.path) || p.sha) wanted.set(p.path, p.sha);
-  const all = <K extends 'users' | 'memberships' | 'groups' | 'packages' | 'debconf'>(k: K) => uniq(queries.flatMap((x) => x[k] ?? []));
+  const all = <K extends 'users' | 'owners' | 'memberships' | 'groups' | 'packages' | 'debconf'>(k: K) => uniq(queries.flatMap((x) => x[k] ?? []));
+  const users = uniq([...all('users'), ...all('memberships')]).filter((n) => !isId(n));
+  // Looked up only when no path shows them, which awk tells: when paths are probed, and for a name
+  // that fits on one line of its list.
+  const maybe = (n: string) => wanted.size > 0 && !n.includes('\n');
+  const owners = all('owners').filter((n) => !isId(n) && !users.includes(n));
+  const groups = all('groups').filter((n) => !isId(n));
   return {
     wanted,
-    users: uniq([...all('users'), ...all('memberships')]).filter((n) => !isId(n)),
+    users: [...users, ...owners.filter((n) => !maybe(n))],
+    ownersIfUnseen: owners.filter(maybe),
     memberships: all('memberships'),
-    groups: all('groups').filter((n) => !isId(n)),
+    groups: groups.filter((n) => !maybe(n)),
+    groupsIfUnseen: groups.filter(maybe),
     packages: all('packages'),
     questions: all('debconf'),
     sql: [...new Map(queries.flatMap((x) => x.sql ?? []).map((x) => [`${x.db}\0${x.query}`, x])).values()],
@@ -135,7 +161,7 @@ export function factsNeedTemp(queries: FactQuery[]): boolean {
  * "$MXP_T", a private temporary folder the caller made when factsNeedTemp says so.
  */
 export function factsScript(queries: FactQuery[]): string {
-  const { wanted, users, memberships, groups, packages, questions, sql } = merge(queries);
+  const { wanted, users, ownersIfUnseen, memberships, groups, groupsIfUnseen, packages, questions, sql } = merge(queries);
   const out: string[] = [];
   if (wanted.size) {
     // Each path asked about and the content wanted there, one `SHA PATH` line each (dashes when no
@@ -151,19 +177,31 @@ export function factsScript(queries: FactQuery[]): string {
       // symbolic link is not followed. Its own lines to one file, sha256sum's to another.
       `find ${[...wanted.keys()].map(q).join(' ')} -maxdepth 0 -fprintf "$MXP_T/stat" ${q(`${STAT_TAG}%y|%m|%u|%g|%U|%G|%s|%p\\n`)} -type f -exec sha256sum -- {} + 2>/dev/null > "$MXP_T/hash"`,
       ': > "$MXP_T/differ"',
+      ownersIfUnseen.length || groupsIfUnseen.length
+        ? `printf '%s\\n' ${[...ownersIfUnseen.map((n) => q(`u|${n}`)), ...groupsIfUnseen.map((n) => q(`g|${n}`))].join(' ')} > "$MXP_T/owners"`
+        : ': > "$MXP_T/owners"',
       // The stat lines, then a line per hash; sha256sum escapes a name holding a backslash (the
       // line then starts with one), which the awk undoes.
-      `awk -v differ="$MXP_T/differ" ${q(HASHES_AWK)} "$MXP_T/want" "$MXP_T/stat" "$MXP_T/hash"`,
+      `awk -v differ="$MXP_T/differ" -v users="$MXP_T/users" -v groups="$MXP_T/groups" ${q(HASHES_AWK)} "$MXP_T/want" "$MXP_T/owners" "$MXP_T/stat" "$MXP_T/hash"`,
       // Only when some file differs: a no-op starts no perl.
       `if [ -s "$MXP_T/differ" ]; then perl -e ${q(CONTENTS_PERL)} < "$MXP_T/differ"; fi`,
     );
   }
-  if (users.length) out.push('echo "@@mxp facts users"', `getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
+  // One getent for the names awk listed (one per line), when it listed any.
+  const unseen = (db: string, list: string) => `if [ -s "$MXP_T/${list}" ]; then mxp_getent ${db} "$MXP_T/${list}"; fi`;
+  if (ownersIfUnseen.length || groupsIfUnseen.length) {
+    out.push('mxp_getent() { mxp_db=$1; mxp_list=$2; set --; while IFS= read -r mxp_n; do set -- "$@" "$mxp_n"; done < "$mxp_list"; getent "$mxp_db" "$@" 2>/dev/null; }');
+  }
+  if (users.length || ownersIfUnseen.length) out.push('echo "@@mxp facts users"');
+  if (users.length) out.push(`getent passwd ${users.map(q).join(' ')} 2>/dev/null`);
+  if (ownersIfUnseen.length) out.push(unseen('passwd', 'users'));
   if (memberships.length) {
     // One line per user, in order (a name can hold any character): its groups, the primary first.
     out.push('echo "@@mxp facts memberships"', `for u in ${memberships.map(q).join(' ')}; do printf 'G|'; id -Gn -- "$u" 2>/dev/null || echo; done`);
   }
-  if (groups.length) out.push('echo "@@mxp facts groups"', `getent group ${groups.map(q).join(' ')} 2>/dev/null`);
+  if (groups.length || groupsIfUnseen.length) out.push('echo "@@mxp facts groups"');
+  if (groups.length) out.push(`getent group ${groups.map(q).join(' ')} 2>/dev/null`);
+  if (groupsIfUnseen.length) out.push(unseen('group', 'groups'));
   if (questions.length) {
     // One perl start for all questions: one answer line per GET, in order.
     out.push('echo "@@mxp facts debconf"', `printf '${questions.map(() => 'GET %s\\n').join('')}' ${questions.map(q).join(' ')} | debconf-communicate 2>/dev/null`);
@@ -198,11 +236,16 @@ const named = (name: string, id: string) => (name === id ? 'UNKNOWN' : name);
 export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]): Facts {
   const { wanted, questions, memberships, sql: queried } = merge(queries);
   const paths = new Map<string, PathFact>();
+  // Owners the stat lines show exist (as the probe's awk reads them: only from a line of 9 fields).
+  const ownerSeen = new Set<string>();
+  const groupSeen = new Set<string>();
   for (const line of sections.get('paths') ?? []) {
     const tag = line.slice(0, 2);
     if (tag === 'S|') {
       const f = line.split('|');
       if (f.length < 9) continue;
+      if (f.length === 9 && f[3] !== f[5]) ownerSeen.add(f[3]!);
+      if (f.length === 9 && f[4] !== f[6]) groupSeen.add(f[4]!);
       const path = f.slice(8).join('|');
       paths.set(path, { kind: KINDS[f[1]!] ?? 'other', mode: f[2]!, owner: named(f[3]!, f[5]!), group: named(f[4]!, f[6]!), uid: f[5]!, gid: f[6]!, size: Number(f[7]) });
     } else if (tag === 'H|') {
@@ -242,13 +285,13 @@ export function parseFacts(sections: Map<string, string[]>, queries: FactQuery[]
   const sql = sqlResults(queried, sections.get('sql') ?? []);
   return {
     path: (p) => paths.get(p),
-    user: (n) => isId(n) || passwd.has(n),
+    user: (n) => isId(n) || passwd.has(n) || ownerSeen.has(n),
     account: (n) => {
       const p = passwd.get(n);
       const groups = groupsOf.get(n);
       return p ? { ...p, ...(groups ? { groups } : {}) } : undefined;
     },
-    group: (n) => isId(n) || groups.has(n),
+    group: (n) => isId(n) || groups.has(n) || groupSeen.has(n),
     pkg: (n) => pkgs.get(n),
     debconf: (question) => answers.get(question) ?? null,
     sql: (db, query) => sql.get(`${db}\0${query}`) ?? { down: 'PostgreSQL was not asked' },

@@ -42,7 +42,7 @@ const ABSENT: FileState = Object.freeze({ kind: 'none' });
 export function fileProbe(path: string, desiredSha: string, owner?: string, group?: string): FactProbe<FileState> {
   checkProbedPath(path);
   return {
-    facts: { paths: [{ path, sha: desiredSha }], users: owner ? [owner] : NONE, groups: group ? [group] : NONE },
+    facts: { paths: [{ path, sha: desiredSha }], owners: owner ? [owner] : NONE, groups: group ? [group] : NONE },
     read(f) {
       const fact = f.path(path);
       // One state for every file not there yet (a first run's thousands): never changed, so shared.

@@ -82,6 +82,8 @@ describe('facts read for all resources at once', () => {
     'S|l|777|root|root|0|0|7|/etc/l',
     'S|f|600|root|root|0|0|0|/etc/odd|name',
     'S|p|644|root|root|0|0|0|/etc/p',
+    'S|f|644|daemon|root|1|0|0|/etc/daemon',
+    'S|f|644|odd|root|9|0|0|/etc/o|dd',
     `H|${'a'.repeat(64)}|/etc/a`,
     `H|${'e'.repeat(64)}|/etc/odd|name`,
     'C|/etc/a|6f6c640a',
@@ -105,7 +107,9 @@ describe('facts read for all resources at once', () => {
     ['a path stat did not print does not exist', (f) => f.path('/etc/none'), undefined],
     ['a user getent printed exists', (f) => f.user('root'), true],
     ['a user it did not print does not', (f) => f.user('synapse'), false],
-    ['a group', (f) => [f.group('adm'), f.group('root')], [true, false]],
+    ['a group getent printed, or one a path shows as its group, exists', (f) => [f.group('adm'), f.group('root'), f.group('wheel')], [true, true, false]],
+    ['a user a path shows as its owner exists', (f) => f.user('daemon'), true],
+    ['an owner shown only by a line of more than 9 fields (a | in the path) is not taken', (f) => f.user('odd'), false],
     ['a package by name', (f) => f.pkg('nginx'), { status: 'ii ', version: '1.26.0-1' }],
     ['an arch-qualified package by its plain name too', (f) => f.pkg('libc6')?.status, 'ii '],
     ['a package dpkg knows but has not installed', (f) => f.pkg('gone'), { status: 'un ', version: '' }],
@@ -167,7 +171,10 @@ describe('facts read for all resources at once', () => {
     expect(s.match(/sha256sum/g)).toHaveLength(1);
     expect(s).toContain(`printf '%s\\n' '${'f'.repeat(64)} /etc/a' '${'-'.repeat(64)} /etc/b c' > "$MXP_T/want"`);
     expect(s).toContain('getent passwd root www-data');
-    expect(s).toContain('getent group adm');
+    // a group (and an owner) need only exist: asked only if no probed path shows it (awk lists those)
+    expect(s).toContain(`printf '%s\\n' 'g|adm' > "$MXP_T/owners"`);
+    expect(s).toContain('mxp_getent group "$MXP_T/groups"');
+    expect(s).not.toContain('getent group adm');
     expect(s).toMatch(/dpkg-query -W .* nginx curl/);
     expect(s).toContain('@@mxp probe 2');
     expect(s).not.toContain('@@mxp probe 0');

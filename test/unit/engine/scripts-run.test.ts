@@ -164,6 +164,60 @@ describe('file probe on real files', () => {
   });
 });
 
+describe('owners and groups: looked up only when no probed path shows them', () => {
+  /** A getent that logs each call's arguments (one per line, then a blank line) before the real one answers. */
+  const loggingGetent = (log: string) => fakeBin({ getent: `for a in "$@"; do printf '%s\\n' "$a"; done >> '${log}'; echo >> '${log}'; exec /usr/bin/getent "$@"` });
+  const calls = (log: string) => (existsSync(log) ? readFileSync(log, 'utf8').split('\n\n').filter(Boolean).map((c) => c.split('\n').filter(Boolean)) : []);
+
+  it('a no-op: every owner and group owns a probed path, so no getent runs, and they exist', () => {
+    const p = join(work, 'mine');
+    writeFileSync(p, 'x');
+    const log = join(work, 'getent.log');
+    const out = probe([file({ path: p, content: 'x', ...mine }), directory({ path: work, ...mine })], loggingGetent(log));
+    expect(out.errors).toEqual([undefined, undefined]);
+    expect(out.states[0]).not.toHaveProperty('ownerMissing');
+    expect(out.states[0]).not.toHaveProperty('groupMissing');
+    expect(calls(log)).toEqual([]);
+  });
+
+  it('an owner no path shows is asked of NSS, once per database: existing or missing, as getent says', () => {
+    const p = join(work, 'new');
+    const log = join(work, 'getent.log');
+    const out = probe([file({ path: p, content: 'x', owner: 'nobody', group: NO_USER }), file({ path: `${p}2`, content: 'x', owner: NO_USER, group: 'nogroup' })], loggingGetent(log));
+    expect(out.states[0]).toEqual({ kind: 'none', groupMissing: true });
+    expect(out.states[1]).toEqual({ kind: 'none', ownerMissing: true });
+    expect(calls(log).map((c) => [c[0], c.slice(1).sort()])).toEqual([['passwd', ['nobody', NO_USER].sort()], ['group', ['nogroup', NO_USER].sort()]]);
+  });
+
+  it.each([
+    ['a name with a pipe (it would split the stat line)', `${ME}|x`],
+    ['a name with a line break', `${ME}\nx`],
+    ['a name holding shell', `$(touch ${'{}'})'"; x`],
+    ['a name that is a prefix of an owner', ME.slice(0, -1) || 'r'],
+  ])('%s is read exactly: missing, not taken for the owner a path shows', (_, name) => {
+    const p = join(work, 'mine');
+    writeFileSync(p, 'x');
+    const marker = join(work, 'pwned');
+    const hostile = name.replace('{}', marker);
+    const log = join(work, 'getent.log');
+    const out = probe([file({ path: p, content: 'x', owner: hostile, group: hostile }), directory({ path: work, ...mine })], loggingGetent(log));
+    expect(out.states[0]).toMatchObject({ kind: 'file', ownerMissing: true, groupMissing: true });
+    expect(out.states[1]).not.toHaveProperty('ownerMissing');
+    expect(existsSync(marker)).toBe(false);
+    // asked of NSS as it is, an argument of its own
+    expect(calls(log).flat()).toEqual(expect.arrayContaining(hostile.includes('\n') ? [] : [hostile]));
+  });
+
+  it('a path with a pipe in its name shows no owner (its stat line has more fields): the owner is asked', () => {
+    const p = join(work, 'odd|name');
+    writeFileSync(p, 'x');
+    const log = join(work, 'getent.log');
+    const out = probe([file({ path: p, content: 'x', ...mine })], loggingGetent(log));
+    expect(out.states[0]).not.toHaveProperty('ownerMissing');
+    expect(calls(log).map((c) => c[0])).toEqual(['passwd', 'group']);
+  });
+});
+
 describe('probe script as a whole', () => {
   it('one run: each resource its own state, a broken probe only breaks its own entry, pending handlers read', () => {
     writeFileSync(pendingFile(), 'restart nginx\nreload synapse\n');

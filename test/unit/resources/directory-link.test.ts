@@ -60,8 +60,8 @@ describe('directory(): what it reads from the batched facts', () => {
 
   it('asks for the path, and for the owner and group only when given', () => {
     const p = (o: Partial<DirectoryOptions>) => (directory({ path: D, ...o }).probe as FactProbe<DirectoryState>).facts;
-    expect(p({ owner: 'app', group: 'grp' })).toEqual({ paths: [{ path: D }], users: ['app'], groups: ['grp'] });
-    expect(p({})).toEqual({ paths: [{ path: D }], users: [], groups: [] });
+    expect(p({ owner: 'app', group: 'grp' })).toEqual({ paths: [{ path: D }], owners: ['app'], groups: ['grp'] });
+    expect(p({})).toEqual({ paths: [{ path: D }], owners: [], groups: [] });
   });
 
   it.each([

@@ -261,6 +261,6 @@ describe('file()', () => {
 
   it('probe compares against the sha of the wanted content and checks owner/group only when given', () => {
     const r = file({ path: P, content: NEW, owner: 'synapse' });
-    expect(r.probe).toMatchObject({ facts: { paths: [{ path: P, sha: sha256(NEW) }], users: ['synapse'], groups: [] } });
+    expect(r.probe).toMatchObject({ facts: { paths: [{ path: P, sha: sha256(NEW) }], owners: ['synapse'], groups: [] } });
   });
 });
