@@ -65,32 +65,39 @@ interface InlineTypeSpec<S extends z.ZodType> {
 /** An inline resource type. */
 export type InlineType<S extends z.ZodType = z.ZodType> = InlineTypeSpec<S>;
 
-/** Keeps each type's option schema for its build function's parameter. */
-function spec<S extends z.ZodType>(s: InlineTypeSpec<S>): InlineType<S> {
-  return s;
+/**
+ * Keeps each type's option schema for its build function's parameter. The schema is built when a
+ * task of the type is first read: building all of them cost every start a few milliseconds.
+ */
+function spec<S extends z.ZodType>(s: Omit<InlineTypeSpec<S>, 'schema'> & { schema: () => S }): InlineType<S> {
+  let built: S | undefined;
+  return { ...s, get schema() { return (built ??= s.schema()); } };
 }
 
-// ---- option schemas -------------------------------------------------------------------------
+// ---- option schemas (each a function: built only for the types used) -----------------------
 
-const common = {
+const common = () => ({
   notify: z.union([z.string(), z.array(z.string())]).optional(),
   tags: z.array(z.string()).optional(),
   validate: z.string().optional(),
+});
+const noValidate = () => {
+  const { notify, tags } = common();
+  return { notify, tags };
 };
-const noValidate = { notify: common.notify, tags: common.tags };
-const mode = z.union(
+const mode = () => z.union(
   [z.number().int(), z.string().regex(/^0?[0-7]{3,4}$/).transform((s) => parseInt(s, 8))],
   { error: 'a file mode as an octal string, e.g. "0640"' },
 );
-const owned = { mode: mode.optional(), owner: z.string().optional(), group: z.string().optional() };
-const presence = z.enum(['present', 'absent']).optional();
+const owned = () => ({ mode: mode().optional(), owner: z.string().optional(), group: z.string().optional() });
+const presence = () => z.enum(['present', 'absent']).optional();
 /** A path on the host: a relative one would depend on the shell's working folder. */
-const hostPath = z.string().regex(/^\//, 'an absolute path on the host, like /etc/motd');
+const hostPath = () => z.string().regex(/^\//, 'an absolute path on the host, like /etc/motd');
 /** One line of a config file (apt's deb822, debconf's answers): a line break would start another. */
 const oneLine = (what: string) => z.string().min(1).refine((s) => !/[\r\n]/.test(s), `${what} on one line (a line break would start another entry)`);
 /** PostgreSQL names (roles, databases) are quoted as identifiers wherever mxplay uses them. */
-const pgName = z.string().min(1).max(63, 'at most 63 characters (PostgreSQL cuts longer names)');
-const readiness = z.strictObject({
+const pgName = () => z.string().min(1).max(63, 'at most 63 characters (PostgreSQL cuts longer names)');
+const readiness = () => z.strictObject({
   http: z.string().regex(/^https?:\/\//, 'an http(s) URL').optional(),
   tcp: z.string().regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/, 'host:port').optional(),
   active: z.boolean().optional(),
@@ -124,27 +131,27 @@ function controlFile(at: { dir: string; base: string; inside?: boolean }, name: 
 export const inlineTaskTypes = {
   file: spec({
     // sensitive: the content is secret as a whole (a key, a token file): plans show only that it changes.
-    schema: z.strictObject({ path: hostPath, content: z.string().optional(), sensitive: z.boolean().optional(), state: presence, ...owned, ...common }),
+    schema: () => z.strictObject({ path: hostPath(), content: z.string().optional(), sensitive: z.boolean().optional(), state: presence(), ...owned(), ...common() }),
     build: (o) => [file(o)],
   }),
   directory: spec({
-    schema: z.strictObject({ path: hostPath, state: presence, ...owned, ...common }),
+    schema: () => z.strictObject({ path: hostPath(), state: presence(), ...owned(), ...common() }),
     build: (o) => [directory(o)],
   }),
   link: spec({
-    schema: z.strictObject({ path: hostPath, target: z.string().min(1), state: presence, ...common }),
+    schema: () => z.strictObject({ path: hostPath(), target: z.string().min(1), state: presence(), ...common() }),
     build: (o) => [link(o)],
   }),
   template: spec({
     // EJS, as a role's templates; src below the playbook's templates/ folder, as a role's below its own.
-    schema: z.strictObject({
-      path: hostPath,
+    schema: () => z.strictObject({
+      path: hostPath(),
       src: z.string().min(1),
       data: z.record(z.string(), z.unknown()).optional(),
       sensitive: z.boolean().optional(),
-      state: presence,
-      ...owned,
-      ...common,
+      state: presence(),
+      ...owned(),
+      ...common(),
     }),
     load: (o, dir) => {
       const src = controlFile({ dir, base: join(dir, 'templates'), inside: true }, o.src, 'src', 'template');
@@ -173,31 +180,31 @@ export const inlineTaskTypes = {
     },
   }),
   yaml_file: spec({
-    schema: z.strictObject({
-      path: hostPath,
+    schema: () => z.strictObject({
+      path: hostPath(),
       data: z.unknown().refine((v) => v !== undefined, 'the data to write as YAML'),
       header: oneLine('a comment').optional(),
       sensitive: z.boolean().optional(),
-      state: presence,
-      ...owned,
-      ...common,
+      state: presence(),
+      ...owned(),
+      ...common(),
     }),
     build: (o) => [yamlFile(o)],
   }),
   apt: spec({
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       names: z.union([z.string().min(1).transform((s) => [s]), z.array(z.string().min(1)).min(1)]),
       state: z.enum(['present', 'absent', 'latest']).optional(),
       target_release: z.string().min(1).optional(),
       install_recommends: z.boolean().optional(),
       no_start: z.boolean().optional(),
-      ...common,
+      ...common(),
     }),
     build: (o) => [apt(o)],
   }),
   apt_source: spec({
     // deb822 with its own keyring: the key as text (key) or a file next to the playbook (key_file).
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a file stem of letters, digits and . _ - (it names /etc/apt/sources.list.d/<name>.sources)'),
       uris: oneLine('URIs'),
       suites: oneLine('suites'),
@@ -205,8 +212,8 @@ export const inlineTaskTypes = {
       architectures: oneLine('architectures').optional(),
       key: z.string().regex(ARMOURED_KEY, 'an ASCII-armoured public key (-----BEGIN PGP PUBLIC KEY BLOCK-----)').optional(),
       key_file: z.string().min(1).optional(),
-      state: presence,
-      ...noValidate,
+      state: presence(),
+      ...noValidate(),
     }).superRefine((o, ctx) => {
       if (o.key !== undefined && o.key_file !== undefined) ctx.addIssue({ code: 'custom', path: ['key_file'], message: 'key or key_file, not both' });
       else if (o.key === undefined && o.key_file === undefined && o.state !== 'absent') {
@@ -225,23 +232,23 @@ export const inlineTaskTypes = {
     notHandler: 'apt_source is two files (the source and its key), not one action',
   }),
   debconf: spec({
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       package: z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'a Debian package name'),
       question: z.string().regex(/^\S+$/, 'a debconf question name (no spaces)'),
       vtype: z.enum(['string', 'boolean', 'select', 'password', 'note', 'multiselect']),
       value: z.union([z.string(), z.boolean()]).refine((v) => typeof v !== 'string' || !/[\r\n]/.test(v), 'an answer on one line (debconf reads one answer per line)'),
-      ...common,
+      ...common(),
     }),
     secrets: (o) => [o.vtype === 'password' && typeof o.value === 'string' ? o.value : undefined],
     build: (o) => [debconf(o)],
   }),
   service: spec({
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       name: z.string().min(1),
       enabled: z.boolean().optional(),
       state: z.enum(['started', 'stopped', 'restarted', 'reloaded']).optional(),
-      ready: readiness.optional(),
-      ...common,
+      ready: readiness().optional(),
+      ...common(),
     }),
     // restarted/reloaded are actions (mostly for handlers): they change every time they run.
     build: ({ state, ...o }) => [
@@ -251,35 +258,35 @@ export const inlineTaskTypes = {
     ],
   }),
   command: spec({
-    schema: z.strictObject({ cmd: z.string().min(1), name: z.string().optional(), creates: z.string().optional(), unless: z.string().optional(), ...common }),
+    schema: () => z.strictObject({ cmd: z.string().min(1), name: z.string().optional(), creates: z.string().optional(), unless: z.string().optional(), ...common() }),
     build: (o) => [command(o)],
   }),
   user: spec({
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       name: z.string().min(1),
       system: z.boolean().optional(),
       home: z.string().optional(),
       shell: z.string().optional(),
       group: z.string().optional(),
       groups: z.array(z.string()).optional(),
-      state: presence,
-      ...common,
+      state: presence(),
+      ...common(),
     }),
     build: (o) => [user(o)],
   }),
   group: spec({
-    schema: z.strictObject({ name: z.string().min(1), system: z.boolean().optional(), state: presence, ...common }),
+    schema: () => z.strictObject({ name: z.string().min(1), system: z.boolean().optional(), state: presence(), ...common() }),
     build: (o) => [group(o)],
   }),
   release: spec({
     // source: an http(s) URL the host fetches, or a tarball relative to the playbook's folder (uploaded).
-    schema: z.strictObject({
-      dir: hostPath,
+    schema: () => z.strictObject({
+      dir: hostPath(),
       version: z.string().regex(VERSION_RE, 'a version of letters, digits and . _ + - (it names a folder)'),
       source: z.string().min(1),
       sha256: z.string().regex(/^[0-9a-f]{64}$/, 'the tarball\'s sha256: 64 lower-case hex digits'),
       keep: z.number().int().min(1).optional(),
-      ...common,
+      ...common(),
     }),
     load: (o, dir) => {
       const options = isUrl(o.source) ? o : { ...o, source: controlFile({ dir, base: dir }, o.source, 'source', 'tarball') };
@@ -295,39 +302,39 @@ export const inlineTaskTypes = {
     build: (o) => [release({ ...o, keys: { source: 'source', sha256: 'sha256' } })],
   }),
   docker_compose: spec({
-    schema: z.strictObject({ dir: hostPath, wait_timeout_s: z.number().int().positive().optional(), ...common }),
+    schema: () => z.strictObject({ dir: hostPath(), wait_timeout_s: z.number().int().positive().optional(), ...common() }),
     build: (o) => [dockerCompose(o)],
   }),
   postgres_role: spec({
-    schema: z.strictObject({ name: pgName, password: secret().optional(), state: presence, ...common }),
+    schema: () => z.strictObject({ name: pgName(), password: secret().optional(), state: presence(), ...common() }),
     secrets: (o) => [o.password],
     build: (o) => [postgresRole(o)],
   }),
   postgres_database: spec({
-    schema: z.strictObject({
-      name: pgName,
-      owner: pgName,
+    schema: () => z.strictObject({
+      name: pgName(),
+      owner: pgName(),
       encoding: z.string().regex(/^[A-Za-z0-9_-]+$/, 'an encoding name like UTF8').optional(),
       lc_collate: z.string().regex(/^[A-Za-z0-9_.@-]+$/, 'a locale like C or en_US.UTF-8').optional(),
       lc_ctype: z.string().regex(/^[A-Za-z0-9_.@-]+$/, 'a locale like C or en_US.UTF-8').optional(),
-      template: pgName.optional(),
-      ...common,
+      template: pgName().optional(),
+      ...common(),
     }),
     build: (o) => [postgresDatabase(o)],
   }),
   postgres_setting: spec({
-    schema: z.strictObject({
+    schema: () => z.strictObject({
       // The name goes into ALTER SYSTEM SET as it is: only what a setting's name can be.
       name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'a setting name like max_connections (or extension.setting)'),
       value: z.string(),
       builtin: z.string().optional(),
-      ...common,
+      ...common(),
     }),
     build: (o) => [postgresSetting(o)],
   }),
   meta: spec({
     // Ansible's `- meta: flush_handlers`: run the handlers notified so far, here.
-    schema: z.literal('flush_handlers', { error: 'the only meta task is flush_handlers (- meta: flush_handlers)' }),
+    schema: () => z.literal('flush_handlers', { error: 'the only meta task is flush_handlers (- meta: flush_handlers)' }),
     build: () => [flushHandlers()],
     notHandler: 'flush_handlers runs the handlers: it is a task, not a handler',
   }),
