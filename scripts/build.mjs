@@ -32,6 +32,14 @@ const unusedAtStart = {
     b.onLoad({ filter: /[\\/]node_modules[\\/]make-dir[\\/]index\.js$/ }, () => ({
       contents: `${unbundled('make-dir (node-ssh getDirectory)')}module.exports = unbundled;\nmodule.exports.sync = unbundled;\n`,
     }));
+    // ssh2's optional native add-ons. Its crypto binding is never found from dist/ (ssh2 then uses
+    // its JavaScript crypto, over Node's), and without the binding cpu-features changes nothing in
+    // ssh2's cipher order: loading it (a dlopen) and looking for the binding only cost each start.
+    // ssh2 tries both in a try/catch: a stand-in that throws is what it meets when they are absent.
+    b.onResolve({ filter: /^cpu-features$|[\\/]sshcrypto\.node$/ }, (args) => ({ path: args.path, namespace: 'unused-native' }));
+    b.onLoad({ filter: /.*/, namespace: 'unused-native' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path}: left out of the mxplay bundle (ssh2 falls back to JavaScript)`)});\n`,
+    }));
   },
 };
 
@@ -53,9 +61,8 @@ await build({
   outdir: out,
   outExtension: { '.js': '.cjs' },
   // tsx and esbuild run their own binaries and loaders: they stay packages. ssh2 is bundled (its
-  // module resolution alone cost ~50 ms per start); its optional native add-ons stay outside, and
-  // ssh2 falls back to its JavaScript crypto when they are not built, as it does unbundled.
-  external: ['tsx', 'esbuild', 'cpu-features', '*.node'],
+  // module resolution alone cost ~50 ms per start), without its optional native add-ons (above).
+  external: ['tsx', 'esbuild'],
   // The sources find the package's folder from their own URL (src/paths.ts).
   define: { 'import.meta.url': '__mxpImportMetaUrl' },
   banner: { js: "var __mxpImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
