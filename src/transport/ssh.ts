@@ -338,6 +338,9 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
   };
   const hops: (Endpoint & { keepalive: Keepalive })[] = [...p.jumps, { ...target, keepalive: p.keepalive }];
   const clients: NodeSSH[] = [];
+  /** The TCP connections opened (a jump host's forwarded streams ride on them). */
+  const sockets: Socket[] = [];
+  const tcp = (s: Socket) => (sockets.push(s), s);
   let connectRetries = 0;
   const hopLabel = (i: number) => (i < hops.length - 1 ? `jump host ${hops[i]!.name}: ` : p.jumps.length ? `${params.name} (through ${p.jumps.map((j) => j.name).join(', ')}): ` : '');
   try {
@@ -352,8 +355,8 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
         const ahead = early;
         early = undefined; // the first attempt's only: a retry opens its own
         // A TCP socket is destroyed on abort by openSocket itself (the early one too); a forwarded stream here.
-        if (ahead) return ahead;
-        if (!prev) return openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal);
+        if (ahead) return tcp(await ahead);
+        if (!prev) return tcp(await openSocket(hop.address, hop.port, p.connectTimeoutMs, p.jumps.length ? `jump host ${hop.name} at ` : '', p.name, o.signal));
         const s = await forwardThrough(prev, hops[i - 1]!.name, hop.address, hop.port, p.connectTimeoutMs, p.name);
         destroyOnAbort(s, o.signal);
         return s;
@@ -418,6 +421,9 @@ export async function sshConnect(params: ConnectionParams, o: ConnectOptions = {
     },
     async close() {
       for (const c of clients.reverse()) c.dispose();
+      // Closed once the disconnect is written: waiting for sshd to close its side too (its
+      // session's teardown, 10-15 ms here) only held mxplay's exit.
+      for (const s of sockets) s.destroySoon();
     },
   };
 }
