@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { privateCacheFolder } from '../cache-folder.ts';
 import { UserError } from '../errors.ts';
 import { pool } from './pool.ts';
 import { label, type HostWork } from './work.ts';
@@ -66,30 +66,21 @@ export function passedName(script: string): string {
   return createHash('sha256').update(script).digest('hex');
 }
 
-/** Per cache home, looked up once each. */
-const okFolders = new Map<string, string | undefined>();
-
 /**
  * The folder where snippets are remembered, for this cache home and this shell (exported for
  * tests); undefined when there is none fit to trust.
  */
 export function passedFolder(): string | undefined {
-  const base = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mxplay', 'sh-ok');
-  if (!okFolders.has(base)) okFolders.set(base, privateFolder(base));
-  return okFolders.get(base);
+  shId ??= shellId();
+  return shId && privateCacheFolder('sh-ok', shId);
 }
 
-function privateFolder(base: string): string | undefined {
+/** The shell's identity: its file, size and time (a new dash is a new folder). */
+let shId: string | undefined;
+function shellId(): string | undefined {
   try {
     const sh = statSync(SH);
-    const dir = join(base, createHash('sha256').update(`${realpathSync(SH)}\0${sh.size}\0${sh.mtimeMs}`).digest('hex').slice(0, 16));
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const uid = process.getuid?.();
-    for (const d of [dirname(base), base, dir]) {
-      const st = lstatSync(d);
-      if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || st.mode & 0o022) return undefined;
-    }
-    return dir;
+    return createHash('sha256').update(`${realpathSync(SH)}\0${sh.size}\0${sh.mtimeMs}`).digest('hex').slice(0, 16);
   } catch {
     return undefined;
   }

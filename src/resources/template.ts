@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ejs from 'ejs';
+import type ejs from 'ejs';
 import { UserError } from '../errors.ts';
+import { compileEjs } from './ejs-cache.ts';
 import { file, type FileOptions } from './file.ts';
 import type { PendingResource, RoleContext } from './types.ts';
 
@@ -22,7 +23,7 @@ function compile(path: string, text: string): ejs.TemplateFunction {
   const key = `${path}\0${text}`;
   let fn = compiled.get(key);
   if (!fn) {
-    fn = ejs.compile(text, { filename: path, strict: false, escape: (s: unknown) => String(s) });
+    fn = compileEjs(path, text);
     compiled.set(key, fn);
   }
   return fn;
