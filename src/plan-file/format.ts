@@ -4,8 +4,6 @@ import { UserError } from '../errors.ts';
 import { MXPLAY_VERSION } from '../paths.ts';
 import { PLAN_FORMAT } from './formats.ts';
 
-export { MXPLAY_VERSION, PLAN_FORMAT };
-
 const digest = z.string().regex(/^[0-9a-f]{64}$/, 'a sha256 hex digest');
 const action = z.enum(['+', '~', '-', '?']).describe("+ create, ~ change, - remove, ? known only once an earlier change is applied (the summary says which)");
 

@@ -4,8 +4,6 @@ import { verifyResultSchema } from '../verify/format.ts';
 import { hostViewSchema, summarySchema } from './format.ts';
 import { RUN_FORMAT } from './formats.ts';
 
-export { RUN_FORMAT };
-
 /** How one host ended, as the recap shows it. */
 const resultSchema = z
   .object({

@@ -76,15 +76,11 @@ function spec<S extends z.ZodType>(s: Omit<InlineTypeSpec<S>, 'schema'> & { sche
 
 // ---- option schemas (each a function: built only for the types used) -----------------------
 
-const common = () => ({
+const noValidate = () => ({
   notify: z.union([z.string(), z.array(z.string())]).optional(),
   tags: z.array(z.string()).optional(),
-  validate: z.string().optional(),
 });
-const noValidate = () => {
-  const { notify, tags } = common();
-  return { notify, tags };
-};
+const common = () => ({ ...noValidate(), validate: z.string().optional() });
 const mode = () => z.union(
   [z.number().int(), z.string().regex(/^0?[0-7]{3,4}$/).transform((s) => parseInt(s, 8))],
   { error: 'a file mode as an octal string, e.g. "0640"' },

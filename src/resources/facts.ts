@@ -135,16 +135,16 @@ function merge(queries: FactQuery[]) {
   const users = uniq([...all('users'), ...all('memberships')]).filter((n) => !isId(n));
   // Looked up only when no path shows them, which awk tells: when paths are probed, and for a name
   // that fits on one line of its list.
-  const maybe = (n: string) => wanted.size > 0 && !n.includes('\n');
+  const awkDecides = (n: string) => wanted.size > 0 && !n.includes('\n');
   const owners = all('owners').filter((n) => !isId(n) && !users.includes(n));
   const groups = all('groups').filter((n) => !isId(n));
   return {
     wanted,
-    users: [...users, ...owners.filter((n) => !maybe(n))],
-    ownersIfUnseen: owners.filter(maybe),
+    users: [...users, ...owners.filter((n) => !awkDecides(n))],
+    ownersIfUnseen: owners.filter(awkDecides),
     memberships: all('memberships'),
-    groups: groups.filter((n) => !maybe(n)),
-    groupsIfUnseen: groups.filter(maybe),
+    groups: groups.filter((n) => !awkDecides(n)),
+    groupsIfUnseen: groups.filter(awkDecides),
     packages: all('packages'),
     questions: all('debconf'),
     sql: [...new Map(queries.flatMap((x) => x.sql ?? []).map((x) => [`${x.db}\0${x.query}`, x])).values()],
