@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { privateCacheFolder } from '../cache-folder.ts';
+import { privateCacheFolder, pruneUnused } from '../cache-folder.ts';
 import { UserError } from '../errors.ts';
 import { pool } from './pool.ts';
 import { label, type HostWork } from './work.ts';
@@ -54,6 +54,7 @@ function passedBefore(script: string): { known: boolean; remember(): void } | un
     remember: () => {
       try {
         writeFileSync(file, '', { mode: 0o600 });
+        pruneUnused(dir);
       } catch {
         /* not remembered: checked again next time */
       }

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ejs from 'ejs';
-import { privateCacheFolder } from '../cache-folder.ts';
+import { privateCacheFolder, pruneUnused } from '../cache-folder.ts';
 
 /** How mxplay compiles every template: plain names (strict off), values as they are (no HTML escaping). */
 const OPTIONS = { strict: false };
@@ -34,6 +34,7 @@ export function compileEjs(path: string, text: string): ejs.TemplateFunction {
     try {
       writeFileSync(tmp, template.source, { mode: 0o600 });
       renameSync(tmp, file);
+      pruneUnused(dir);
     } catch {
       /* not kept: scanned again next time */
     }

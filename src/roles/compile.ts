@@ -3,11 +3,12 @@
 // every import then waits on); a cached module imports in a few ms. The cache entry lists every
 // source file the build read, and is rebuilt when one of them changed.
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { cacheRoot, notPrivate, pruneUnused } from '../cache-folder.ts';
 import { importFile } from '../import-file.ts';
 
 interface Entry {
@@ -16,33 +17,24 @@ interface Entry {
 }
 
 /**
- * Makes `dir` (mode 0700 when it is new) and checks that nobody else can put code in it: the
- * modules cached there are imported and run. Refuses a folder that is not the current user's,
- * or that its group or others can write (and a symbolic link that is not the user's).
+ * Makes `dir` (mode 0700 when it is new) and checks that nobody else can put code in it (folders
+ * above it up to `upTo` included): the modules cached there are imported and run.
  */
-export function ensurePrivateDir(dir: string): void {
+export function ensurePrivateDir(dir: string, upTo = dir): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const uid = process.getuid?.();
-  const refuse = (why: string) =>
-    new Error(`refusing to use ${dir} as the cache of compiled roles: ${why} (its modules are run); remove it, or set XDG_CACHE_HOME to a private folder`);
-  // A symbolic link someone else owns could be pointed elsewhere after this check.
-  const link = lstatSync(dir);
-  if (link.isSymbolicLink() && uid !== undefined && link.uid !== uid) throw refuse(`it is a symbolic link of uid ${link.uid}, not yours (uid ${uid})`);
-  const s = statSync(dir);
-  if (!s.isDirectory()) throw refuse('it is not a folder');
-  if (uid !== undefined && s.uid !== uid) throw refuse(`it belongs to uid ${s.uid}, not to you (uid ${uid})`);
-  if (s.mode & 0o022) throw refuse(`its group or others can write to it (mode ${(s.mode & 0o777).toString(8).padStart(3, '0')})`);
+  const why = notPrivate(dir, upTo);
+  if (why) throw new Error(`refusing to use ${dir} as the cache of compiled roles: ${why} (its modules are run); remove it, or set XDG_CACHE_HOME to a private folder`);
 }
 
 function cacheDir(): string {
-  const base = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-  for (const d of [join(base, 'mxplay', 'roles'), join(tmpdir(), `mxplay-roles-${process.getuid?.() ?? 'u'}`)]) {
+  const root = cacheRoot();
+  for (const [d, upTo] of [[join(root, 'roles'), root], [join(tmpdir(), `mxplay-roles-${process.getuid?.() ?? 'u'}`)]] as const) {
     try {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     } catch {
       continue; // not writable: try the next
     }
-    ensurePrivateDir(d); // one that exists but is not private is an error, not a reason to fall back
+    ensurePrivateDir(d, upTo); // one that exists but is not private is an error, not a reason to fall back
     return d;
   }
   throw new Error('no writable cache folder for compiled roles');
@@ -132,5 +124,6 @@ export async function compiledRole(file: string, apiFile: string): Promise<strin
   written(out);
   writeFileSync(`${entry}.${process.pid}.tmp`, JSON.stringify({ inputs } satisfies Entry));
   renameSync(`${entry}.${process.pid}.tmp`, entry);
+  pruneUnused(dir);
   return pathToFileURL(out).href;
 }

@@ -20,7 +20,8 @@ afterEach(() => {
   else process.env.XDG_CACHE_HOME = saved;
 });
 
-const cached = () => readdirSync(join(home, 'mxplay', 'ejs'));
+/** The templates kept (not .pruned, the time of the last sweep). */
+const cached = () => readdirSync(join(home, 'mxplay', 'ejs')).filter((n) => n !== '.pruned');
 
 describe('compileEjs', () => {
   let dir: string;
