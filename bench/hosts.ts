@@ -1,5 +1,5 @@
-// The bench's lab hosts bench1..benchN: booted in batches (dozens at once would all wait for
-// SSH together on 2 cores), set up once, reset before each first run, and re-booted when someone
+// The bench's lab hosts bench1..benchN: booted as the matrix needs them, in batches (dozens at
+// once would all wait for SSH together on 2 cores), set up once, reset before each first run, and re-booted when someone
 // else's `lab down` takes them away mid-run.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,42 +10,26 @@ import { resetScript, setupScript } from './workload.ts';
 
 export const benchNames = (n: number) => Array.from({ length: n }, (_, i) => `bench${i + 1}`);
 
-/** The hosts of several labHosts() calls as one. */
+/** The hosts of several labHosts() calls as one, grown as the matrix needs more. */
 export interface BenchLab {
   hosts: LabHost[];
   keyFile: string;
   knownHostsFile: string;
   host(name: string): LabHost;
   ssh(name: string, command: string, opts?: SshOptions): ReturnType<LabFixture['ssh']>;
+  /** Boots and sets up bench1..bench`count` that are not up yet. */
+  grow(count: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function bootBench(names: string[], opts: { batch: number; ansibleHosts: string[] }): Promise<BenchLab> {
+/**
+ * bench1..bench`count`, booted and set up; more with `grow`. Why not all at once: a point of a few
+ * hosts measured beside dozens of idle ones shares the machine with them, which a user of a few
+ * hosts does not.
+ */
+export async function bootBench(count: number, opts: { batch: number; ansibleHosts: string[] }): Promise<BenchLab> {
   const fixtures: LabFixture[] = [];
-  const stop = async () => {
-    await Promise.all(fixtures.map((f) => f.stop()));
-  };
-  try {
-    for (let i = 0; i < names.length; i += opts.batch) {
-      const batch = names.slice(i, i + opts.batch);
-      log(`booting lab hosts ${batch[0]}..${batch.at(-1)} (${i + batch.length} of ${names.length})`);
-      // Other runs start and stop their hosts meanwhile; a boot that trips over one is tried again.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          fixtures.push(await labHosts(batch));
-          break;
-        } catch (e) {
-          if (attempt >= 3) throw e;
-          log(`booting failed (${(e as Error).message.split('\n')[0]}); trying again`);
-          await sleep(5000);
-        }
-      }
-    }
-  } catch (e) {
-    await stop();
-    throw e;
-  }
-  const hosts = fixtures.flatMap((f) => f.hosts);
+  const hosts: LabHost[] = [];
   const host = (name: string) => {
     const h = hosts.find((x) => x.name === name);
     if (!h) throw new Error(`bench: no lab host ${name}`);
@@ -57,16 +41,49 @@ export async function bootBench(names: string[], opts: { batch: number; ansibleH
     knownHostsFile: KNOWN_HOSTS_FILE,
     host,
     ssh: (name, command, o) => ssh(host(name).ip, command, o),
-    stop,
+    stop: async () => {
+      await Promise.all(fixtures.map((f) => f.stop()));
+    },
+    grow: async (n) => {
+      const names = benchNames(n).slice(hosts.length);
+      if (!names.length) return;
+      try {
+        await boot(names);
+      } catch (e) {
+        await lab.stop();
+        throw e;
+      }
+      // Ansible's apt module needs python3-apt on the target (it would install it itself on the
+      // first run); it is installed here, outside the timings, like python3 for every module.
+      const forAnsible = names.filter((h) => opts.ansibleHosts.includes(h));
+      log(`set-up of ${names[0]}..${names.at(-1)}: the app unit, hosts reset${forAnsible.length ? `; python3-apt for Ansible on ${forAnsible.length} host(s)` : ''}`);
+      await inBatches(names, 10, async (h) => {
+        const apt = forAnsible.includes(h) ? 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-apt >/dev/null\n' : '';
+        const r = await lab.ssh(h, `set -e\n${apt}${setupScript()}\n${resetScript()}`);
+        if (r.code !== 0) throw new Error(`set-up of ${h}: exit ${r.code}: ${r.stderr}`);
+      });
+    },
   };
-  // Ansible's apt module needs python3-apt on the target (it would install it itself on the
-  // first run); it is installed here, outside the timings, like python3 for every module.
-  log(`set-up: the app unit, hosts reset${opts.ansibleHosts.length ? `; python3-apt for Ansible on ${opts.ansibleHosts.length} host(s)` : ''}`);
-  await inBatches(names, 10, async (h) => {
-    const apt = opts.ansibleHosts.includes(h) ? 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-apt >/dev/null\n' : '';
-    const r = await lab.ssh(h, `set -e\n${apt}${setupScript()}\n${resetScript()}`);
-    if (r.code !== 0) throw new Error(`set-up of ${h}: exit ${r.code}: ${r.stderr}`);
-  });
+  const boot = async (names: string[]) => {
+    for (let i = 0; i < names.length; i += opts.batch) {
+      const batch = names.slice(i, i + opts.batch);
+      log(`booting lab hosts ${batch[0]}..${batch.at(-1)} (${hosts.length + batch.length} in all)`);
+      // Other runs start and stop their hosts meanwhile; a boot that trips over one is tried again.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const f = await labHosts(batch);
+          fixtures.push(f);
+          hosts.push(...f.hosts);
+          break;
+        } catch (e) {
+          if (attempt >= 3) throw e;
+          log(`booting failed (${(e as Error).message.split('\n')[0]}); trying again`);
+          await sleep(5000);
+        }
+      }
+    }
+  };
+  await lab.grow(count);
   return lab;
 }
 

@@ -130,7 +130,7 @@ export function parsePlan(argv: string[]): Plan {
       : all(0);
     const repsAt: Record<Tool, Record<Kind, number>> = { mxplay: all(n), floor: all(n), ansible };
     return { hosts: h, wanted: r, tenants: s.tenants, resources: s.resources, reps: repsAt };
-  }).sort((a, b) => a.hosts * a.resources - b.hosts * b.resources || a.hosts - b.hosts);
+  }).sort((a, b) => a.hosts - b.hosts || a.resources - b.resources); // by hosts: they are booted as needed
 
   const forksHosts = o['no-forks'] ? [] : list(o['forks-hosts'] ?? (q ? '5' : '20,50'), '--forks-hosts');
   const base = Math.min(...points.map((p) => p.resources));

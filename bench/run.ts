@@ -1,8 +1,9 @@
 // mxplay against the bare floor and Ansible, on the same lab hosts (`npm run bench`, as root),
 // along two axes: hosts (1, 5, 20, 50) and resources per host (about 60, 600, 3000).
 //
-// Boots lab hosts bench1..benchN, and at each point of the matrix times whole processes from
-// outside (spawn until exit), as a user experiences them:
+// Boots lab hosts bench1..benchN as the points need them (points in order of hosts), and at each
+// point of the matrix times whole processes from outside (spawn until exit), as a user experiences
+// them:
 //   first run   every host reset before each repetition (the workload's files and users removed)
 //   no-op run   right after, nothing to change
 //   --check     after one variable changed (-e bench_workers=8: 3 templates and the line edit)
@@ -160,8 +161,10 @@ async function main() {
     if (plan.write) await writeOut(results, plan.out);
   };
   try {
-    const boot = () => bootBench(names, { batch: plan.bootBatch, ansibleHosts: benchNames(plan.ansibleHosts) });
-    lab = await phase(`booting and setting up ${names.length} lab host(s)`, boot);
+    // Booted as the points need them (they come by number of hosts): bench1 first, for the
+    // cross-checks and the 1-host points, alone on the machine.
+    const boot = (n: number) => bootBench(n, { batch: plan.bootBatch, ansibleHosts: benchNames(plan.ansibleHosts) });
+    lab = await phase('booting and setting up 1 lab host', () => boot(1));
     results.info = await machine(ansibleVersion, plan.quick);
 
     const ctxFor = (hosts: string[], tenants: number): Ctx => {
@@ -183,13 +186,14 @@ async function main() {
         try {
           return await f();
         } catch (e) {
-          const lost = await lostHosts(lab!, names);
+          const up = lab!.hosts.length;
+          const lost = await lostHosts(lab!, benchNames(up));
           if (!lost.length || attempt >= 3) throw e;
           const msg = `${new Date().toISOString().slice(11, 16)} UTC: lab host(s) ${lost.join(', ')} were stopped by someone else during ${what}; it was repeated on freshly booted hosts`;
           log(msg);
           results.incidents.push(msg);
           await lab!.stop();
-          lab = await boot();
+          lab = await boot(up);
         }
       }
     };
@@ -205,6 +209,10 @@ async function main() {
 
     for (const p of plan.points) {
       const what = `${p.hosts} host(s) × ${p.resources} resources`;
+      if (p.hosts > lab.hosts.length) {
+        const from = lab.hosts.length + 1;
+        await phase(`booting and setting up bench${from}..bench${p.hosts}`, () => lab!.grow(p.hosts));
+      }
       const t0 = performance.now();
       const point = await phase(what, () => onHosts(what, () => measurePoint(ctxFor(names.slice(0, p.hosts), p.tenants), p.reps)));
       point.wallS = (performance.now() - t0) / 1000;
