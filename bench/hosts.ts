@@ -1,6 +1,6 @@
 // The bench's lab hosts bench1..benchN: booted as the matrix needs them, in batches (dozens at
-// once would all wait for SSH together on 2 cores), set up once, reset before each first run, and re-booted when someone
-// else's `lab down` takes them away mid-run.
+// once would all wait for SSH together on 2 cores), set up once, reset before each first run, and
+// re-booted when someone else's `lab down` takes them away mid-run.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -47,12 +47,7 @@ export async function bootBench(count: number, opts: { batch: number; ansibleHos
     grow: async (n) => {
       const names = benchNames(n).slice(hosts.length);
       if (!names.length) return;
-      try {
-        await boot(names);
-      } catch (e) {
-        await lab.stop();
-        throw e;
-      }
+      await boot(names);
       // Ansible's apt module needs python3-apt on the target (it would install it itself on the
       // first run); it is installed here, outside the timings, like python3 for every module.
       const forAnsible = names.filter((h) => opts.ansibleHosts.includes(h));
@@ -83,7 +78,12 @@ export async function bootBench(count: number, opts: { batch: number; ansibleHos
       }
     }
   };
-  await lab.grow(count);
+  try {
+    await lab.grow(count);
+  } catch (e) {
+    await lab.stop(); // the caller has no lab to stop yet; a later grow's failure is the caller's to stop
+    throw e;
+  }
   return lab;
 }
 
