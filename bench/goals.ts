@@ -35,7 +35,10 @@ export function goals(r: Results): Goal[] {
     if (!p || x === undefined) out.push(none(goal));
     else {
       const m = stat(p, 'mxplay', 'noop')!;
-      out.push({ goal, measured: `${fmtRatio(x)}, ${m.median.toFixed(3)} s (floor ${stat(p, 'floor', 'noop')!.median.toFixed(3)} s)`, met: x <= 1.5 && m.median < 2 });
+      const f = stat(p, 'floor', 'noop')!;
+      // "Under 2 s" is a time on this machine: when the floor itself is not under it, say so.
+      const floorToo = f.median >= 2 ? ': the floor itself is not under 2 s here' : '';
+      out.push({ goal, measured: `${fmtRatio(x)}, ${m.median.toFixed(3)} s (floor ${f.median.toFixed(3)} s${floorToo})`, met: x <= 1.5 && m.median < 2 });
     }
   }
   out.push(ratioGoal(`no-op, 1 host, ${scaleFor(3000).resources} resources: ≤ 2× the floor`, 1, 3000, 'noop', 2));
@@ -46,7 +49,12 @@ export function goals(r: Results): Goal[] {
     const p = at(20, RESOURCE_COUNT);
     const x = p && ratioOf(p, 'ansible', 'mxplay', 'noop');
     if (!p || x === undefined) out.push(none(goal));
-    else out.push({ goal, measured: `${fmtRatio(x)} (Ansible ${stat(p, 'ansible', 'noop')!.median.toFixed(1)} s, mxplay ${stat(p, 'mxplay', 'noop')!.median.toFixed(3)} s)`, met: x >= 300 });
+    else {
+      // What the floor would score in mxplay's place: the most any tool over SSH could reach that day.
+      const floor = ratioOf(p, 'ansible', 'floor', 'noop');
+      const floorSays = floor === undefined ? '' : `; Ansible ÷ floor ${fmtRatio(floor)}`;
+      out.push({ goal, measured: `${fmtRatio(x)} (Ansible ${stat(p, 'ansible', 'noop')!.median.toFixed(1)} s, mxplay ${stat(p, 'mxplay', 'noop')!.median.toFixed(3)} s${floorSays})`, met: x >= 300 });
+    }
   }
   {
     const goal = `peak RSS, 50 hosts × ${scaleFor(600).resources} resources: ≤ 200 MB`;
